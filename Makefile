@@ -1,0 +1,67 @@
+# hlz - build, test, fuzz and benchmark. `make` builds build/hlz.
+#
+#   make                 library, command-line tool and tests in build/
+#   make test            the whole test suite (ends with "N passed, N failed, N skipped")
+#   make test-sanitize   the same suite built with ASan and UBSan in build-san/
+#   make fuzz            libFuzzer on the archive decoder for FUZZ_SECONDS (clang)
+#   make bench           hlz --codec zstd against zstd -19 --long on ../shared/bench
+#   make demo            compress and decompress a sample, print the sizes
+
+O ?= build
+CC ?= cc
+OPT ?= -O2 -g
+WERROR ?= -Werror
+# Determinism: no fast math and no contraction of a*b+c into fma (see doc/determinism in DESIGN).
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Wall -Wextra $(WERROR) \
+              -ffp-contract=off -fno-fast-math -pthread -Iinclude -Isrc
+ALL_CFLAGS = $(BASE_CFLAGS) $(OPT) $(SAN_FLAGS) $(CFLAGS)
+LIBS = -lzstd -lxxhash -lm -pthread
+FUZZ_SECONDS ?= 60
+
+LIB_SRC = $(wildcard src/*.c)
+LIB_OBJ = $(LIB_SRC:src/%.c=$(O)/obj/%.o)
+TEST_SRC = $(wildcard tests/unit/test_*.c)
+TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(O)/tests/%)
+
+.PHONY: all test test-sanitize fuzz bench demo clean
+all: $(O)/hlz $(TEST_BIN)
+
+$(O)/obj/%.o: src/%.c include/hlz.h src/internal.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(O)/libhlz.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(O)/hlz: programs/hlz.c $(O)/libhlz.a
+	$(CC) $(ALL_CFLAGS) $< $(O)/libhlz.a $(LIBS) -o $@
+
+$(O)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(O)/libhlz.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< $(O)/libhlz.a $(LIBS) -o $@
+
+test: all
+	@sh tests/run.sh $(O)
+
+test-sanitize:
+	$(MAKE) O=build-san OPT="-O1 -g" SAN_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 HLZ_TEST_QUICK=1 sh tests/run.sh build-san
+
+FUZZ_CC ?= clang
+build-fuzz/fuzz_decompress: tests/fuzz/fuzz_decompress.c $(LIB_SRC) include/hlz.h src/internal.h
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all $< $(LIB_SRC) $(LIBS) -o $@
+
+fuzz: build-fuzz/fuzz_decompress $(O)/hlz
+	@sh tests/fuzz/run.sh $(O) build-fuzz/fuzz_decompress $(FUZZ_SECONDS)
+
+bench: $(O)/hlz
+	@sh bench/container.sh
+
+demo: $(O)/hlz
+	@sh tools/demo.sh $(O)/hlz
+
+clean:
+	rm -rf build build-san build-fuzz

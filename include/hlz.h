@@ -1,0 +1,222 @@
+/*
+ * hlz.h - the public interface of libhlz, a lossless archival compressor.
+ *
+ * An hlz archive (doc/format.md) is a header, a sequence of independently
+ * coded chunks, an index and a trailer. Each chunk records the codec that
+ * made it (store, zstd; llm, float and robust are reserved for later
+ * versions) and a 64-bit checksum of its raw bytes, so decoding verifies
+ * everything it outputs.
+ *
+ * Levels of this API, simplest first:
+ *   1. hlz_compress_file / hlz_decompress_file: stream to stream (FILE *).
+ *   2. hlz_list_file: walk an archive's records without decoding payloads.
+ *   3. hlz_index_read / hlz_decode_chunk: random access to one chunk of a
+ *      seekable archive through the index at its end.
+ *   4. Building blocks (scout, codecs, format records) in the internal
+ *      headers under src/, which are not part of the stable API.
+ *
+ * Contracts that hold for every function here:
+ *   - Nothing calls exit() or abort(); every failure is an hlz_status value
+ *     with a message in the hlz_error the caller passed (which may be NULL).
+ *   - Every length and offset read from an archive is checked against the
+ *     format's limits and against overflow before it is used.
+ *   - The archive bytes depend only on the input and the options that are
+ *     recorded in the archive (codec, level, chunk size): never on the
+ *     thread count or on timing.
+ */
+#ifndef HLZ_H
+#define HLZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HLZ_VERSION_STRING "0.1.0"
+#define HLZ_FORMAT_VERSION 1
+
+/* ---- Errors ------------------------------------------------------------ */
+
+typedef enum {
+    HLZ_OK = 0,
+    HLZ_ERR_IO,          /* reading or writing failed (errno-level problem) */
+    HLZ_ERR_NOMEM,       /* an allocation failed */
+    HLZ_ERR_PARAM,       /* a caller passed an invalid option or argument */
+    HLZ_ERR_NOT_ARCHIVE, /* the input does not start with the hlz magic */
+    HLZ_ERR_VERSION,     /* made by a newer format version, or needs a feature this build lacks */
+    HLZ_ERR_TRUNCATED,   /* the input ends before the archive does */
+    HLZ_ERR_CORRUPT,     /* a field is malformed, out of its limits or fails its check */
+    HLZ_ERR_CHECKSUM,    /* a chunk decoded to bytes whose checksum differs from the recorded one */
+    HLZ_ERR_CODEC,       /* a codec failed on data that passed the structural checks */
+    HLZ_ERR_MODEL,       /* a model is missing, unreadable, or not the one the archive needs */
+    HLZ_ERR_UNSUPPORTED, /* a valid request this build cannot serve (e.g. a reserved codec) */
+    HLZ_STATUS_COUNT
+} hlz_status;
+
+/* Where a failing call leaves its explanation. `message` is a complete
+ * sentence fragment a user understands, e.g. "chunk 3: checksum mismatch",
+ * without the program or file name. */
+typedef struct {
+    hlz_status status;
+    char message[256];
+} hlz_error;
+
+/* A short stable identifier of a status ("checksum", "truncated", ...). */
+const char *hlz_status_name(hlz_status status);
+
+/* ---- Codecs and options ------------------------------------------------ */
+
+/* Codec ids as stored in chunk records. The values are part of the format. */
+typedef enum {
+    HLZ_CODEC_STORE = 0,
+    HLZ_CODEC_ZSTD = 1,
+    HLZ_CODEC_LLM = 2,    /* reserved: language model + arithmetic coder */
+    HLZ_CODEC_FLOAT = 3,  /* reserved: tensor codec */
+    HLZ_CODEC_ROBUST = 4, /* reserved: mismatch-tolerant llm codec */
+    HLZ_CODEC_COUNT,
+    HLZ_CODEC_AUTO = 255  /* options only: let the scout decide per chunk */
+} hlz_codec_id;
+
+/* "store", "zstd", ...; "?" for an unknown id. */
+const char *hlz_codec_name(unsigned codec_id);
+
+/* Parses a codec name ("auto", "store", "zstd", ...). Returns 0 on success. */
+int hlz_codec_from_name(const char *name, hlz_codec_id *out);
+
+#define HLZ_CHUNK_SIZE_MIN ((uint32_t)1 << 10)       /* 1 KiB */
+#define HLZ_CHUNK_SIZE_MAX ((uint32_t)1 << 26)       /* 64 MiB: bounds decoder memory */
+#define HLZ_CHUNK_SIZE_DEFAULT ((uint32_t)1 << 20)   /* 1 MiB */
+#define HLZ_LEVEL_MIN 1
+#define HLZ_LEVEL_MAX 9
+#define HLZ_LEVEL_DEFAULT 9
+#define HLZ_THREADS_MAX 256
+
+/* Called now and then during long work with the bytes read and written so
+ * far. It must not call back into the same compressor. */
+typedef void (*hlz_progress_fn)(void *user, uint64_t bytes_in, uint64_t bytes_out);
+
+typedef struct {
+    hlz_codec_id codec;   /* HLZ_CODEC_AUTO (default), STORE or ZSTD */
+    uint32_t chunk_size;  /* raw bytes per chunk, HLZ_CHUNK_SIZE_MIN..MAX */
+    int level;            /* 1 (fast) .. 9 (small); mapped onto zstd levels */
+    int threads;          /* worker threads, 1..HLZ_THREADS_MAX */
+    hlz_progress_fn progress;
+    void *progress_user;
+} hlz_options;
+
+/* Fills `options` with the defaults: auto codec, 1 MiB chunks, level 9,
+ * one thread, no progress callback. */
+void hlz_options_default(hlz_options *options);
+
+/* ---- Level 1: streams --------------------------------------------------- */
+
+/* Totals of one compression or decompression. */
+typedef struct {
+    uint64_t raw_bytes;     /* bytes before compression */
+    uint64_t archive_bytes; /* bytes of the archive, all records included */
+    uint64_t chunks;
+} hlz_stats;
+
+/* Reads `in` to its end and writes one complete archive to `out`, which is
+ * written strictly sequentially (it may be a pipe). `stats` may be NULL.
+ * On failure `out` holds a partial archive that any decoder rejects. */
+hlz_status hlz_compress_file(FILE *in, FILE *out, const hlz_options *options,
+                             hlz_stats *stats, hlz_error *error);
+
+/* Decodes every archive in `in` (several archives written one after another
+ * decode to the concatenation of their contents) and writes the raw bytes to
+ * `out`; `out` may be NULL to only verify (hlz -t). Each chunk is checked
+ * against its checksum before it is written, and the index and trailer are
+ * checked at the end, so a failure can come after some output was written:
+ * callers that write files write to a temporary name and rename on success.
+ * Only options->threads and the progress callback are used; `options` may
+ * be NULL. */
+hlz_status hlz_decompress_file(FILE *in, FILE *out, const hlz_options *options,
+                               hlz_stats *stats, hlz_error *error);
+
+/* ---- Level 2: listing ---------------------------------------------------- */
+
+/* What the scout saw in a chunk when it chose the codec. Stored in each chunk
+ * record so that `hlz -l -v` can explain decisions after the fact. */
+typedef enum {
+    HLZ_REASON_FORCED = 0,        /* the user asked for this codec */
+    HLZ_REASON_INCOMPRESSIBLE = 1,/* high byte entropy and the zstd probe gained nothing: store */
+    HLZ_REASON_COMPRESSIBLE = 2,  /* the zstd probe gained: zstd */
+    HLZ_REASON_FALLBACK = 3,      /* the chosen codec did not beat the raw size: stored */
+    HLZ_REASON_TEXT = 4,          /* text-like (reserved for the llm codec) */
+    HLZ_REASON_COUNT
+} hlz_reason;
+
+/* A short explanation of a reason code, e.g. "incompressible". */
+const char *hlz_reason_name(unsigned reason);
+
+typedef struct {
+    uint32_t chunk_size;
+    uint16_t format_version;
+    uint32_t flags;
+    uint8_t model_fingerprint[16]; /* all zero when no model was used */
+    char model_name[256];          /* empty when no model was used */
+} hlz_header_info;
+
+typedef struct {
+    uint64_t index;        /* 0-based position in its archive */
+    uint64_t offset;       /* byte offset of the chunk record in the archive */
+    uint64_t raw_offset;   /* offset of its first raw byte in the content */
+    uint32_t raw_size;
+    uint32_t coded_size;   /* payload bytes, record header not included */
+    uint8_t codec;         /* hlz_codec_id */
+    uint8_t reason;        /* hlz_reason */
+    double entropy;        /* order-0 byte entropy, bits per byte (1/32 resolution) */
+    unsigned utf8_percent; /* share of bytes in valid UTF-8 sequences */
+    unsigned probe_percent;/* zstd probe output as a percentage of its input */
+    uint64_t checksum;     /* XXH3-64 of the raw bytes, seeded with `index` */
+} hlz_chunk_info;
+
+/* Receives the header once per archive, then each chunk in order. Return
+ * nonzero to stop the walk early (hlz_list_file then returns HLZ_OK). */
+typedef struct {
+    int (*on_header)(void *user, const hlz_header_info *header);
+    int (*on_chunk)(void *user, const hlz_chunk_info *chunk);
+    void *user;
+} hlz_list_callbacks;
+
+/* Walks every record of every archive in `in`, checking all structural
+ * checks (header, record and index checks, the end marker) but not decoding
+ * payloads: hlz -t verifies the data. */
+hlz_status hlz_list_file(FILE *in, const hlz_list_callbacks *callbacks,
+                         hlz_stats *stats, hlz_error *error);
+
+/* ---- Level 3: random access -------------------------------------------- */
+
+typedef struct {
+    hlz_header_info header;
+    uint64_t chunk_count;
+    uint64_t raw_size;       /* total content bytes */
+    hlz_chunk_info *chunks;  /* chunk_count entries (no scout fields: those live in the records) */
+} hlz_index;
+
+/* Reads the header and the index of the single archive in the seekable file
+ * `in` (from its trailer: O(1) seeks). On success the caller frees the index
+ * with hlz_index_free. */
+hlz_status hlz_index_read(FILE *in, hlz_index *index, hlz_error *error);
+
+void hlz_index_free(hlz_index *index);
+
+/* Returns the chunk that holds content byte `raw_offset`, or chunk_count
+ * when raw_offset is at or past the end. */
+uint64_t hlz_index_find(const hlz_index *index, uint64_t raw_offset);
+
+/* Decodes chunk `chunk` of the archive `in` into `dst` (capacity at least
+ * that chunk's raw_size) without touching other chunks, verifying its record
+ * and checksum. */
+hlz_status hlz_decode_chunk(FILE *in, const hlz_index *index, uint64_t chunk,
+                            uint8_t *dst, size_t dst_capacity, hlz_error *error);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HLZ_H */

@@ -1,0 +1,217 @@
+/* compress.c - the streaming compressor: chunker, scout, codecs, container.
+ *
+ * Chunks are read in batches of `threads` chunks, encoded in parallel and
+ * written in order; each chunk depends only on its own bytes and the
+ * options, so the archive is the same for every thread count. */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void hlz_options_default(hlz_options *options)
+{
+    memset(options, 0, sizeof *options);
+    options->codec = HLZ_CODEC_AUTO;
+    options->chunk_size = HLZ_CHUNK_SIZE_DEFAULT;
+    options->level = HLZ_LEVEL_DEFAULT;
+    options->threads = 1;
+}
+
+typedef struct {
+    uint8_t *raw;
+    uint8_t *coded;       /* capacity chunk_size */
+    size_t raw_size;
+    uint64_t number;        /* position in the archive */
+    const uint8_t *payload; /* coded, or raw when stored */
+    hlz_chunk_record record;
+    hlz_status status;
+    hlz_error error;
+} slot;
+
+typedef struct {
+    const hlz_options *options;
+    slot *slots;
+} batch;
+
+static void encode_slot(void *context, size_t i)
+{
+    batch *b = context;
+    slot *s = &b->slots[i];
+    hlz_scout_result scout;
+    hlz_scout(s->raw, s->raw_size, &scout);
+    hlz_chunk_record *r = &s->record;
+    r->entropy32 = scout.entropy32;
+    r->utf8_percent = scout.utf8_percent;
+    r->probe_percent = scout.probe_percent;
+    r->raw_size = (uint32_t)s->raw_size;
+    r->checksum = hlz_checksum64(s->raw, s->raw_size, s->number);
+    if (b->options->codec == HLZ_CODEC_AUTO) {
+        r->codec = scout.codec;
+        r->reason = scout.reason;
+    } else {
+        r->codec = (uint8_t)b->options->codec;
+        r->reason = HLZ_REASON_FORCED;
+    }
+    s->status = HLZ_OK;
+    if (r->codec != HLZ_CODEC_STORE) {
+        size_t coded = 0;
+        /* Capacity raw_size - 1: output that does not shrink is stored instead. */
+        hlz_status st = hlz_codec_encode(r->codec, b->options->level, s->raw, s->raw_size, s->coded,
+                                         s->raw_size - 1, &coded, &s->error);
+        if (st == HLZ_OK) {
+            r->coded_size = (uint32_t)coded;
+            s->payload = s->coded;
+            return;
+        }
+        if (st != HLZ_ERR_CODEC) {
+            s->status = st;
+            return;
+        }
+        r->codec = HLZ_CODEC_STORE;
+        r->reason = HLZ_REASON_FALLBACK;
+    }
+    r->coded_size = r->raw_size;
+    s->payload = s->raw;
+}
+
+static void encode_and_check(void *context, size_t i)
+{
+    encode_slot(context, i);
+    slot *s = &((batch *)context)->slots[i];
+    if (s->status == HLZ_OK) s->record.payload_check = hlz_check32(s->payload, s->record.coded_size);
+}
+
+/* Reads until `size` bytes or end of input; returns the count read. */
+static size_t read_full(FILE *in, uint8_t *buf, size_t size)
+{
+    size_t got = 0;
+    while (got < size) {
+        size_t n = fread(buf + got, 1, size - got, in);
+        if (n == 0) break;
+        got += n;
+    }
+    return got;
+}
+
+static hlz_status write_all(FILE *out, const void *data, size_t size, uint64_t *offset, hlz_error *error)
+{
+    if (size && fwrite(data, 1, size, out) != size)
+        return hlz_fail(error, HLZ_ERR_IO, "write error: %s", strerror(errno));
+    *offset += size;
+    return HLZ_OK;
+}
+
+static hlz_status check_options(const hlz_options *o, hlz_error *error)
+{
+    if (o->chunk_size < HLZ_CHUNK_SIZE_MIN || o->chunk_size > HLZ_CHUNK_SIZE_MAX)
+        return hlz_fail(error, HLZ_ERR_PARAM, "chunk size %u is outside %u..%u bytes",
+                        (unsigned)o->chunk_size, (unsigned)HLZ_CHUNK_SIZE_MIN, (unsigned)HLZ_CHUNK_SIZE_MAX);
+    if (o->level < HLZ_LEVEL_MIN || o->level > HLZ_LEVEL_MAX)
+        return hlz_fail(error, HLZ_ERR_PARAM, "level %d is outside %d..%d", o->level, HLZ_LEVEL_MIN,
+                        HLZ_LEVEL_MAX);
+    if (o->threads < 1 || o->threads > HLZ_THREADS_MAX)
+        return hlz_fail(error, HLZ_ERR_PARAM, "thread count %d is outside 1..%d", o->threads, HLZ_THREADS_MAX);
+    if (o->codec != HLZ_CODEC_AUTO && o->codec != HLZ_CODEC_STORE && o->codec != HLZ_CODEC_ZSTD)
+        return hlz_fail(error, HLZ_ERR_UNSUPPORTED, "the %s codec is not available in this build",
+                        hlz_codec_name(o->codec));
+    return HLZ_OK;
+}
+
+hlz_status hlz_compress_file(FILE *in, FILE *out, const hlz_options *options,
+                             hlz_stats *stats, hlz_error *error)
+{
+    hlz_options defaults;
+    if (!options) {
+        hlz_options_default(&defaults);
+        options = &defaults;
+    }
+    hlz_status st = check_options(options, error);
+    if (st != HLZ_OK) return st;
+
+    size_t slot_count = (size_t)options->threads;
+    size_t chunk_size = options->chunk_size;
+    slot *slots = calloc(slot_count, sizeof *slots);
+    uint32_t *coded_sizes = NULL;
+    uint8_t *index = NULL;
+    uint64_t chunks = 0, coded_capacity = 0, raw_total = 0, offset = 0;
+    if (!slots) return hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < slot_count; i++) {
+        slots[i].raw = malloc(chunk_size);
+        slots[i].coded = malloc(chunk_size);
+        if (!slots[i].raw || !slots[i].coded) {
+            st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory for %zu chunk buffers", slot_count);
+            goto done;
+        }
+    }
+
+    hlz_header header;
+    memset(&header, 0, sizeof header);
+    header.version = HLZ_FORMAT_VERSION;
+    header.chunk_size = options->chunk_size;
+    uint8_t header_bytes[HLZ_HEADER_FIXED_SIZE + 255];
+    size_t header_size = hlz_header_write(&header, header_bytes);
+    if ((st = write_all(out, header_bytes, header_size, &offset, error)) != HLZ_OK) goto done;
+
+    batch b = {.options = options, .slots = slots};
+    bool at_end = false;
+    while (!at_end) {
+        size_t filled = 0;
+        while (filled < slot_count) {
+            slots[filled].raw_size = read_full(in, slots[filled].raw, chunk_size);
+            if (ferror(in)) {
+                st = hlz_fail(error, HLZ_ERR_IO, "read error: %s", strerror(errno));
+                goto done;
+            }
+            slots[filled].number = chunks + filled;
+            if (slots[filled].raw_size > 0) filled++;
+            if (feof(in)) { at_end = true; break; }
+        }
+        hlz_parallel_for(options->threads, filled, encode_and_check, &b);
+        for (size_t i = 0; i < filled; i++) {
+            slot *s = &slots[i];
+            if (s->status != HLZ_OK) {
+                st = s->status;
+                if (error) *error = s->error;
+                goto done;
+            }
+            if (chunks == coded_capacity) {
+                coded_capacity = coded_capacity ? 2 * coded_capacity : 64;
+                uint32_t *grown = realloc(coded_sizes, coded_capacity * sizeof *grown);
+                if (!grown) { st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory"); goto done; }
+                coded_sizes = grown;
+            }
+            coded_sizes[chunks++] = s->record.coded_size;
+            raw_total += s->raw_size;
+            uint8_t record[HLZ_CHUNK_RECORD_SIZE];
+            hlz_chunk_record_write(&s->record, record);
+            if ((st = write_all(out, record, sizeof record, &offset, error)) != HLZ_OK) goto done;
+            if ((st = write_all(out, s->payload, s->record.coded_size, &offset, error)) != HLZ_OK) goto done;
+        }
+        if (options->progress) options->progress(options->progress_user, raw_total, offset);
+    }
+
+    uint64_t index_offset = offset;
+    index = malloc(HLZ_INDEX_FIXED_SIZE + HLZ_INDEX_ENTRY_SIZE * chunks);
+    if (!index) { st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory for the index"); goto done; }
+    size_t index_size = hlz_index_record_write(chunks, raw_total, coded_sizes, index);
+    if ((st = write_all(out, index, index_size, &offset, error)) != HLZ_OK) goto done;
+    uint8_t trailer[HLZ_TRAILER_SIZE];
+    hlz_trailer_write(index_offset, trailer);
+    if ((st = write_all(out, trailer, sizeof trailer, &offset, error)) != HLZ_OK) goto done;
+    if (fflush(out) != 0) { st = hlz_fail(error, HLZ_ERR_IO, "write error: %s", strerror(errno)); goto done; }
+    if (stats) {
+        stats->raw_bytes = raw_total;
+        stats->archive_bytes = offset;
+        stats->chunks = chunks;
+    }
+done:
+    for (size_t i = 0; i < slot_count; i++) {
+        free(slots[i].raw);
+        free(slots[i].coded);
+    }
+    free(slots);
+    free(coded_sizes);
+    free(index);
+    return st;
+}

@@ -1,0 +1,300 @@
+/* decompress.c - the streaming reader: decode (hlz -d), verify (hlz -t) and
+ * list (hlz -l) walk the same records with the same checks.
+ *
+ * Chunk records are read in batches, decoded in parallel, verified against
+ * their checksums and written in order. At the index the reader checks that
+ * it lists exactly the chunks seen, and at the trailer that it points back
+ * at the index, so a missing, repeated or truncated record is an error. */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { WALK_DECODE, WALK_LIST } walk_mode;
+
+typedef struct {
+    FILE *in;
+    uint64_t offset;      /* bytes consumed from `in` */
+    uint64_t archive_start;
+} reader;
+
+static hlz_status read_exact(reader *r, void *buf, size_t size, const char *what, hlz_error *error)
+{
+    size_t got = size ? fread(buf, 1, size, r->in) : 0;
+    r->offset += got;
+    if (got == size) return HLZ_OK;
+    if (ferror(r->in)) return hlz_fail(error, HLZ_ERR_IO, "read error: %s", strerror(errno));
+    return hlz_fail(error, HLZ_ERR_TRUNCATED, "archive is truncated (it ends inside the %s)", what);
+}
+
+/* Skips `size` bytes by reading them, so that pipes work too. */
+static hlz_status skip_bytes(reader *r, uint64_t size, hlz_error *error)
+{
+    uint8_t buf[65536];
+    while (size > 0) {
+        size_t n = size < sizeof buf ? (size_t)size : sizeof buf;
+        hlz_status st = read_exact(r, buf, n, "chunk data", error);
+        if (st != HLZ_OK) return st;
+        size -= n;
+    }
+    return HLZ_OK;
+}
+
+typedef struct {
+    hlz_chunk_record record;
+    uint64_t number;
+    uint8_t *coded;
+    uint8_t *raw;
+    hlz_status status;
+    hlz_error error;
+} job;
+
+static void decode_job(void *context, size_t i)
+{
+    job *j = &((job *)context)[i];
+    hlz_chunk_record *r = &j->record;
+    if ((j->status = hlz_payload_check(r, j->coded, j->number, &j->error)) != HLZ_OK) return;
+    j->status = hlz_codec_decode(r->codec, j->coded, r->coded_size, j->raw, r->raw_size, &j->error);
+    if (j->status != HLZ_OK) {
+        /* Name the chunk: the codec's message does not know it. */
+        hlz_error inner = j->error;
+        j->status = hlz_fail(&j->error, j->status, "chunk %llu: %s", (unsigned long long)j->number, inner.message);
+        return;
+    }
+    if (hlz_checksum64(j->raw, r->raw_size, j->number) != r->checksum)
+        j->status = hlz_fail(&j->error, HLZ_ERR_CHECKSUM, "chunk %llu: checksum mismatch, the data is corrupt",
+                             (unsigned long long)j->number);
+}
+
+typedef struct {
+    walk_mode mode;
+    FILE *out;
+    int threads;
+    const hlz_options *options;
+    const hlz_list_callbacks *callbacks;
+    job *jobs;
+    size_t job_count, job_capacity;
+    uint64_t raw_done, stopped;
+} walker;
+
+static hlz_status flush_jobs(walker *w, reader *r, hlz_error *error)
+{
+    hlz_parallel_for(w->threads, w->job_count, decode_job, w->jobs);
+    size_t n = w->job_count;
+    w->job_count = 0;
+    for (size_t i = 0; i < n; i++) {
+        job *j = &w->jobs[i];
+        if (j->status != HLZ_OK) {
+            if (error) *error = j->error;
+            return j->status;
+        }
+        if (w->out && fwrite(j->raw, 1, j->record.raw_size, w->out) != j->record.raw_size)
+            return hlz_fail(error, HLZ_ERR_IO, "write error: %s", strerror(errno));
+        w->raw_done += j->record.raw_size;
+    }
+    if (w->options && w->options->progress) w->options->progress(w->options->progress_user, r->offset, w->raw_done);
+    return HLZ_OK;
+}
+
+static hlz_status queue_job(walker *w, const hlz_chunk_record *record, uint64_t number, reader *r,
+                            uint32_t chunk_size, hlz_error *error)
+{
+    job *j = &w->jobs[w->job_count];
+    if (!j->raw) {
+        j->raw = malloc(chunk_size);
+        j->coded = malloc(chunk_size);
+        if (!j->raw || !j->coded) return hlz_fail(error, HLZ_ERR_NOMEM, "out of memory for chunk buffers");
+    }
+    j->record = *record;
+    j->number = number;
+    hlz_status st = read_exact(r, j->coded, record->coded_size, "chunk data", error);
+    if (st != HLZ_OK) return st;
+    w->job_count++;
+    if (w->job_count == w->job_capacity) return flush_jobs(w, r, error);
+    return HLZ_OK;
+}
+
+static void free_jobs(walker *w)
+{
+    for (size_t i = 0; i < w->job_capacity; i++) {
+        free(w->jobs[i].raw);
+        free(w->jobs[i].coded);
+        w->jobs[i].raw = w->jobs[i].coded = NULL;
+    }
+}
+
+/* Reads one archive whose first `have` bytes (of the magic) are in `first`. */
+static hlz_status walk_archive(walker *w, reader *r, const uint8_t *first, size_t have,
+                               hlz_stats *stats, hlz_error *error)
+{
+    uint8_t prefix[12];
+    memcpy(prefix, first, have);
+    hlz_status st = read_exact(r, prefix + have, sizeof prefix - have, "header", error);
+    if (st == HLZ_ERR_TRUNCATED && memcmp(prefix, hlz_magic, have) != 0)
+        return hlz_fail(error, HLZ_ERR_NOT_ARCHIVE, "not an hlz archive (unknown magic number)");
+    if (st != HLZ_OK) return st;
+    size_t header_size;
+    if ((st = hlz_header_size(prefix, &header_size, error)) != HLZ_OK) return st;
+
+    hlz_header *header = malloc(sizeof *header);
+    uint8_t *header_bytes = malloc(header_size);
+    uint32_t *coded_sizes = NULL;
+    uint8_t *index = NULL;
+    uint64_t chunks = 0, capacity = 0, raw_total = 0;
+    bool short_seen = false;
+    if (!header || !header_bytes) { st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory"); goto done; }
+    memcpy(header_bytes, prefix, sizeof prefix);
+    if ((st = read_exact(r, header_bytes + sizeof prefix, header_size - sizeof prefix, "header", error)) != HLZ_OK)
+        goto done;
+    if ((st = hlz_header_parse(header_bytes, header_size, header, error)) != HLZ_OK) goto done;
+    if (hlz_header_uses_model(header) && w->mode == WALK_DECODE) {
+        st = hlz_fail(error, HLZ_ERR_UNSUPPORTED, "archive needs model '%s', and this build has no model support",
+                      header->model_name);
+        goto done;
+    }
+    if (w->mode == WALK_LIST && w->callbacks && w->callbacks->on_header) {
+        hlz_header_info info;
+        memset(&info, 0, sizeof info);
+        info.chunk_size = header->chunk_size;
+        info.format_version = header->version;
+        info.flags = header->flags;
+        memcpy(info.model_fingerprint, header->model_fingerprint, 16);
+        memcpy(info.model_name, header->model_name, (size_t)header->model_name_size + 1);
+        if (w->callbacks->on_header(w->callbacks->user, &info)) { w->stopped = 1; goto done; }
+    }
+
+    for (;;) {
+        uint64_t record_offset = r->offset - r->archive_start;
+        uint8_t rec[HLZ_CHUNK_RECORD_SIZE];
+        if ((st = read_exact(r, rec, 1, "record list", error)) != HLZ_OK) goto done;
+        if (rec[0] == HLZ_RECORD_INDEX) break;
+        if ((st = read_exact(r, rec + 1, sizeof rec - 1, "chunk record", error)) != HLZ_OK) goto done;
+        hlz_chunk_record record;
+        if ((st = hlz_chunk_record_parse(rec, header->chunk_size, chunks, &record, error)) != HLZ_OK) goto done;
+        if (short_seen) {
+            st = hlz_fail(error, HLZ_ERR_CORRUPT, "chunk %llu: follows a chunk that was not full",
+                          (unsigned long long)chunks);
+            goto done;
+        }
+        short_seen = record.raw_size < header->chunk_size;
+        if (chunks == capacity) {
+            capacity = capacity ? 2 * capacity : 64;
+            uint32_t *grown = realloc(coded_sizes, capacity * sizeof *grown);
+            if (!grown) { st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory"); goto done; }
+            coded_sizes = grown;
+        }
+        coded_sizes[chunks] = record.coded_size;
+        if (w->mode == WALK_LIST) {
+            if ((st = skip_bytes(r, record.coded_size, error)) != HLZ_OK) goto done;
+            if (w->callbacks && w->callbacks->on_chunk) {
+                hlz_chunk_info info = {
+                    .index = chunks, .offset = record_offset, .raw_offset = raw_total,
+                    .raw_size = record.raw_size, .coded_size = record.coded_size, .codec = record.codec,
+                    .reason = record.reason, .entropy = record.entropy32 / 32.0,
+                    .utf8_percent = record.utf8_percent, .probe_percent = record.probe_percent,
+                    .checksum = record.checksum,
+                };
+                if (w->callbacks->on_chunk(w->callbacks->user, &info)) { w->stopped = 1; goto done; }
+            }
+        } else if ((st = queue_job(w, &record, chunks, r, header->chunk_size, error)) != HLZ_OK) {
+            goto done;
+        }
+        chunks++;
+        raw_total += record.raw_size;
+    }
+    if (w->mode == WALK_DECODE && (st = flush_jobs(w, r, error)) != HLZ_OK) goto done;
+
+    /* The index: it must list exactly the chunks seen. */
+    uint64_t index_offset = r->offset - 1 - r->archive_start;
+    size_t index_size = HLZ_INDEX_FIXED_SIZE + HLZ_INDEX_ENTRY_SIZE * (size_t)chunks;
+    index = malloc(index_size);
+    if (!index) { st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory for the index"); goto done; }
+    index[0] = HLZ_RECORD_INDEX;
+    if ((st = read_exact(r, index + 1, index_size - 1, "index", error)) != HLZ_OK) goto done;
+    uint64_t count, index_raw;
+    if (hlz_le64(index + 1) != chunks) {
+        st = hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt index: it lists %llu chunks, the archive holds %llu",
+                      (unsigned long long)hlz_le64(index + 1), (unsigned long long)chunks);
+        goto done;
+    }
+    if ((st = hlz_index_record_parse(index, index_size, &count, &index_raw, error)) != HLZ_OK) goto done;
+    if (index_raw != raw_total) { st = hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt index: content size disagrees"); goto done; }
+    for (uint64_t i = 0; i < chunks; i++)
+        if (hlz_le32(index + 17 + 4 * i) != coded_sizes[i]) {
+            st = hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt index: entry %llu disagrees with its chunk",
+                          (unsigned long long)i);
+            goto done;
+        }
+    uint8_t trailer[HLZ_TRAILER_SIZE];
+    uint64_t trailer_index_offset;
+    if ((st = read_exact(r, trailer, sizeof trailer, "trailer", error)) != HLZ_OK) goto done;
+    if ((st = hlz_trailer_parse(trailer, &trailer_index_offset, error)) != HLZ_OK) goto done;
+    if (trailer_index_offset != index_offset) {
+        st = hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt trailer: it does not point at the index");
+        goto done;
+    }
+    if (stats) {
+        stats->raw_bytes += raw_total;
+        stats->archive_bytes += r->offset - r->archive_start;
+        stats->chunks += chunks;
+    }
+done:
+    free(header);
+    free(header_bytes);
+    free(coded_sizes);
+    free(index);
+    return st;
+}
+
+static hlz_status walk(walker *w, FILE *in, hlz_stats *stats, hlz_error *error)
+{
+    reader r = {.in = in};
+    if (stats) memset(stats, 0, sizeof *stats);
+    hlz_status st = HLZ_OK;
+    if (w->mode == WALK_DECODE) {
+        w->job_capacity = (size_t)(w->threads > 0 ? w->threads : 1);
+        w->jobs = calloc(w->job_capacity, sizeof *w->jobs);
+        if (!w->jobs) return hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+    }
+    for (uint64_t archives = 0;; archives++) {
+        uint8_t first;
+        size_t got = fread(&first, 1, 1, in);
+        if (got == 0) {
+            if (ferror(in)) st = hlz_fail(error, HLZ_ERR_IO, "read error: %s", strerror(errno));
+            else if (archives == 0) st = hlz_fail(error, HLZ_ERR_NOT_ARCHIVE, "not an hlz archive (empty input)");
+            break;
+        }
+        r.offset++;
+        r.archive_start = r.offset - 1;
+        if (archives > 0 && first != hlz_magic[0]) {
+            st = hlz_fail(error, HLZ_ERR_CORRUPT, "unexpected data after the end of the archive");
+            break;
+        }
+        st = walk_archive(w, &r, &first, 1, stats, error);
+        if (st != HLZ_OK || w->stopped) break;
+    }
+    if (w->jobs) {
+        free_jobs(w);
+        free(w->jobs);
+    }
+    if (st == HLZ_OK && w->out && fflush(w->out) != 0)
+        st = hlz_fail(error, HLZ_ERR_IO, "write error: %s", strerror(errno));
+    return st;
+}
+
+hlz_status hlz_decompress_file(FILE *in, FILE *out, const hlz_options *options,
+                               hlz_stats *stats, hlz_error *error)
+{
+    int threads = options ? options->threads : 1;
+    if (threads < 1 || threads > HLZ_THREADS_MAX)
+        return hlz_fail(error, HLZ_ERR_PARAM, "thread count %d is outside 1..%d", threads, HLZ_THREADS_MAX);
+    walker w = {.mode = WALK_DECODE, .out = out, .threads = threads, .options = options};
+    return walk(&w, in, stats, error);
+}
+
+hlz_status hlz_list_file(FILE *in, const hlz_list_callbacks *callbacks, hlz_stats *stats, hlz_error *error)
+{
+    walker w = {.mode = WALK_LIST, .callbacks = callbacks, .threads = 1};
+    return walk(&w, in, stats, error);
+}
