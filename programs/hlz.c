@@ -305,6 +305,11 @@ static int process_file(cli *c, const char *input)
         fchmod(fileno(out), st_in.st_mode & 07777);
         struct timespec times[2] = {st_in.st_atim, st_in.st_mtim};
         futimens(fileno(out), times);
+    } else if (rc == 0) {
+        /* mkstemp made the file 0600: a new file from stdin gets 0666 & ~umask. */
+        mode_t mask = umask(0);
+        umask(mask);
+        fchmod(fileno(out), 0666 & ~mask);
     }
     if (rc != 0) {
         discard_temp(out);
@@ -488,6 +493,16 @@ static int parse_args(int argc, char **argv, cli *c, char ***files, int *file_co
             size_t len = eq ? (size_t)(eq - a) : strlen(a);
             const char *val = eq ? eq + 1 : NULL;
 #define IS(name) (len == strlen(name) && strncmp(a, name, len) == 0)
+            if (val && !(IS("--output") || IS("--codec") || IS("--chunk-size") || IS("--threads"))) {
+                static const char *const flags[] = {"--compress", "--decompress", "--uncompress", "--test",
+                                                    "--list", "--stdout", "--to-stdout", "--force", "--keep",
+                                                    "--rm", "--verbose", "--quiet", "--help", "--version"};
+                for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++)
+                    if (IS(flags[f])) {
+                        say(NULL, "option '%s' takes no value (see hlz -h)", flags[f]);
+                        return 1;
+                    }
+            }
             if (IS("--compress")) c->mode = MODE_COMPRESS;
             else if (IS("--decompress") || IS("--uncompress")) c->mode = MODE_DECOMPRESS;
             else if (IS("--test")) c->mode = MODE_TEST;
@@ -588,6 +603,11 @@ int main(int argc, char **argv)
         free(files);
         return 1;
     }
+    if (c.output && c.to_stdout) {
+        say(NULL, "-c and -o both name the output; give one of them");
+        free(files);
+        return 1;
+    }
     if (c.output && (c.mode == MODE_TEST || c.mode == MODE_LIST)) {
         say(NULL, "-o does not apply to -t or -l");
         free(files);
@@ -599,7 +619,7 @@ int main(int argc, char **argv)
         int r = c.mode == MODE_LIST ? list_file(&c, files[i]) : process_file(&c, files[i]);
         if (r) rc = 1;
     }
-    if (fflush(stdout) != 0 || ferror(stdout)) {
+    if ((fflush(stdout) != 0 || ferror(stdout)) && rc == 0) {
         say(NULL, "write error on standard output: %s", strerror(errno));
         rc = 1;
     }

@@ -209,7 +209,7 @@ bool hlz_header_uses_model(const hlz_header *h)
 hlz_status hlz_payload_check(const hlz_chunk_record *r, const uint8_t *payload, uint64_t chunk, hlz_error *error)
 {
     if (hlz_check32(payload, r->coded_size) != r->payload_check)
-        return hlz_fail(error, HLZ_ERR_CORRUPT, "chunk %llu: the coded data is damaged (check value mismatch)",
+        return hlz_fail(error, HLZ_ERR_CORRUPT, "chunk %llu: corrupt data (check value mismatch)",
                         (unsigned long long)chunk);
     return HLZ_OK;
 }
