@@ -26,9 +26,16 @@ TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(O)/tests/%)
 .PHONY: all test test-sanitize fuzz bench demo clean
 all: $(O)/hlz $(TEST_BIN)
 
-$(O)/obj/%.o: src/%.c include/hlz.h src/internal.h
+$(O)/obj/%.o: src/%.c include/hlz.h $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(SIMD_DEFS) $(SIMD_FLAGS) -c $< -o $@
+
+# SIMD kernel sets: each file gets its own ISA flags; the CPU is checked at run time (src/cpu.c).
+ifeq ($(shell uname -m),x86_64)
+SIMD_DEFS = -DHLZ_BUILD_AVX2 -DHLZ_BUILD_AVX512
+$(O)/obj/kernels_avx2.o: SIMD_FLAGS = -mavx2
+$(O)/obj/kernels_avx512.o: SIMD_FLAGS = -mavx2 -mavx512f -mavx512bw -mavx512vl -mavx512vnni
+endif
 
 $(O)/libhlz.a: $(LIB_OBJ)
 	rm -f $@
@@ -49,7 +56,8 @@ test-sanitize:
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 HLZ_TEST_QUICK=1 sh tests/run.sh build-san
 
 FUZZ_CC ?= clang
-build-fuzz/fuzz_decompress: tests/fuzz/fuzz_decompress.c $(LIB_SRC) include/hlz.h src/internal.h
+# One clang command over all of src/ without SIMD_DEFS: the fuzzer runs the reference kernels.
+build-fuzz/fuzz_decompress: tests/fuzz/fuzz_decompress.c $(LIB_SRC) include/hlz.h $(wildcard src/*.h)
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=all $< $(LIB_SRC) $(LIBS) -o $@
