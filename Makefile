@@ -15,7 +15,7 @@ WERROR ?= -Werror
 BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Wall -Wextra $(WERROR) \
               -ffp-contract=off -fno-fast-math -pthread -Iinclude -Isrc
 ALL_CFLAGS = $(BASE_CFLAGS) $(OPT) $(SAN_FLAGS) $(CFLAGS)
-LIBS = -lzstd -lxxhash -lm -pthread
+LIBS = -lzstd -lxxhash -lcjson -lm -pthread
 FUZZ_SECONDS ?= 60
 
 LIB_SRC = $(wildcard src/*.c)
@@ -24,7 +24,7 @@ TEST_SRC = $(wildcard tests/unit/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(O)/tests/%)
 
 .PHONY: all test test-sanitize fuzz bench demo clean
-all: $(O)/hlz $(TEST_BIN)
+all: $(O)/hlz $(O)/hlz-convert $(TEST_BIN)
 
 $(O)/obj/%.o: src/%.c include/hlz.h $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
@@ -43,6 +43,10 @@ $(O)/libhlz.a: $(LIB_OBJ)
 
 $(O)/hlz: programs/hlz.c $(O)/libhlz.a
 	$(CC) $(ALL_CFLAGS) $< $(O)/libhlz.a $(LIBS) -o $@
+
+CONVERT_SRC = programs/hlz-convert.c $(wildcard programs/convert_*.c)
+$(O)/hlz-convert: $(CONVERT_SRC) programs/convert.h $(O)/libhlz.a
+	$(CC) $(ALL_CFLAGS) $(CONVERT_SRC) $(O)/libhlz.a $(LIBS) -o $@
 
 $(O)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(O)/libhlz.a
 	@mkdir -p $(dir $@)
@@ -64,6 +68,20 @@ build-fuzz/fuzz_decompress: tests/fuzz/fuzz_decompress.c $(LIB_SRC) include/hlz.
 
 fuzz: build-fuzz/fuzz_decompress $(O)/hlz
 	@sh tests/fuzz/run.sh $(O) build-fuzz/fuzz_decompress $(FUZZ_SECONDS)
+
+# libFuzzer on the GGUF reader and writer; the target writes its own seeds
+# (valid GGUF files) into the corpus when HLZ_FUZZ_SEED_DIR names it.
+build-fuzz/fuzz_gguf: tests/fuzz/fuzz_gguf.c $(LIB_SRC) include/hlz.h $(wildcard src/*.h)
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all $< $(LIB_SRC) $(LIBS) -o $@
+
+.PHONY: fuzz-gguf
+fuzz-gguf: build-fuzz/fuzz_gguf
+	@mkdir -p build-fuzz/corpus-gguf
+	ASAN_OPTIONS=detect_leaks=1 HLZ_FUZZ_SEED_DIR=build-fuzz/corpus-gguf build-fuzz/fuzz_gguf \
+	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+	    -artifact_prefix=build-fuzz/ build-fuzz/corpus-gguf
 
 bench: $(O)/hlz
 	@sh bench/container.sh

@@ -45,6 +45,11 @@ uint16_t hlz_f32_to_f16(float f);
  * relative error below 2e-7; 0 for x < -87.33, +inf for x > 88.72. */
 float hlz_expf(float x);
 
+/* ggml's Q8_0 quantization of n (a multiple of 32) weights (its
+ * quantize_row_q8_0_ref): d = amax / 127 stored as fp16, q = roundf(x * (1/d))
+ * with the unrounded d. Used to convert weights once, at load or by hlz-convert. */
+void hlz_quantize_row_q8_0(const float *x, uint64_t n, hlz_q8_0_block *out);
+
 /* The operations that have SIMD versions. n is a multiple of 32 where noted. */
 typedef struct {
     const char *name;

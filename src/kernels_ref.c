@@ -54,6 +54,19 @@ uint16_t hlz_f32_to_f16(float f)
     return (uint16_t)(sign | half);
 }
 
+void hlz_quantize_row_q8_0(const float *x, uint64_t n, hlz_q8_0_block *out)
+{
+    for (uint64_t b = 0; b < n / HLZ_QBLOCK; b++) {
+        const float *v = x + b * HLZ_QBLOCK;
+        float amax = 0.0f;
+        for (int i = 0; i < HLZ_QBLOCK; i++) amax = fabsf(v[i]) > amax ? fabsf(v[i]) : amax;
+        float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        out[b].d = hlz_f32_to_f16(d);
+        /* roundf is exact (ties away from zero), the same everywhere. */
+        for (int i = 0; i < HLZ_QBLOCK; i++) out[b].q[i] = (int8_t)roundf(v[i] * id);
+    }
+}
+
 /* Adding and subtracting 1.5 * 2^23 rounds |v| < 2^22 to the nearest integer,
  * ties to even, with two correctly rounded additions: no libm, no fenv. */
 static float round_even(float v) { return (v + 12582912.0f) - 12582912.0f; }

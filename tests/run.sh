@@ -11,7 +11,7 @@ set -u
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
-export HLZ="$root/$build/hlz"
+export HLZ="$root/$build/hlz" HLZ_CONVERT="$root/$build/hlz-convert"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

@@ -6,9 +6,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-# Build: compiler, make, libzstd and xxhash headers. Tests: clang (libFuzzer),
+# Build: compiler, make, libzstd, xxhash and cJSON headers. Tests: clang (libFuzzer),
 # tar, xz and zstd command-line tools, bsdutils's script (terminal tests).
-PACKAGES="build-essential libzstd-dev libxxhash-dev zstd xz-utils tar clang libclang-rt-14-dev bsdutils"
+PACKAGES="build-essential libzstd-dev libxxhash-dev libcjson-dev zstd xz-utils tar clang libclang-rt-14-dev bsdutils"
 
 missing=""
 for p in $PACKAGES; do

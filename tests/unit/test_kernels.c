@@ -20,6 +20,9 @@ static float random_float(unsigned long long *s, float scale)
 
 static void half_conversions_exhaustive(void)
 {
+#ifndef __FLT16_MANT_DIG__
+    SKIP("this compiler has no _Float16 to compare with");
+#else
     for (uint32_t h = 0; h < 65536; h++) {
         float f = hlz_f16_to_f32((uint16_t)h);
         _Float16 ref_h;
@@ -46,6 +49,7 @@ static void half_conversions_exhaustive(void)
         CHECK_MSG(hlz_f32_to_f16(f) == rb, "float 0x%08x: 0x%04x vs 0x%04x", u, hlz_f32_to_f16(f), rb);
     }
     CHECK(hlz_bf16_to_f32(0x3f80) == 1.0f && hlz_bf16_to_f32(0xc000) == -2.0f);
+#endif
 }
 
 static void expf_accuracy_and_golden(void)

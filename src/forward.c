@@ -1,0 +1,217 @@
+/* forward.c - the forward pass of llama and qwen2 models (model.h states the
+ * arithmetic contract). Each step below says the order of its operations;
+ * the CUDA backend reproduces exactly these. */
+#include "model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* RMSNorm: scale = 1 / sqrt(dot(x, x) / n + eps); y[i] = (x[i] * scale) * w[i]. */
+static void rmsnorm(const hlz_kernels *k, float *y, const float *x, const float *w, uint32_t n, float eps)
+{
+    float ss = k->dot_f32(x, x, n);
+    float scale = 1.0f / sqrtf(ss / (float)n + eps);
+    for (uint32_t i = 0; i < n; i++) y[i] = (x[i] * scale) * w[i];
+}
+
+/* ---- matrix products, rows split over threads --------------------------- */
+
+typedef struct {
+    const hlz_kernels *k;
+    const hlz_matrix *w;
+    const hlz_q8_block *x;  /* n_tokens vectors of w->cols / 32 blocks */
+    size_t n_tokens;
+    float *out;             /* [n_tokens][w->rows] */
+    uint64_t rows_per_job;
+} matmul_job;
+
+static void matmul_rows(void *context, size_t job)
+{
+    matmul_job *j = context;
+    uint64_t cols = j->w->cols_pad, blocks = cols / HLZ_QBLOCK, rows = j->w->rows;
+    uint64_t r0 = job * j->rows_per_job, r1 = r0 + j->rows_per_job < rows ? r0 + j->rows_per_job : rows;
+    for (uint64_t r = r0; r < r1; r++) {
+        const hlz_q8_0_block *row = j->w->blocks + r * blocks;
+        for (size_t t = 0; t < j->n_tokens; t++)
+            j->out[t * rows + r] = j->k->dot_q8_0(row, j->x + t * blocks, cols);
+    }
+}
+
+static void matmul(const hlz_model *m, const hlz_matrix *w, const hlz_q8_block *x, size_t n_tokens, float *out)
+{
+    matmul_job j = {.k = m->kernels, .w = w, .x = x, .n_tokens = n_tokens, .out = out, .rows_per_job = 16};
+    size_t jobs = (size_t)((w->rows + j.rows_per_job - 1) / j.rows_per_job);
+    /* Threads only pay off on larger products; the result is the same either way. */
+    int threads = (double)w->rows * (double)w->cols * (double)n_tokens < 1e6 ? 1 : m->threads;
+    hlz_parallel_for(threads, jobs, matmul_rows, &j);
+}
+
+/* Quantizes n_tokens vectors of `cols` floats into hlz_pad32(cols) / 32
+ * blocks each; a partial last block is padded with zeros. */
+static void quantize_rows(const hlz_kernels *k, const float *x, size_t n_tokens, uint64_t cols, hlz_q8_block *q)
+{
+    uint64_t full = cols / HLZ_QBLOCK * HLZ_QBLOCK, blocks = hlz_pad32(cols) / HLZ_QBLOCK;
+    for (size_t t = 0; t < n_tokens; t++) {
+        const float *v = x + t * cols;
+        hlz_q8_block *out = q + t * blocks;
+        k->quantize_q8(v, full, out);
+        if (full < cols) {
+            float tail[HLZ_QBLOCK] = {0};
+            memcpy(tail, v + full, (cols - full) * sizeof *tail);
+            k->quantize_q8(tail, HLZ_QBLOCK, out + full / HLZ_QBLOCK);
+        }
+    }
+}
+
+/* ---- rotary position embedding ---------------------------------------- */
+
+/* Rotates pairs of one head vector: (x[i], x[i + half]) for neox, else
+ * (x[2i], x[2i+1]); a' = a*c - b*s, b' = a*s + b*c. */
+static void rope(const hlz_model *m, float *x, uint32_t pos)
+{
+    uint32_t half = m->config.head_dim / 2;
+    const float *c = m->rope_cos + (size_t)pos * half, *s = m->rope_sin + (size_t)pos * half;
+    for (uint32_t i = 0; i < half; i++) {
+        float *a = m->config.rope_neox ? &x[i] : &x[2 * i];
+        float *b = m->config.rope_neox ? &x[i + half] : &x[2 * i + 1];
+        float a0 = *a, b0 = *b;
+        *a = a0 * c[i] - b0 * s[i];
+        *b = a0 * s[i] + b0 * c[i];
+    }
+}
+
+/* ---- attention ------------------------------------------------------------- */
+
+typedef struct {
+    const hlz_model *m;
+    const hlz_session *s;
+    uint32_t layer, pos0;
+    size_t n_tokens;
+    const float *q;   /* [n_tokens][n_head * head_dim] */
+    float *out;       /* same shape */
+    float *scratch;   /* per job: n_ctx scores + 32 * head_dim lanes */
+} attention_job;
+
+/* One (token, head): scores s_j = dot(q, k_j) * (1 / sqrt(d)) for j <= pos;
+ * p_j = e^(s_j - max) / sum; out = sum over j of p_j * v_j, each sum in the
+ * canonical 32-lane order over j. */
+static void attend(void *context, size_t job)
+{
+    attention_job *a = context;
+    const hlz_model_config *c = &a->m->config;
+    const hlz_kernels *k = a->m->kernels;
+    uint32_t hd = c->head_dim, h = (uint32_t)(job % c->n_head);
+    size_t t = job / c->n_head;
+    uint32_t pos = a->pos0 + (uint32_t)t, n = pos + 1, kv_h = h / (c->n_head / c->n_head_kv);
+    size_t kv_row = (size_t)c->n_head_kv * hd;
+    const float *kc = a->s->k + (size_t)a->layer * a->s->n_ctx * kv_row + (size_t)kv_h * hd;
+    const float *vc = a->s->v + (size_t)a->layer * a->s->n_ctx * kv_row + (size_t)kv_h * hd;
+    const float *q = a->q + t * c->n_head * hd + (size_t)h * hd;
+    float *scores = a->scratch + job * ((size_t)a->s->n_ctx + 32 * hd);
+    float *lanes = scores + a->s->n_ctx;
+    float scale = 1.0f / sqrtf((float)hd);
+    float max = -INFINITY;
+    for (uint32_t j = 0; j < n; j++) {
+        scores[j] = k->dot_f32(q, kc + (size_t)j * kv_row, hd) * scale;
+        max = scores[j] > max ? scores[j] : max;
+    }
+    for (uint32_t j = 0; j < n; j++) scores[j] = hlz_expf(scores[j] - max);
+    float sum = k->sum_f32(scores, n);
+    for (uint32_t j = 0; j < n; j++) scores[j] = scores[j] / sum;
+    memset(lanes, 0, 32 * hd * sizeof *lanes);
+    for (uint32_t j = 0; j < n; j++) {
+        float *lane = lanes + (size_t)(j % 32) * hd, p = scores[j];
+        const float *v = vc + (size_t)j * kv_row;
+        for (uint32_t d = 0; d < hd; d++) lane[d] = lane[d] + p * v[d];
+    }
+    for (uint32_t off = 16; off > 0; off >>= 1)
+        for (uint32_t l = 0; l < off; l++)
+            for (uint32_t d = 0; d < hd; d++) lanes[l * hd + d] = lanes[l * hd + d] + lanes[(l + off) * hd + d];
+    memcpy(a->out + t * c->n_head * hd + (size_t)h * hd, lanes, hd * sizeof *lanes);
+}
+
+/* ---- the whole pass ------------------------------------------------------- */
+
+static float silu(float x) { return x / (1.0f + hlz_expf(-x)); }
+
+hlz_status hlz_model_eval(hlz_model *m, hlz_session *s, const int32_t *tokens, size_t n, float *logits,
+                          hlz_error *error)
+{
+    const hlz_model_config *c = &m->config;
+    const hlz_kernels *k = m->kernels;
+    if (n == 0) return HLZ_OK;
+    if (n > s->n_ctx - s->n_past)
+        return hlz_fail(error, HLZ_ERR_PARAM, "%zu tokens do not fit the context (%u of %u used)", n,
+                        (unsigned)s->n_past, (unsigned)s->n_ctx);
+    for (size_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || (uint32_t)tokens[i] >= c->n_vocab)
+            return hlz_fail(error, HLZ_ERR_PARAM, "token id %d is outside the vocabulary (%u)", (int)tokens[i],
+                            (unsigned)c->n_vocab);
+    uint32_t dim = c->n_embd, hd = c->head_dim;
+    size_t q_dim = (size_t)c->n_head * hd, kv_dim = (size_t)c->n_head_kv * hd;
+    size_t widest = dim > q_dim ? dim : q_dim;
+    widest = widest > c->n_ff ? widest : c->n_ff;
+    float *x = malloc(n * dim * sizeof *x), *xb = malloc(n * widest * sizeof *xb);
+    float *q = malloc(n * q_dim * sizeof *q), *att = malloc(n * q_dim * sizeof *att);
+    float *kv = malloc(n * kv_dim * 2 * sizeof *kv);
+    float *gate = malloc(n * c->n_ff * sizeof *gate), *up = malloc(n * c->n_ff * sizeof *up);
+    hlz_q8_block *xq = malloc(n * (hlz_pad32(widest) / HLZ_QBLOCK) * sizeof *xq);
+    size_t jobs = n * c->n_head;
+    float *scratch = malloc(jobs * ((size_t)s->n_ctx + 32 * hd) * sizeof *scratch);
+    float *out = logits ? logits : malloc(n * c->n_vocab * sizeof *out);
+    hlz_status st = HLZ_OK;
+    if (!x || !xb || !q || !att || !kv || !gate || !up || !xq || !scratch || !out) {
+        st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory evaluating %zu tokens", n);
+        goto done;
+    }
+    for (size_t t = 0; t < n && st == HLZ_OK; t++)
+        st = hlz_gguf_tensor_row(m->token_embd, (uint64_t)tokens[t], x + t * dim, error);
+    if (st != HLZ_OK) goto done;
+
+    for (uint32_t l = 0; l < c->n_layer; l++) {
+        const hlz_layer *w = &m->layers[l];
+        for (size_t t = 0; t < n; t++) rmsnorm(k, xb + t * dim, x + t * dim, w->attn_norm, dim, c->rms_eps);
+        quantize_rows(k, xb, n, dim, xq);
+        float *kn = kv, *vn = kv + n * kv_dim;
+        matmul(m, &w->wq, xq, n, q);
+        matmul(m, &w->wk, xq, n, kn);
+        matmul(m, &w->wv, xq, n, vn);
+        float *kc = s->k + (size_t)l * s->n_ctx * kv_dim, *vc = s->v + (size_t)l * s->n_ctx * kv_dim;
+        for (size_t t = 0; t < n; t++) {
+            uint32_t pos = s->n_past + (uint32_t)t;
+            if (w->bq) {
+                for (size_t i = 0; i < q_dim; i++) q[t * q_dim + i] = q[t * q_dim + i] + w->bq[i];
+                for (size_t i = 0; i < kv_dim; i++) kn[t * kv_dim + i] = kn[t * kv_dim + i] + w->bk[i];
+                for (size_t i = 0; i < kv_dim; i++) vn[t * kv_dim + i] = vn[t * kv_dim + i] + w->bv[i];
+            }
+            for (uint32_t h = 0; h < c->n_head; h++) rope(m, q + t * q_dim + (size_t)h * hd, pos);
+            for (uint32_t h = 0; h < c->n_head_kv; h++) rope(m, kn + t * kv_dim + (size_t)h * hd, pos);
+            memcpy(kc + (size_t)pos * kv_dim, kn + t * kv_dim, kv_dim * sizeof *kc);
+            memcpy(vc + (size_t)pos * kv_dim, vn + t * kv_dim, kv_dim * sizeof *vc);
+        }
+        attention_job aj = {.m = m, .s = s, .layer = l, .pos0 = s->n_past, .n_tokens = n, .q = q, .out = att,
+                            .scratch = scratch};
+        hlz_parallel_for(jobs * (size_t)s->n_past + jobs * n < 4096 ? 1 : m->threads, jobs, attend, &aj);
+        quantize_rows(k, att, n, q_dim, xq);
+        matmul(m, &w->wo, xq, n, xb);
+        for (size_t i = 0; i < n * dim; i++) x[i] = x[i] + xb[i];
+
+        for (size_t t = 0; t < n; t++) rmsnorm(k, xb + t * dim, x + t * dim, w->ffn_norm, dim, c->rms_eps);
+        quantize_rows(k, xb, n, dim, xq);
+        matmul(m, &w->w_gate, xq, n, gate);
+        matmul(m, &w->w_up, xq, n, up);
+        for (size_t i = 0; i < n * c->n_ff; i++) gate[i] = silu(gate[i]) * up[i];
+        quantize_rows(k, gate, n, c->n_ff, xq);
+        matmul(m, &w->w_down, xq, n, xb);
+        for (size_t i = 0; i < n * dim; i++) x[i] = x[i] + xb[i];
+    }
+    for (size_t t = 0; t < n; t++) rmsnorm(k, xb + t * dim, x + t * dim, m->output_norm, dim, c->rms_eps);
+    quantize_rows(k, xb, n, dim, xq);
+    matmul(m, &m->output, xq, n, out);
+    s->n_past += (uint32_t)n;
+done:
+    free(x), free(xb), free(q), free(att), free(kv), free(gate), free(up), free(xq), free(scratch);
+    if (!logits) free(out);
+    return st;
+}

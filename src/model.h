@@ -1,0 +1,96 @@
+/*
+ * model.h - transformer models from GGUF files (llama and qwen2) and the
+ * deterministic forward pass. Internal; the public face is in hlz.h.
+ *
+ * Arithmetic (doc/engine.md): every matrix is held as Q8_0 (int8 blocks of
+ * 32 with an fp16 scale; other GGUF types are converted once at load), every
+ * activation vector is quantized per block of 32 before a matrix product,
+ * and products are exact integer sums combined in a fixed order
+ * (kernels.h). The rest is float32 with correctly rounded operations in one
+ * written order, so logits are bit-identical for any thread count, SIMD
+ * level, batch size, and for prefill versus one token at a time.
+ */
+#ifndef HLZ_MODEL_H
+#define HLZ_MODEL_H
+
+#include "gguf.h"
+#include "kernels.h"
+
+typedef enum { HLZ_ARCH_LLAMA, HLZ_ARCH_QWEN2 } hlz_arch;
+
+typedef struct {
+    hlz_arch arch;
+    uint32_t n_embd;      /* model width */
+    uint32_t n_layer;
+    uint32_t n_head, n_head_kv, head_dim;
+    uint32_t n_ff;        /* feed-forward width */
+    uint32_t n_vocab;
+    uint32_t n_ctx;       /* trained context length */
+    float rms_eps;
+    float rope_base;
+    bool rope_neox;       /* qwen2 rotates halves; llama (as stored in GGUF) rotates adjacent pairs */
+} hlz_model_config;
+
+/* A matrix of `rows` rows of `cols` values in Q8_0 blocks; rows are padded
+ * with zeros to `cols_pad` (a multiple of 32), which changes no product. */
+typedef struct {
+    uint64_t rows, cols, cols_pad;
+    const hlz_q8_0_block *blocks; /* rows * cols_pad / 32, row after row */
+} hlz_matrix;
+
+/* n rounded up to whole quantization blocks. */
+static inline uint64_t hlz_pad32(uint64_t n) { return (n + 31) / 32 * 32; }
+
+typedef struct {
+    const float *attn_norm, *ffn_norm;              /* n_embd */
+    hlz_matrix wq, wk, wv, wo, w_gate, w_up, w_down;
+    const float *bq, *bk, *bv;                      /* qwen2 biases, else NULL */
+} hlz_layer;
+
+typedef struct hlz_model {
+    hlz_model_config config;
+    hlz_gguf file;
+    const hlz_gguf_tensor *token_embd;
+    const float *output_norm;
+    hlz_matrix output;
+    hlz_layer *layers;
+    float *rope_cos, *rope_sin;    /* [n_ctx][head_dim / 2] */
+    void **owned;                  /* buffers we allocated (converted weights, vectors) */
+    size_t owned_count, owned_cap;
+    const hlz_kernels *kernels;
+    int threads;
+} hlz_model;
+
+/* One sequence's key/value cache. */
+typedef struct {
+    uint32_t n_past;   /* tokens already evaluated */
+    uint32_t n_ctx;    /* capacity */
+    float *k, *v;      /* [n_layer][n_ctx][n_head_kv * head_dim] */
+} hlz_session;
+
+/* Opens the GGUF at `path` (memory-mapped) and prepares it for evaluation. */
+hlz_status hlz_model_open(hlz_model **out, const char *path, hlz_error *error);
+
+/* The same from `size` bytes at `data`, which must outlive the model. */
+hlz_status hlz_model_open_memory(hlz_model **out, const void *data, size_t size, hlz_error *error);
+
+void hlz_model_free(hlz_model *model);
+
+/* Sets the worker threads (1..HLZ_THREADS_MAX) used by hlz_model_eval. */
+void hlz_model_set_threads(hlz_model *model, int threads);
+
+/* A session for up to `n_ctx` tokens (at most the model's context length). */
+hlz_status hlz_session_create(const hlz_model *model, uint32_t n_ctx, hlz_session **out, hlz_error *error);
+void hlz_session_free(hlz_session *session);
+
+/* Copies the first src->n_past positions of `src` into `dst` (same model,
+ * dst->n_ctx >= src->n_past): how a static prime cache is reused. */
+hlz_status hlz_session_copy(const hlz_model *model, hlz_session *dst, const hlz_session *src, hlz_error *error);
+
+/* Appends `n` tokens to the session and writes, for each, the logits of the
+ * next token: logits[i * n_vocab + j] (logits may be NULL). Token ids must
+ * be below n_vocab and the session must have room. */
+hlz_status hlz_model_eval(hlz_model *model, hlz_session *session, const int32_t *tokens, size_t n,
+                          float *logits, hlz_error *error);
+
+#endif

@@ -1,0 +1,111 @@
+/* model_util.h - small random llama and qwen2 models built in memory with
+ * the GGUF writer, for engine tests that must run without ../shared. */
+#ifndef HLZ_MODEL_UTIL_H
+#define HLZ_MODEL_UTIL_H
+
+#include "gguf.h"
+#include "kernels.h"
+#include "test.h"
+
+#include <math.h>
+#include <unistd.h>
+
+typedef struct {
+    const char *arch;            /* "llama" or "qwen2" */
+    uint32_t n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab, n_ctx;
+    uint32_t type;               /* ggml type of the 2-D weights: F32, F16, BF16 or Q8_0 */
+    unsigned long long seed;
+} test_model_shape;
+
+static inline float tm_uniform(unsigned long long *s, float scale)
+{
+    return scale * ((float)(test_rand(s) >> 40) / (float)(1ull << 24) * 2.0f - 1.0f);
+}
+
+/* A [rows x cols] random matrix in `type`, scaled like a trained layer (1/sqrt(cols)). */
+static inline void *tm_matrix(uint32_t type, uint64_t rows, uint64_t cols, unsigned long long *s)
+{
+    float scale = 1.0f / sqrtf((float)cols) * 1.7f;
+    uint64_t n = rows * cols;
+    if (type == HLZ_GGML_F32) {
+        float *p = malloc(n * 4);
+        for (uint64_t i = 0; i < n; i++) p[i] = tm_uniform(s, scale);
+        return p;
+    }
+    if (type == HLZ_GGML_F16 || type == HLZ_GGML_BF16) {
+        uint16_t *p = malloc(n * 2);
+        for (uint64_t i = 0; i < n; i++) {
+            float f = tm_uniform(s, scale);
+            uint32_t u;
+            memcpy(&u, &f, 4);
+            p[i] = type == HLZ_GGML_F16 ? hlz_f32_to_f16(f) : (uint16_t)(u >> 16);
+        }
+        return p;
+    }
+    hlz_q8_0_block *p = malloc(n / 32 * sizeof *p); /* Q8_0 */
+    for (uint64_t b = 0; b < n / 32; b++) {
+        p[b].d = hlz_f32_to_f16(scale / 127.0f * (0.5f + 0.5f * (float)(test_rand(s) >> 60) / 15.0f));
+        for (int i = 0; i < 32; i++) p[b].q[i] = (int8_t)((int)(test_rand(s) >> 56) % 128);
+    }
+    return p;
+}
+
+/* Builds the GGUF bytes of a random model; the caller frees *out. */
+static inline int tm_build(const test_model_shape *sh, uint8_t **out, size_t *size)
+{
+    hlz_gguf_writer w;
+    hlz_error e;
+    if (hlz_gguf_writer_init(&w, 0, &e) != HLZ_OK) return -1;
+    unsigned long long s = sh->seed | 1;
+    char key[128];
+    const char *a = sh->arch;
+    uint32_t hd = sh->n_embd / sh->n_head, kv = hd * sh->n_head_kv;
+    hlz_gguf_add_string(&w, "general.architecture", a, strlen(a));
+#define K(x) (snprintf(key, sizeof key, "%s.%s", a, x), key)
+    hlz_gguf_add_u32(&w, K("context_length"), sh->n_ctx);
+    hlz_gguf_add_u32(&w, K("embedding_length"), sh->n_embd);
+    hlz_gguf_add_u32(&w, K("block_count"), sh->n_layer);
+    hlz_gguf_add_u32(&w, K("feed_forward_length"), sh->n_ff);
+    hlz_gguf_add_u32(&w, K("attention.head_count"), sh->n_head);
+    hlz_gguf_add_u32(&w, K("attention.head_count_kv"), sh->n_head_kv);
+    hlz_gguf_add_f32(&w, K("attention.layer_norm_rms_epsilon"), 1e-6f);
+    hlz_gguf_add_f32(&w, K("rope.freq_base"), 10000.0f);
+#undef K
+    void *ptrs[64 * 16];
+    size_t np = 0;
+    uint64_t d1[1], d2[2];
+#define MAT(name, rows, cols) (d2[0] = (cols), d2[1] = (rows), ptrs[np] = tm_matrix(sh->type, rows, cols, &s), \
+                               hlz_gguf_add_tensor(&w, name, sh->type, 2, d2, ptrs[np++]))
+#define VEC(name, n, base, spread) do { float *v = malloc((n) * 4); for (uint64_t i = 0; i < (n); i++) v[i] = (base) + tm_uniform(&s, spread); \
+                                        d1[0] = (n); ptrs[np++] = v; hlz_gguf_add_tensor(&w, name, HLZ_GGML_F32, 1, d1, v); } while (0)
+    MAT("token_embd.weight", sh->n_vocab, sh->n_embd);
+    VEC("output_norm.weight", sh->n_embd, 1.0f, 0.2f);
+    MAT("output.weight", sh->n_vocab, sh->n_embd);
+    for (uint32_t l = 0; l < sh->n_layer; l++) {
+        char n[64];
+#define N(x) (snprintf(n, sizeof n, "blk.%u.%s", l, x), n)
+        VEC(N("attn_norm.weight"), sh->n_embd, 1.0f, 0.2f);
+        VEC(N("ffn_norm.weight"), sh->n_embd, 1.0f, 0.2f);
+        MAT(N("attn_q.weight"), sh->n_embd, sh->n_embd);
+        MAT(N("attn_k.weight"), kv, sh->n_embd);
+        MAT(N("attn_v.weight"), kv, sh->n_embd);
+        MAT(N("attn_output.weight"), sh->n_embd, sh->n_embd);
+        MAT(N("ffn_gate.weight"), sh->n_ff, sh->n_embd);
+        MAT(N("ffn_up.weight"), sh->n_ff, sh->n_embd);
+        MAT(N("ffn_down.weight"), sh->n_embd, sh->n_ff);
+        if (strcmp(a, "qwen2") == 0) {
+            VEC(N("attn_q.bias"), sh->n_embd, 0.0f, 0.3f);
+            VEC(N("attn_k.bias"), kv, 0.0f, 0.3f);
+            VEC(N("attn_v.bias"), kv, 0.0f, 0.3f);
+        }
+#undef N
+    }
+#undef MAT
+#undef VEC
+    hlz_status st = hlz_gguf_writer_to_memory(&w, out, size, &e);
+    hlz_gguf_writer_free(&w);
+    for (size_t i = 0; i < np; i++) free(ptrs[i]);
+    return st == HLZ_OK ? 0 : -1;
+}
+
+#endif
