@@ -3,7 +3,7 @@
 #   make                 library, command-line tool and tests in build/
 #   make test            the whole test suite (ends with "N passed, N failed, N skipped")
 #   make test-sanitize   the same suite built with ASan and UBSan in build-san/
-#   make fuzz            libFuzzer on the archive decoder for FUZZ_SECONDS (clang)
+#   make fuzz            libFuzzer on the archive decoder and the GGUF reader, FUZZ_SECONDS each (clang)
 #   make bench           hlz --codec zstd against zstd -19 --long on ../shared/bench
 #   make demo            compress and decompress a sample, print the sizes
 
@@ -66,7 +66,11 @@ build-fuzz/fuzz_decompress: tests/fuzz/fuzz_decompress.c $(LIB_SRC) include/hlz.
 	$(FUZZ_CC) $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=all $< $(LIB_SRC) $(LIBS) -o $@
 
-fuzz: build-fuzz/fuzz_decompress $(O)/hlz
+# Every fuzz target, each for FUZZ_SECONDS.
+fuzz: fuzz-archive fuzz-gguf
+
+.PHONY: fuzz-archive
+fuzz-archive: build-fuzz/fuzz_decompress $(O)/hlz
 	@sh tests/fuzz/run.sh $(O) build-fuzz/fuzz_decompress $(FUZZ_SECONDS)
 
 # libFuzzer on the GGUF reader and writer; the target writes its own seeds

@@ -83,14 +83,20 @@ static void rope(const hlz_model *m, float *x, uint32_t pos)
 
 /* ---- attention ------------------------------------------------------------- */
 
+/* Where each token of a batch belongs: its session and its position there. */
+typedef struct {
+    hlz_session *session;
+    uint32_t pos;
+} token_place;
+
 typedef struct {
     const hlz_model *m;
-    const hlz_session *s;
-    uint32_t layer, pos0;
-    size_t n_tokens;
+    const token_place *place;
+    uint32_t layer;
     const float *q;   /* [n_tokens][n_head * head_dim] */
     float *out;       /* same shape */
-    float *scratch;   /* per job: n_ctx scores + 32 * head_dim lanes */
+    float *scratch;   /* per job: scratch_stride floats */
+    size_t scratch_stride;
 } attention_job;
 
 /* One (token, head): scores s_j = dot(q, k_j) * (1 / sqrt(d)) for j <= pos;
@@ -103,13 +109,13 @@ static void attend(void *context, size_t job)
     const hlz_kernels *k = a->m->kernels;
     uint32_t hd = c->head_dim, h = (uint32_t)(job % c->n_head);
     size_t t = job / c->n_head;
-    uint32_t pos = a->pos0 + (uint32_t)t, n = pos + 1, kv_h = h / (c->n_head / c->n_head_kv);
+    const hlz_session *s = a->place[t].session;
+    uint32_t n = a->place[t].pos + 1, kv_h = h / (c->n_head / c->n_head_kv);
     size_t kv_row = (size_t)c->n_head_kv * hd;
-    const float *kc = a->s->k + (size_t)a->layer * a->s->n_ctx * kv_row + (size_t)kv_h * hd;
-    const float *vc = a->s->v + (size_t)a->layer * a->s->n_ctx * kv_row + (size_t)kv_h * hd;
+    const float *kc = s->k + (size_t)a->layer * s->n_ctx * kv_row + (size_t)kv_h * hd;
+    const float *vc = s->v + (size_t)a->layer * s->n_ctx * kv_row + (size_t)kv_h * hd;
     const float *q = a->q + t * c->n_head * hd + (size_t)h * hd;
-    float *scores = a->scratch + job * ((size_t)a->s->n_ctx + 32 * hd);
-    float *lanes = scores + a->s->n_ctx;
+    float *lanes = a->scratch + job * a->scratch_stride, *scores = lanes + 32 * (size_t)hd;
     float scale = 1.0f / sqrtf((float)hd);
     float max = -INFINITY;
     for (uint32_t j = 0; j < n; j++) {
@@ -135,20 +141,15 @@ static void attend(void *context, size_t job)
 
 static float silu(float x) { return x / (1.0f + hlz_expf(-x)); }
 
-hlz_status hlz_model_eval(hlz_model *m, hlz_session *s, const int32_t *tokens, size_t n, float *logits,
+/* Runs the `n` tokens placed by `place` (each appended to its session at
+ * its position) through the model as one batch. */
+static hlz_status forward(hlz_model *m, const token_place *place, const int32_t *tokens, size_t n, float *out,
                           hlz_error *error)
 {
     const hlz_model_config *c = &m->config;
     const hlz_kernels *k = m->kernels;
-    if (n == 0) return HLZ_OK;
-    if (n > s->n_ctx - s->n_past)
-        return hlz_fail(error, HLZ_ERR_PARAM, "%zu tokens do not fit the context (%u of %u used)", n,
-                        (unsigned)s->n_past, (unsigned)s->n_ctx);
-    for (size_t i = 0; i < n; i++)
-        if (tokens[i] < 0 || (uint32_t)tokens[i] >= c->n_vocab)
-            return hlz_fail(error, HLZ_ERR_PARAM, "token id %d is outside the vocabulary (%u)", (int)tokens[i],
-                            (unsigned)c->n_vocab);
-    uint32_t dim = c->n_embd, hd = c->head_dim;
+    uint32_t dim = c->n_embd, hd = c->head_dim, longest = 0;
+    for (size_t t = 0; t < n; t++) longest = place[t].pos + 1 > longest ? place[t].pos + 1 : longest;
     size_t q_dim = (size_t)c->n_head * hd, kv_dim = (size_t)c->n_head_kv * hd;
     size_t widest = dim > q_dim ? dim : q_dim;
     widest = widest > c->n_ff ? widest : c->n_ff;
@@ -157,11 +158,10 @@ hlz_status hlz_model_eval(hlz_model *m, hlz_session *s, const int32_t *tokens, s
     float *kv = malloc(n * kv_dim * 2 * sizeof *kv);
     float *gate = malloc(n * c->n_ff * sizeof *gate), *up = malloc(n * c->n_ff * sizeof *up);
     hlz_q8_block *xq = malloc(n * (hlz_pad32(widest) / HLZ_QBLOCK) * sizeof *xq);
-    size_t jobs = n * c->n_head;
-    float *scratch = malloc(jobs * ((size_t)s->n_ctx + 32 * hd) * sizeof *scratch);
-    float *out = logits ? logits : malloc(n * c->n_vocab * sizeof *out);
+    size_t jobs = n * c->n_head, stride = 32 * (size_t)hd + longest;
+    float *scratch = malloc(jobs * stride * sizeof *scratch);
     hlz_status st = HLZ_OK;
-    if (!x || !xb || !q || !att || !kv || !gate || !up || !xq || !scratch || !out) {
+    if (!x || !xb || !q || !att || !kv || !gate || !up || !xq || !scratch) {
         st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory evaluating %zu tokens", n);
         goto done;
     }
@@ -177,9 +177,9 @@ hlz_status hlz_model_eval(hlz_model *m, hlz_session *s, const int32_t *tokens, s
         matmul(m, &w->wq, xq, n, q);
         matmul(m, &w->wk, xq, n, kn);
         matmul(m, &w->wv, xq, n, vn);
-        float *kc = s->k + (size_t)l * s->n_ctx * kv_dim, *vc = s->v + (size_t)l * s->n_ctx * kv_dim;
         for (size_t t = 0; t < n; t++) {
-            uint32_t pos = s->n_past + (uint32_t)t;
+            hlz_session *s = place[t].session;
+            uint32_t pos = place[t].pos;
             if (w->bq) {
                 for (size_t i = 0; i < q_dim; i++) q[t * q_dim + i] = q[t * q_dim + i] + w->bq[i];
                 for (size_t i = 0; i < kv_dim; i++) kn[t * kv_dim + i] = kn[t * kv_dim + i] + w->bk[i];
@@ -187,12 +187,13 @@ hlz_status hlz_model_eval(hlz_model *m, hlz_session *s, const int32_t *tokens, s
             }
             for (uint32_t h = 0; h < c->n_head; h++) rope(m, q + t * q_dim + (size_t)h * hd, pos);
             for (uint32_t h = 0; h < c->n_head_kv; h++) rope(m, kn + t * kv_dim + (size_t)h * hd, pos);
-            memcpy(kc + (size_t)pos * kv_dim, kn + t * kv_dim, kv_dim * sizeof *kc);
-            memcpy(vc + (size_t)pos * kv_dim, vn + t * kv_dim, kv_dim * sizeof *vc);
+            size_t at = ((size_t)l * s->n_ctx + pos) * kv_dim;
+            memcpy(s->k + at, kn + t * kv_dim, kv_dim * sizeof *kn);
+            memcpy(s->v + at, vn + t * kv_dim, kv_dim * sizeof *vn);
         }
-        attention_job aj = {.m = m, .s = s, .layer = l, .pos0 = s->n_past, .n_tokens = n, .q = q, .out = att,
-                            .scratch = scratch};
-        hlz_parallel_for(jobs * (size_t)s->n_past + jobs * n < 4096 ? 1 : m->threads, jobs, attend, &aj);
+        attention_job aj = {.m = m, .place = place, .layer = l, .q = q, .out = att, .scratch = scratch,
+                            .scratch_stride = stride};
+        hlz_parallel_for(jobs * longest < 4096 ? 1 : m->threads, jobs, attend, &aj);
         quantize_rows(k, att, n, q_dim, xq);
         matmul(m, &w->wo, xq, n, xb);
         for (size_t i = 0; i < n * dim; i++) x[i] = x[i] + xb[i];
@@ -206,12 +207,55 @@ hlz_status hlz_model_eval(hlz_model *m, hlz_session *s, const int32_t *tokens, s
         matmul(m, &w->w_down, xq, n, xb);
         for (size_t i = 0; i < n * dim; i++) x[i] = x[i] + xb[i];
     }
-    for (size_t t = 0; t < n; t++) rmsnorm(k, xb + t * dim, x + t * dim, m->output_norm, dim, c->rms_eps);
-    quantize_rows(k, xb, n, dim, xq);
-    matmul(m, &m->output, xq, n, out);
-    s->n_past += (uint32_t)n;
+    if (out) {
+        for (size_t t = 0; t < n; t++) rmsnorm(k, xb + t * dim, x + t * dim, m->output_norm, dim, c->rms_eps);
+        quantize_rows(k, xb, n, dim, xq);
+        matmul(m, &m->output, xq, n, out);
+    }
 done:
     free(x), free(xb), free(q), free(att), free(kv), free(gate), free(up), free(xq), free(scratch);
-    if (!logits) free(out);
     return st;
+}
+
+hlz_status hlz_model_eval_batch(hlz_model *m, hlz_session *const *sessions, const int32_t *const *tokens,
+                                const size_t *counts, size_t n_seq, float *logits, hlz_error *error)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < n_seq; i++) {
+        hlz_session *s = sessions[i];
+        for (size_t j = 0; j < i; j++)
+            if (sessions[j] == s) return hlz_fail(error, HLZ_ERR_PARAM, "a session appears twice in one batch");
+        if (counts[i] > s->n_ctx - s->n_past)
+            return hlz_fail(error, HLZ_ERR_PARAM, "%zu tokens do not fit the context (%u of %u used)", counts[i],
+                            (unsigned)s->n_past, (unsigned)s->n_ctx);
+        for (size_t t = 0; t < counts[i]; t++)
+            if (tokens[i][t] < 0 || (uint32_t)tokens[i][t] >= m->config.n_vocab)
+                return hlz_fail(error, HLZ_ERR_PARAM, "token id %d is outside the vocabulary (%u)",
+                                (int)tokens[i][t], (unsigned)m->config.n_vocab);
+        n += counts[i];
+    }
+    if (n == 0) return HLZ_OK;
+    token_place *place = malloc(n * sizeof *place);
+    int32_t *flat = malloc(n * sizeof *flat);
+    if (!place || !flat) {
+        free(place), free(flat);
+        return hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < n_seq; i++)
+        for (size_t t = 0; t < counts[i]; t++, at++) {
+            place[at] = (token_place){sessions[i], sessions[i]->n_past + (uint32_t)t};
+            flat[at] = tokens[i][t];
+        }
+    hlz_status st = forward(m, place, flat, n, logits, error);
+    if (st == HLZ_OK)
+        for (size_t i = 0; i < n_seq; i++) sessions[i]->n_past += (uint32_t)counts[i];
+    free(place), free(flat);
+    return st;
+}
+
+hlz_status hlz_model_eval(hlz_model *m, hlz_session *s, const int32_t *tokens, size_t n, float *logits,
+                          hlz_error *error)
+{
+    return hlz_model_eval_batch(m, &s, &tokens, &n, 1, logits, error);
 }

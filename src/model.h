@@ -89,8 +89,16 @@ hlz_status hlz_session_copy(const hlz_model *model, hlz_session *dst, const hlz_
 
 /* Appends `n` tokens to the session and writes, for each, the logits of the
  * next token: logits[i * n_vocab + j] (logits may be NULL). Token ids must
- * be below n_vocab and the session must have room. */
+ * be below n_vocab and the session must have room; on error the session is
+ * unchanged (its n_past). */
 hlz_status hlz_model_eval(hlz_model *model, hlz_session *session, const int32_t *tokens, size_t n,
                           float *logits, hlz_error *error);
+
+/* Evaluates several independent sequences as one batch: counts[i] tokens
+ * of tokens[i] are appended to sessions[i] (distinct sessions). Logits are
+ * written sequence after sequence, token after token. The results are
+ * bit-identical to evaluating each sequence alone. */
+hlz_status hlz_model_eval_batch(hlz_model *model, hlz_session *const *sessions, const int32_t *const *tokens,
+                                const size_t *counts, size_t n_seq, float *logits, hlz_error *error);
 
 #endif

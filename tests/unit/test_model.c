@@ -115,6 +115,44 @@ static void session_copy_continues_identically(void)
     free(bytes);
 }
 
+/* Independent sequences in one batch give exactly what each gives alone,
+ * whatever their positions and lengths. */
+static void batch_of_sequences_matches_singles(void)
+{
+    const test_model_shape *shapes[] = {&llama_shape, &qwen_shape};
+    for (int sh = 0; sh < 2; sh++) {
+        uint8_t *bytes;
+        hlz_model *m = open_shape(shapes[sh], &bytes);
+        CHECK(m != NULL);
+        hlz_model_set_threads(m, 2);
+        int32_t t[N_TOKENS];
+        tokens_for(m, t);
+        size_t v = m->config.n_vocab, pre[3] = {0, 5, 11}, cnt[3] = {7, 1, 13}, total = 21;
+        hlz_session *a[3], *b[3];
+        hlz_error e;
+        for (int i = 0; i < 3; i++) {
+            CHECK(hlz_session_create(m, 64, &a[i], &e) == HLZ_OK && hlz_session_create(m, 64, &b[i], &e) == HLZ_OK);
+            CHECK(hlz_model_eval(m, a[i], t + 20, pre[i], NULL, &e) == HLZ_OK);
+            CHECK(hlz_model_eval(m, b[i], t + 20, pre[i], NULL, &e) == HLZ_OK);
+        }
+        float *batch = malloc(total * v * 4), *single = malloc(total * v * 4);
+        const int32_t *toks[3] = {t, t + 3, t + 9};
+        CHECK(hlz_model_eval_batch(m, a, toks, cnt, 3, batch, &e) == HLZ_OK);
+        size_t at = 0;
+        for (int i = 0; i < 3; i++) {
+            CHECK(hlz_model_eval(m, b[i], toks[i], cnt[i], single + at * v, &e) == HLZ_OK);
+            at += cnt[i];
+        }
+        CHECK_MSG(same(batch, single, total * v), "%s: batch differs from singles", shapes[sh]->arch);
+        hlz_session *twice[2] = {a[0], a[0]};
+        CHECK(hlz_model_eval_batch(m, twice, toks, cnt, 2, batch, &e) == HLZ_ERR_PARAM);
+        for (int i = 0; i < 3; i++) hlz_session_free(a[i]), hlz_session_free(b[i]);
+        free(batch), free(single);
+        hlz_model_free(m);
+        free(bytes);
+    }
+}
+
 static unsigned long long hash_floats(const float *x, size_t n)
 {
     return (unsigned long long)hlz_checksum64(x, n * sizeof *x, 0);
@@ -239,6 +277,7 @@ int main(void)
     RUN(llama_bit_identical_everywhere);
     RUN(qwen2_bit_identical_everywhere);
     RUN(session_copy_continues_identically);
+    RUN(batch_of_sequences_matches_singles);
     RUN(golden_logits);
     RUN(weight_types_agree);
     RUN(malformed_models_are_refused);
