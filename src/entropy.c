@@ -1,0 +1,147 @@
+/* entropy.c - logits to integer frequency tables, and the rANS coder. */
+#include "entropy.h"
+#include "detmath.h"
+
+#include <math.h>
+
+#include <pthread.h>
+
+static uint64_t weights[HLZ_LOGIT_KMAX];
+static pthread_once_t weights_once = PTHREAD_ONCE_INIT;
+
+static void make_weights(void)
+{
+    for (int k = 0; k < HLZ_LOGIT_KMAX; k++) {
+        double w = 1073741824.0 * hlz_det_exp(-(double)k / HLZ_LOGIT_STEPS);
+        weights[k] = (uint64_t)(w + 0.5);
+    }
+}
+
+const uint64_t *hlz_logit_weights(void)
+{
+    pthread_once(&weights_once, make_weights);
+    return weights;
+}
+
+/* Rounds 0 <= v < 2^22 to the nearest integer, ties to even, with two correctly
+ * rounded float additions (no fenv, no libm). */
+static uint32_t grid_step(float v) { return (uint32_t)((v + 12582912.0f) - 12582912.0f); }
+
+static uint32_t logit_step(float x, float max)
+{
+    if (x != x || x == -INFINITY) return HLZ_LOGIT_KMAX;
+    if (x == INFINITY) return 0;
+    float r = (max - x) * (float)HLZ_LOGIT_STEPS;
+    if (!(r < (float)HLZ_LOGIT_KMAX)) return HLZ_LOGIT_KMAX; /* also inf and nan */
+    uint32_t k = grid_step(r);
+    return k < HLZ_LOGIT_KMAX ? k : HLZ_LOGIT_KMAX;
+}
+
+uint32_t hlz_freq_from_logits(const float *logits, uint32_t n, uint32_t *freq)
+{
+    const uint64_t *w = hlz_logit_weights();
+    float max = -INFINITY;
+    for (uint32_t i = 0; i < n; i++) {
+        float x = logits[i];
+        if (x == x && x != INFINITY && x > max) max = x;
+    }
+    uint64_t total = 0;
+    uint32_t best = 0, best_k = HLZ_LOGIT_KMAX + 1;
+    /* freq[] holds k first, then the frequency: one pass over the logits. */
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t k = logit_step(logits[i], max);
+        freq[i] = k;
+        if (k < best_k) best_k = k, best = i;
+        if (k < HLZ_LOGIT_KMAX) total += w[k];
+    }
+    uint32_t left = HLZ_FREQ_TOTAL - n, used = 0;
+    uint64_t scale = total ? ((uint64_t)left << 34) / total : 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t wi = freq[i] < HLZ_LOGIT_KMAX ? w[freq[i]] : 0;
+        uint32_t f = 1 + (uint32_t)((wi * scale) >> 34);
+        freq[i] = f;
+        used += f;
+    }
+    freq[best] += HLZ_FREQ_TOTAL - used;
+    return best;
+}
+
+uint32_t hlz_freq_find(const uint32_t *freq, uint32_t n, uint32_t slot, uint32_t *cum)
+{
+    uint32_t c = 0;
+    for (uint32_t i = 0; i + 1 < n; i++) {
+        if (slot < c + freq[i]) {
+            *cum = c;
+            return i;
+        }
+        c += freq[i];
+    }
+    *cum = c;
+    return n - 1;
+}
+
+/* ---- rANS -------------------------------------------------------------------- */
+
+#define RANS_L ((uint64_t)1 << 31) /* lower bound of the normalised state */
+
+void hlz_rans_encoder_init(hlz_rans_encoder *e, uint8_t *buffer, size_t capacity)
+{
+    e->x = RANS_L;
+    e->begin = buffer;
+    e->at = buffer + capacity;
+}
+
+static int put32(hlz_rans_encoder *e, uint32_t v)
+{
+    if ((size_t)(e->at - e->begin) < 4) return -1;
+    e->at -= 4;
+    hlz_put32(e->at, v);
+    return 0;
+}
+
+int hlz_rans_put(hlz_rans_encoder *e, uint32_t cum, uint32_t freq)
+{
+    uint64_t x = e->x, x_max = ((RANS_L >> HLZ_FREQ_BITS) << 32) * freq;
+    if (x >= x_max) {
+        if (put32(e, (uint32_t)x) != 0) return -1;
+        x >>= 32;
+    }
+    e->x = ((x / freq) << HLZ_FREQ_BITS) + (x % freq) + cum;
+    return 0;
+}
+
+int hlz_rans_flush(hlz_rans_encoder *e, uint8_t **start)
+{
+    if (put32(e, (uint32_t)(e->x >> 32)) != 0 || put32(e, (uint32_t)e->x) != 0) return -1;
+    *start = e->at;
+    return 0;
+}
+
+hlz_status hlz_rans_decoder_init(hlz_rans_decoder *d, const uint8_t *stream, size_t size, hlz_error *error)
+{
+    if (size < 8) return hlz_fail(error, HLZ_ERR_CORRUPT, "coded stream too short");
+    d->x = hlz_le64(stream);
+    d->at = stream + 8;
+    d->end = stream + size;
+    if (d->x < RANS_L) return hlz_fail(error, HLZ_ERR_CORRUPT, "coded stream starts with an invalid state");
+    return HLZ_OK;
+}
+
+hlz_status hlz_rans_advance(hlz_rans_decoder *d, uint32_t cum, uint32_t freq, hlz_error *error)
+{
+    uint32_t slot = hlz_rans_slot(d);
+    d->x = freq * (d->x >> HLZ_FREQ_BITS) + slot - cum;
+    if (d->x < RANS_L) {
+        if (d->end - d->at < 4) return hlz_fail(error, HLZ_ERR_CORRUPT, "coded stream ends early");
+        d->x = (d->x << 32) | hlz_le32(d->at);
+        d->at += 4;
+    }
+    return HLZ_OK;
+}
+
+hlz_status hlz_rans_finish(const hlz_rans_decoder *d, hlz_error *error)
+{
+    if (d->x != RANS_L || d->at != d->end)
+        return hlz_fail(error, HLZ_ERR_CORRUPT, "coded stream does not end where it should");
+    return HLZ_OK;
+}

@@ -1,0 +1,75 @@
+/*
+ * entropy.h - from logits to bits: the integer frequency tables handed to the
+ * entropy coder, and the range coder itself (rANS, 64-bit state).
+ *
+ * Both are part of the archive format (doc/format.md, "llm codec"): the
+ * mapping from logits to frequencies uses integer operations only after one
+ * rounding of each logit to a grid of 1/32 nat, so every backend that
+ * produces the same logits produces the same tables, bit for bit.
+ */
+#ifndef HLZ_ENTROPY_H
+#define HLZ_ENTROPY_H
+
+#include "internal.h"
+
+#define HLZ_FREQ_BITS 28                       /* tables sum to 2^28 */
+#define HLZ_FREQ_TOTAL ((uint32_t)1 << HLZ_FREQ_BITS)
+#define HLZ_LOGIT_STEPS 32                     /* grid steps per nat */
+#define HLZ_LOGIT_KMAX 640                     /* 20 nats below the top: only the floor of 1 */
+#define HLZ_VOCAB_MAX ((uint32_t)1 << 22)
+
+/* weight[k] = round(2^30 * e^(-k/32)) for k < HLZ_LOGIT_KMAX, from the
+ * deterministic double exp (detmath.c); computed once, thread-safe. */
+const uint64_t *hlz_logit_weights(void);
+
+/* The frequency table of one position: n_vocab (2 .. HLZ_VOCAB_MAX) entries,
+ * each at least 1, summing to exactly HLZ_FREQ_TOTAL. With m the largest
+ * finite logit: k_i = round-half-even((m - logit_i) * 32), capped at KMAX
+ * (nan and -inf count as KMAX, +inf as 0); w_i = weight[k_i] (0 at KMAX);
+ * W = sum of w_i; M = floor(((2^28 - n_vocab) << 34) / W);
+ * f_i = 1 + ((w_i * M) >> 34); what is left of 2^28 goes to the first token
+ * with the smallest k. Returns that token (the most likely one). */
+uint32_t hlz_freq_from_logits(const float *logits, uint32_t n_vocab, uint32_t *freq);
+
+/* ---- rANS: 64-bit state, 32-bit words ------------------------------------
+ * The encoder takes symbols in reverse order and writes words downwards from
+ * the end of its buffer; the stream is the 8-byte final state then the words,
+ * little-endian. The decoder reads forwards, and at the end its state must be
+ * back at the initial 2^31 and every word consumed: a built-in check. */
+
+typedef struct {
+    uint64_t x;
+    uint8_t *begin, *at; /* buffer start; current front (moves down) */
+} hlz_rans_encoder;
+
+/* `buffer` of `capacity` bytes; the stream ends at buffer + capacity. */
+void hlz_rans_encoder_init(hlz_rans_encoder *e, uint8_t *buffer, size_t capacity);
+
+/* Encodes a symbol of frequency `freq` (>= 1) at cumulative `cum`, with
+ * cum + freq <= 2^HLZ_FREQ_BITS. Returns -1 when the buffer is full. */
+int hlz_rans_put(hlz_rans_encoder *e, uint32_t cum, uint32_t freq);
+
+/* Writes the final state; the stream is [*start, buffer + capacity). -1 when full. */
+int hlz_rans_flush(hlz_rans_encoder *e, uint8_t **start);
+
+typedef struct {
+    uint64_t x;
+    const uint8_t *at, *end;
+} hlz_rans_decoder;
+
+/* Starts on a stream; HLZ_ERR_CORRUPT when it cannot hold a state. */
+hlz_status hlz_rans_decoder_init(hlz_rans_decoder *d, const uint8_t *stream, size_t size, hlz_error *error);
+
+/* The slot of the next symbol: the symbol is the one whose [cum, cum+freq) holds it. */
+static inline uint32_t hlz_rans_slot(const hlz_rans_decoder *d) { return (uint32_t)(d->x & (HLZ_FREQ_TOTAL - 1)); }
+
+/* Consumes the symbol found for the slot. HLZ_ERR_CORRUPT if the stream runs out. */
+hlz_status hlz_rans_advance(hlz_rans_decoder *d, uint32_t cum, uint32_t freq, hlz_error *error);
+
+/* HLZ_ERR_CORRUPT unless the decoder ended where the encoder started. */
+hlz_status hlz_rans_finish(const hlz_rans_decoder *d, hlz_error *error);
+
+/* Finds the symbol of `slot` in a frequency table: returns it and sets *cum. */
+uint32_t hlz_freq_find(const uint32_t *freq, uint32_t n_vocab, uint32_t slot, uint32_t *cum);
+
+#endif
