@@ -85,7 +85,8 @@ fuzz-gguf: build-fuzz/fuzz_gguf
 	@mkdir -p build-fuzz/corpus-gguf
 	ASAN_OPTIONS=detect_leaks=1 HLZ_FUZZ_SEED_DIR=build-fuzz/corpus-gguf build-fuzz/fuzz_gguf \
 	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
-	    -artifact_prefix=build-fuzz/ build-fuzz/corpus-gguf
+	    -artifact_prefix=build-fuzz/ build-fuzz/corpus-gguf >build-fuzz/fuzz_gguf.log 2>&1; \
+	    status=$$?; tail -n 25 build-fuzz/fuzz_gguf.log; exit $$status
 
 bench: $(O)/hlz
 	@sh bench/container.sh

@@ -91,8 +91,10 @@ echo "run.sh: corpus $corpus: $(ls "$corpus" | wc -l) files; fuzzing for ${secon
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
 "$fuzzer" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 \
-    -print_final_stats=1 -artifact_prefix="$out/" "$corpus"
+    -print_final_stats=1 -artifact_prefix="$out/" "$corpus" >"$out/fuzz_decompress.log" 2>&1
 status=$?
+# The full log is in $out; show the end (the final stats, or the finding).
+tail -n 25 "$out/fuzz_decompress.log"
 
 if [ $status -ne 0 ]; then
     echo "run.sh: FUZZER FOUND A PROBLEM (exit status $status); reproducers:" >&2
