@@ -215,6 +215,67 @@ uint64_t hlz_index_find(const hlz_index *index, uint64_t raw_offset);
 hlz_status hlz_decode_chunk(FILE *in, const hlz_index *index, uint64_t chunk,
                             uint8_t *dst, size_t dst_capacity, hlz_error *error);
 
+/* ---- Language models ----------------------------------------------------- *
+ * GGUF models of the llama and qwen2 architectures, evaluated with exact
+ * integer matrix products (int8 weights and activations) and float32 in one
+ * written order: the logits are bit-identical on every machine, thread
+ * count, SIMD level, batch composition, and for prefill versus one token at
+ * a time (doc/engine.md). Weights stay memory-mapped; types other than Q8_0
+ * are converted to Q8_0 once, at open. */
+
+typedef struct hlz_model hlz_model;
+typedef struct hlz_session hlz_session;
+
+typedef struct {
+    const char *architecture;     /* "llama" or "qwen2" */
+    const char *name;             /* general.name, or "" */
+    uint32_t n_vocab, n_ctx, n_embd, n_layer, n_head, n_head_kv, n_ff;
+    uint64_t n_params;            /* weights, counted from the tensor shapes */
+    uint8_t fingerprint[16];      /* XXH3-128 of the model file's bytes */
+    const char *kernels;          /* the CPU kernel set in use: "scalar", "avx2", "avx512" */
+} hlz_model_info;
+
+/* Opens the GGUF model at `path`. Malformed or unsupported files give
+ * HLZ_ERR_MODEL (or HLZ_ERR_IO) with a message naming the problem. The
+ * model is read-only afterwards and may be shared by threads, each with its
+ * own sessions, provided hlz_model_set_threads is not called meanwhile. */
+hlz_status hlz_model_open(hlz_model **model, const char *path, hlz_error *error);
+
+/* Frees the model; NULL is allowed. Sessions must be freed first. */
+void hlz_model_free(hlz_model *model);
+
+/* Facts about the model; the strings live as long as the model. */
+void hlz_model_get_info(const hlz_model *model, hlz_model_info *info);
+
+/* Worker threads used inside one evaluation (1..HLZ_THREADS_MAX; default 1).
+ * Results do not depend on it. */
+void hlz_model_set_threads(hlz_model *model, int threads);
+
+/* A key/value cache for up to `n_ctx` tokens (1..the model's context length). */
+hlz_status hlz_session_create(const hlz_model *model, uint32_t n_ctx, hlz_session **session, hlz_error *error);
+
+/* Frees a session; NULL is allowed. */
+void hlz_session_free(hlz_session *session);
+
+/* Tokens evaluated so far in the session. */
+uint32_t hlz_session_length(const hlz_session *session);
+
+/* Makes `dst` continue exactly where `src` is (same model, dst large enough):
+ * how a cached prefix such as the static prime is reused. */
+hlz_status hlz_session_copy(const hlz_model *model, hlz_session *dst, const hlz_session *src, hlz_error *error);
+
+/* Appends `n` tokens to the session and writes the logits of the next token
+ * after each: logits[i * n_vocab + j] (NULL when not needed). Ids must be
+ * below n_vocab and fit the session; on error the session is unchanged. */
+hlz_status hlz_model_eval(hlz_model *model, hlz_session *session, const int32_t *tokens, size_t n,
+                          float *logits, hlz_error *error);
+
+/* Evaluates several independent sequences in one batch: counts[i] tokens of
+ * tokens[i] are appended to sessions[i] (all distinct). Logits are written
+ * sequence after sequence. Bit-identical to evaluating each alone. */
+hlz_status hlz_model_eval_batch(hlz_model *model, hlz_session *const *sessions, const int32_t *const *tokens,
+                                const size_t *counts, size_t n_seq, float *logits, hlz_error *error);
+
 #ifdef __cplusplus
 }
 #endif

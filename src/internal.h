@@ -43,6 +43,10 @@ static inline void hlz_put64(uint8_t *p, uint64_t v)
  * archive: the checksum of raw chunk bytes. The seed makes a chunk record
  * that moved (swapped or repeated) fail its check. */
 uint64_t hlz_checksum64(const void *data, size_t size, uint64_t chunk);
+/* XXH3-128 of `data` in its canonical (big-endian) byte order: the model
+ * fingerprint recorded in archive headers. */
+void hlz_fingerprint128(const void *data, size_t size, uint8_t out[16]);
+
 /* Low 32 bits of unseeded XXH3-64: the check field of headers and records. */
 uint32_t hlz_check32(const void *data, size_t size);
 

@@ -234,12 +234,30 @@ static hlz_status load_weights(hlz_model *m, hlz_error *e)
     return build_rope(m, e);
 }
 
+/* general.name as a C string (empty when absent), for messages and archive headers. */
+static hlz_status read_name(hlz_model *m, hlz_error *e)
+{
+    hlz_gguf_str name = {"", 0};
+    if (hlz_gguf_find(&m->file, "general.name")) {
+        hlz_status st = hlz_gguf_get_string(&m->file, "general.name", &name, e);
+        if (st != HLZ_OK) return st;
+    }
+    size_t n = name.size > 255 ? 255 : name.size;
+    char *s = keep(m, n + 1);
+    if (!s) return hlz_fail(e, HLZ_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) s[i] = name.data[i] ? name.data[i] : '?';
+    m->name = s;
+    return HLZ_OK;
+}
+
 static hlz_status finish_open(hlz_model *m, hlz_model **out, hlz_error *e)
 {
     m->kernels = hlz_kernels_best();
     m->threads = 1;
+    hlz_fingerprint128(m->file.base, m->file.file_size, m->fingerprint);
     hlz_status st = read_config(m, e);
     if (st == HLZ_OK) st = load_weights(m, e);
+    if (st == HLZ_OK) st = read_name(m, e);
     if (st != HLZ_OK) {
         hlz_model_free(m);
         return st;
@@ -282,6 +300,22 @@ void hlz_model_free(hlz_model *m)
     hlz_gguf_close(&m->file);
     free(m);
 }
+
+void hlz_model_get_info(const hlz_model *m, hlz_model_info *info)
+{
+    const hlz_model_config *c = &m->config;
+    memset(info, 0, sizeof *info);
+    info->architecture = c->arch == HLZ_ARCH_QWEN2 ? "qwen2" : "llama";
+    info->name = m->name;
+    info->n_vocab = c->n_vocab, info->n_ctx = c->n_ctx, info->n_embd = c->n_embd, info->n_layer = c->n_layer;
+    info->n_head = c->n_head, info->n_head_kv = c->n_head_kv, info->n_ff = c->n_ff;
+    for (uint64_t i = 0; i < m->file.tensor_count; i++)
+        if (strcmp(m->file.tensors[i].name, "rope_freqs.weight") != 0) info->n_params += m->file.tensors[i].n_elements;
+    memcpy(info->fingerprint, m->fingerprint, 16);
+    info->kernels = m->kernels->name;
+}
+
+uint32_t hlz_session_length(const hlz_session *s) { return s->n_past; }
 
 void hlz_model_set_threads(hlz_model *m, int threads)
 {

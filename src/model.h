@@ -47,8 +47,10 @@ typedef struct {
     const float *bq, *bk, *bv;                      /* qwen2 biases, else NULL */
 } hlz_layer;
 
-typedef struct hlz_model {
+struct hlz_model {
     hlz_model_config config;
+    uint8_t fingerprint[16];       /* XXH3-128 of the file's bytes */
+    const char *name;              /* general.name, at most 255 bytes, or "" */
     hlz_gguf file;
     const hlz_gguf_tensor *token_embd;
     const float *output_norm;
@@ -59,46 +61,19 @@ typedef struct hlz_model {
     size_t owned_count, owned_cap;
     const hlz_kernels *kernels;
     int threads;
-} hlz_model;
+};
 
 /* One sequence's key/value cache. */
-typedef struct {
+struct hlz_session {
     uint32_t n_past;   /* tokens already evaluated */
     uint32_t n_ctx;    /* capacity */
     float *k, *v;      /* [n_layer][n_ctx][n_head_kv * head_dim] */
-} hlz_session;
+};
 
-/* Opens the GGUF at `path` (memory-mapped) and prepares it for evaluation. */
-hlz_status hlz_model_open(hlz_model **out, const char *path, hlz_error *error);
+/* The public model API (open, free, sessions, evaluation) is declared and
+ * documented in hlz.h. For tests and tools: */
 
-/* The same from `size` bytes at `data`, which must outlive the model. */
+/* Opens a model from `size` bytes at `data`, which must outlive the model. */
 hlz_status hlz_model_open_memory(hlz_model **out, const void *data, size_t size, hlz_error *error);
-
-void hlz_model_free(hlz_model *model);
-
-/* Sets the worker threads (1..HLZ_THREADS_MAX) used by hlz_model_eval. */
-void hlz_model_set_threads(hlz_model *model, int threads);
-
-/* A session for up to `n_ctx` tokens (at most the model's context length). */
-hlz_status hlz_session_create(const hlz_model *model, uint32_t n_ctx, hlz_session **out, hlz_error *error);
-void hlz_session_free(hlz_session *session);
-
-/* Copies the first src->n_past positions of `src` into `dst` (same model,
- * dst->n_ctx >= src->n_past): how a static prime cache is reused. */
-hlz_status hlz_session_copy(const hlz_model *model, hlz_session *dst, const hlz_session *src, hlz_error *error);
-
-/* Appends `n` tokens to the session and writes, for each, the logits of the
- * next token: logits[i * n_vocab + j] (logits may be NULL). Token ids must
- * be below n_vocab and the session must have room; on error the session is
- * unchanged (its n_past). */
-hlz_status hlz_model_eval(hlz_model *model, hlz_session *session, const int32_t *tokens, size_t n,
-                          float *logits, hlz_error *error);
-
-/* Evaluates several independent sequences as one batch: counts[i] tokens
- * of tokens[i] are appended to sessions[i] (distinct sessions). Logits are
- * written sequence after sequence, token after token. The results are
- * bit-identical to evaluating each sequence alone. */
-hlz_status hlz_model_eval_batch(hlz_model *model, hlz_session *const *sessions, const int32_t *const *tokens,
-                                const size_t *counts, size_t n_seq, float *logits, hlz_error *error);
 
 #endif
