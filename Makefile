@@ -3,8 +3,10 @@
 #   make                 library, command-line tool and tests in build/
 #   make test            the whole test suite (ends with "N passed, N failed, N skipped")
 #   make test-sanitize   the same suite built with ASan and UBSan in build-san/
-#   make fuzz            libFuzzer on the archive decoder and the GGUF reader, FUZZ_SECONDS each (clang)
+#   make fuzz            libFuzzer on the archive decoder, the GGUF reader and the tokenizers,
+#                        FUZZ_SECONDS each (clang)
 #   make bench           hlz --codec zstd against zstd -19 --long on ../shared/bench
+#   make bench-engine    engine speed: int8 peak, prefill and per-step tokens/s (bench/engine_bench.c)
 #   make demo            compress and decompress a sample, print the sizes
 
 O ?= build
@@ -23,7 +25,7 @@ LIB_OBJ = $(LIB_SRC:src/%.c=$(O)/obj/%.o)
 TEST_SRC = $(wildcard tests/unit/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(O)/tests/%)
 
-.PHONY: all test test-sanitize fuzz bench demo clean
+.PHONY: all test test-sanitize fuzz bench bench-engine demo clean
 all: $(O)/hlz $(O)/hlz-convert $(TEST_BIN)
 
 $(O)/obj/%.o: src/%.c include/hlz.h $(wildcard src/*.h)
@@ -67,7 +69,7 @@ build-fuzz/fuzz_decompress: tests/fuzz/fuzz_decompress.c $(LIB_SRC) include/hlz.
 	    -fno-sanitize-recover=all $< $(LIB_SRC) $(LIBS) -o $@
 
 # Every fuzz target, each for FUZZ_SECONDS.
-fuzz: fuzz-archive fuzz-gguf
+fuzz: fuzz-archive fuzz-gguf fuzz-tokenizer
 
 .PHONY: fuzz-archive
 fuzz-archive: build-fuzz/fuzz_decompress $(O)/hlz
@@ -88,8 +90,34 @@ fuzz-gguf: build-fuzz/fuzz_gguf
 	    -artifact_prefix=build-fuzz/ build-fuzz/corpus-gguf >build-fuzz/fuzz_gguf.log 2>&1; \
 	    status=$$?; tail -n 25 build-fuzz/fuzz_gguf.log; exit $$status
 
+# libFuzzer on the tokenizers: decode(encode(x)) == x for built-in vocabularies
+# of each kind (and the reference ones when HLZ_TOKENIZER_DIR names a folder
+# made by node tools/tokenizer-vectors/vectors.js copy). Seeds: the texts of
+# the tokenizer vectors, one per file.
+build-fuzz/fuzz_tokenizer: tests/fuzz/fuzz_tokenizer.c $(LIB_SRC) include/hlz.h $(wildcard src/*.h)
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all $< $(LIB_SRC) $(LIBS) -o $@
+
+.PHONY: fuzz-tokenizer
+fuzz-tokenizer: build-fuzz/fuzz_tokenizer
+	@rm -rf build-fuzz/seeds-tokenizer && mkdir -p build-fuzz/corpus-tokenizer build-fuzz/seeds-tokenizer
+	@grep -v '^#' tests/data/tokenizer/llama3.tsv | cut -f1 | split -l 1 -a 4 - build-fuzz/seeds-tokenizer/seed-
+	ASAN_OPTIONS=detect_leaks=1 build-fuzz/fuzz_tokenizer \
+	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=1024 -print_final_stats=1 \
+	    -artifact_prefix=build-fuzz/tokenizer- build-fuzz/corpus-tokenizer build-fuzz/seeds-tokenizer \
+	    >build-fuzz/fuzz_tokenizer.log 2>&1; status=$$?; tail -n 25 build-fuzz/fuzz_tokenizer.log; exit $$status
+
 bench: $(O)/hlz
 	@sh bench/container.sh
+
+# Not part of `all` nor of the test suite. Linked with --wrap=hlz_parallel_for so
+# that the bench can time the parallel regions of the forward pass.
+$(O)/bench-engine: bench/engine_bench.c tests/unit/model_util.h tests/unit/test.h $(O)/libhlz.a
+	$(CC) $(ALL_CFLAGS) -Itests/unit $< $(O)/libhlz.a $(LIBS) -Wl,--wrap=hlz_parallel_for -o $@
+
+bench-engine: $(O)/bench-engine $(O)/hlz-convert
+	@$(O)/bench-engine --convert $(O)/hlz-convert $(BENCH_ARGS)
 
 demo: $(O)/hlz
 	@sh tools/demo.sh $(O)/hlz

@@ -94,21 +94,32 @@ int hlz_codec_from_name(const char *name, hlz_codec_id *out);
 #define HLZ_LEVEL_DEFAULT 9
 #define HLZ_THREADS_MAX 256
 
+/* A language model (the "Language models" section below). */
+typedef struct hlz_model hlz_model;
+typedef struct hlz_session hlz_session;
+
 /* Called now and then during long work with the bytes read and written so
  * far. It must not call back into the same compressor. */
 typedef void (*hlz_progress_fn)(void *user, uint64_t bytes_in, uint64_t bytes_out);
 
 typedef struct {
-    hlz_codec_id codec;   /* HLZ_CODEC_AUTO (default), STORE or ZSTD */
+    hlz_codec_id codec;   /* HLZ_CODEC_AUTO (default), STORE, ZSTD or LLM */
     uint32_t chunk_size;  /* raw bytes per chunk, HLZ_CHUNK_SIZE_MIN..MAX */
     int level;            /* 1 (fast) .. 9 (small); mapped onto zstd levels */
     int threads;          /* worker threads, 1..HLZ_THREADS_MAX */
     hlz_progress_fn progress;
     void *progress_user;
+    /* The language model of the llm codec, or NULL. Compressing: with a
+     * model, auto sends text-like chunks to llm (keeping the smaller of llm
+     * and zstd), and the archive records the model's fingerprint and name.
+     * Decompressing: llm chunks need the model the archive names (its
+     * fingerprint is checked). The library sets the model's thread count
+     * during the call. */
+    hlz_model *model;
 } hlz_options;
 
 /* Fills `options` with the defaults: auto codec, 1 MiB chunks, level 9,
- * one thread, no progress callback. */
+ * one thread, no progress callback, no model. */
 void hlz_options_default(hlz_options *options);
 
 /* ---- Level 1: streams --------------------------------------------------- */
@@ -146,7 +157,7 @@ typedef enum {
     HLZ_REASON_INCOMPRESSIBLE = 1,/* high byte entropy and the zstd probe gained nothing: store */
     HLZ_REASON_COMPRESSIBLE = 2,  /* the zstd probe gained: zstd */
     HLZ_REASON_FALLBACK = 3,      /* the chosen codec did not beat the raw size: stored */
-    HLZ_REASON_TEXT = 4,          /* text-like (reserved for the llm codec) */
+    HLZ_REASON_TEXT = 4,          /* text-like: llm and zstd tried, the smaller kept */
     HLZ_REASON_COUNT
 } hlz_reason;
 
@@ -173,6 +184,9 @@ typedef struct {
     unsigned utf8_percent; /* share of bytes in valid UTF-8 sequences */
     unsigned probe_percent;/* zstd probe output as a percentage of its input */
     uint64_t checksum;     /* XXH3-64 of the raw bytes, seeded with `index` */
+    uint64_t tokens;       /* llm chunks: tokens coded; else 0 */
+    double model_bits;     /* llm chunks: the model's cross-entropy of the chunk in bits
+                              (float probabilities, before integer tables); else 0 */
 } hlz_chunk_info;
 
 /* Receives the header once per archive, then each chunk in order. Return
@@ -223,9 +237,6 @@ hlz_status hlz_decode_chunk(FILE *in, const hlz_index *index, uint64_t chunk,
  * a time (doc/engine.md). Weights stay memory-mapped; types other than Q8_0
  * are converted to Q8_0 once, at open. */
 
-typedef struct hlz_model hlz_model;
-typedef struct hlz_session hlz_session;
-
 typedef struct {
     const char *architecture;     /* "llama" or "qwen2" */
     const char *name;             /* general.name, or "" */
@@ -243,6 +254,21 @@ hlz_status hlz_model_open(hlz_model **model, const char *path, hlz_error *error)
 
 /* Frees the model; NULL is allowed. Sessions must be freed first. */
 void hlz_model_free(hlz_model *model);
+
+/* Tokenizes `size` bytes (any bytes) with the model's own tokenizer into a
+ * malloc'd array of ids (no BOS added). Lossless: hlz_model_detokenize of
+ * the ids gives the bytes back. HLZ_ERR_MODEL when the model has no
+ * tokenizer; HLZ_ERR_UNSUPPORTED when its vocabulary cannot spell a byte. */
+hlz_status hlz_model_tokenize(const hlz_model *model, const uint8_t *text, size_t size, int32_t **ids,
+                              size_t *n_ids, hlz_error *error);
+
+/* The bytes of `n` ids, in a malloc'd buffer. HLZ_ERR_PARAM for an id
+ * outside the vocabulary. */
+hlz_status hlz_model_detokenize(const hlz_model *model, const int32_t *ids, size_t n, uint8_t **text,
+                                size_t *size, hlz_error *error);
+
+/* The beginning-of-sequence token, or -1. */
+int32_t hlz_model_bos(const hlz_model *model);
 
 /* Facts about the model; the strings live as long as the model. */
 void hlz_model_get_info(const hlz_model *model, hlz_model_info *info);

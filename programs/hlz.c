@@ -26,6 +26,7 @@ typedef struct {
     bool to_stdout, force, remove_input, quiet;
     int verbose;
     const char *output;
+    const char *model_path; /* --model */
     hlz_options lib;
 } cli;
 
@@ -345,11 +346,17 @@ static int list_header(void *user, const hlz_header_info *h)
 {
     lister *l = user;
     printf("%s: format %u, chunk size %u", l->name, h->format_version, (unsigned)h->chunk_size);
-    if (h->model_name[0]) printf(", model %s", h->model_name);
+    uint8_t any = 0;
+    for (int i = 0; i < 16; i++) any |= h->model_fingerprint[i];
+    if (any || h->model_name[0]) {
+        printf(", model %s (fingerprint ", h->model_name[0] ? h->model_name : "(unnamed)");
+        for (int i = 0; i < 16; i++) printf("%02x", h->model_fingerprint[i]);
+        printf(")");
+    }
     printf("\n");
     if (l->c->verbose)
-        printf("%8s %12s %12s %11s %7s %6s  %-6s %7s %5s %6s  %s\n", "chunk", "offset", "raw", "coded", "ratio",
-               "bpb", "codec", "entropy", "utf8", "probe", "reason");
+        printf("%8s %12s %12s %11s %7s %6s  %-6s %7s %5s %6s %9s %9s  %s\n", "chunk", "offset", "raw", "coded",
+               "ratio", "bpb", "codec", "entropy", "utf8", "probe", "tokens", "overhead", "reason");
     else
         printf("%8s %12s %11s %7s %6s  %s\n", "chunk", "raw", "coded", "ratio", "bpb", "codec");
     return 0;
@@ -360,11 +367,19 @@ static int list_chunk(void *user, const hlz_chunk_info *ch)
     lister *l = user;
     double ratio = (double)ch->coded_size / (double)ch->raw_size;
     if (ch->codec < HLZ_CODEC_COUNT) l->codec_chunks[ch->codec]++;
-    if (l->c->verbose)
-        printf("%8llu %12llu %12u %11u %6.2f%% %6.3f  %-6s %7.3f %4u%% %5u%%  %s\n", (unsigned long long)ch->index,
-               (unsigned long long)ch->offset, (unsigned)ch->raw_size, (unsigned)ch->coded_size, 100 * ratio,
-               8 * ratio, hlz_codec_name(ch->codec), ch->entropy, ch->utf8_percent, ch->probe_percent,
-               hlz_reason_name(ch->reason));
+    if (l->c->verbose) {
+        /* llm chunks: coded bits against the model's own cross-entropy. */
+        char tokens[24] = "-", overhead[24] = "-";
+        if (ch->tokens) {
+            snprintf(tokens, sizeof tokens, "%llu", (unsigned long long)ch->tokens);
+            if (ch->model_bits > 0)
+                snprintf(overhead, sizeof overhead, "%+.2f%%", 100 * (8.0 * ch->coded_size / ch->model_bits - 1));
+        }
+        printf("%8llu %12llu %12u %11u %6.2f%% %6.3f  %-6s %7.3f %4u%% %5u%% %9s %9s  %s\n",
+               (unsigned long long)ch->index, (unsigned long long)ch->offset, (unsigned)ch->raw_size,
+               (unsigned)ch->coded_size, 100 * ratio, 8 * ratio, hlz_codec_name(ch->codec), ch->entropy,
+               ch->utf8_percent, ch->probe_percent, tokens, overhead, hlz_reason_name(ch->reason));
+    }
     else
         printf("%8llu %12u %11u %6.2f%% %6.3f  %s\n", (unsigned long long)ch->index, (unsigned)ch->raw_size,
                (unsigned)ch->coded_size, 100 * ratio, 8 * ratio, hlz_codec_name(ch->codec));
@@ -404,6 +419,57 @@ static int list_file(const cli *c, const char *input)
     return 0;
 }
 
+/* ---- the model ------------------------------------------------------------ */
+
+/* The default model: $HLZ_MODEL, else default.gguf beside the hlz program
+ * (where the build puts it), else the installed one. NULL when none exists. */
+static const char *default_model(char *buf, size_t size)
+{
+    const char *env = getenv("HLZ_MODEL");
+    if (env && *env) return env;
+    ssize_t n = readlink("/proc/self/exe", buf, size - 32);
+    if (n > 0) {
+        buf[n] = '\0';
+        char *slash = strrchr(buf, '/');
+        if (slash) {
+            strcpy(slash + 1, "default.gguf");
+            if (access(buf, R_OK) == 0) return buf;
+        }
+    }
+    if (access("/usr/local/share/hlz/default.gguf", R_OK) == 0) return "/usr/local/share/hlz/default.gguf";
+    return NULL;
+}
+
+/* Opens --model, or the default model when one exists. Without a model,
+ * auto compression uses the classical codecs only; --codec llm and archives
+ * that need a model fail with a message naming the model. */
+static int open_model(cli *c)
+{
+    char buf[PATH_MAX];
+    const char *path = c->model_path ? c->model_path : default_model(buf, sizeof buf);
+    if (!path) {
+        if (c->lib.codec == HLZ_CODEC_LLM) {
+            say(NULL, "the llm codec needs a model: give one with --model FILE");
+            return 1;
+        }
+        if (c->verbose && !c->quiet) say(NULL, "no model found: text is coded with zstd (give one with --model)");
+        return 0;
+    }
+    hlz_error e = {0};
+    if (hlz_model_open(&c->lib.model, path, &e) != HLZ_OK) {
+        say(path, "cannot use this model: %s", e.message);
+        return 1;
+    }
+    if (c->verbose > 1 && !c->quiet) {
+        hlz_model_info info;
+        hlz_model_get_info(c->lib.model, &info);
+        say(NULL, "model %s: %s, %llu parameters, vocabulary %u, context %u, %s kernels", path,
+            info.name[0] ? info.name : info.architecture, (unsigned long long)info.n_params, info.n_vocab,
+            info.n_ctx, info.kernels);
+    }
+    return 0;
+}
+
 /* ---- arguments --------------------------------------------------------------- */
 
 static void usage(FILE *f)
@@ -423,7 +489,9 @@ static void usage(FILE *f)
             "  -k, --keep           keep input files (the default)\n"
             "      --rm             remove each input after its output is complete and verified\n"
             "  -1 .. -9             faster .. smaller (default -%d)\n"
-            "      --codec=NAME     auto (default: the scout picks per chunk), zstd or store\n"
+            "      --codec=NAME     auto (default: the scout picks per chunk), llm, zstd or store\n"
+            "      --model=FILE     the GGUF model of the llm codec (default: the model built with hlz,\n"
+            "                       or $HLZ_MODEL); decompressing needs the model the archive names\n"
             "      --chunk-size=N   bytes per chunk, with K, M or G suffixes (1K..64M, default 1M)\n"
             "  -T, --threads=N      worker threads (default: all processors; 0 means all)\n"
             "  -v, --verbose        print sizes and times; with -l, the scout's reasons\n"
@@ -493,7 +561,7 @@ static int parse_args(int argc, char **argv, cli *c, char ***files, int *file_co
             size_t len = eq ? (size_t)(eq - a) : strlen(a);
             const char *val = eq ? eq + 1 : NULL;
 #define IS(name) (len == strlen(name) && strncmp(a, name, len) == 0)
-            if (val && !(IS("--output") || IS("--codec") || IS("--chunk-size") || IS("--threads"))) {
+            if (val && !(IS("--output") || IS("--codec") || IS("--chunk-size") || IS("--threads") || IS("--model"))) {
                 static const char *const flags[] = {"--compress", "--decompress", "--uncompress", "--test",
                                                     "--list", "--stdout", "--to-stdout", "--force", "--keep",
                                                     "--rm", "--verbose", "--quiet", "--help", "--version"};
@@ -521,8 +589,9 @@ static int parse_args(int argc, char **argv, cli *c, char ***files, int *file_co
                 const char *v = option_value(argc, argv, &i, val, "--codec");
                 if (!v) return 1;
                 if (hlz_codec_from_name(v, &c->lib.codec) != 0 ||
-                    (c->lib.codec != HLZ_CODEC_AUTO && c->lib.codec != HLZ_CODEC_ZSTD && c->lib.codec != HLZ_CODEC_STORE)) {
-                    say(NULL, "unknown codec '%s' (this build has auto, zstd, store)", v);
+                    (c->lib.codec != HLZ_CODEC_AUTO && c->lib.codec != HLZ_CODEC_ZSTD &&
+                     c->lib.codec != HLZ_CODEC_STORE && c->lib.codec != HLZ_CODEC_LLM)) {
+                    say(NULL, "unknown codec '%s' (this build has auto, llm, zstd, store)", v);
                     return 1;
                 }
             } else if (IS("--chunk-size")) {
@@ -533,6 +602,8 @@ static int parse_args(int argc, char **argv, cli *c, char ***files, int *file_co
                     say(NULL, "invalid chunk size '%s' (1K..64M)", v);
                     return 1;
                 }
+            } else if (IS("--model")) {
+                if (!(c->model_path = option_value(argc, argv, &i, val, "--model"))) return 1;
             } else if (IS("--threads")) {
                 const char *v = option_value(argc, argv, &i, val, "--threads");
                 if (!v) return 1;
@@ -613,6 +684,11 @@ int main(int argc, char **argv)
         free(files);
         return 1;
     }
+    if (c.mode != MODE_LIST && c.lib.codec != HLZ_CODEC_STORE && c.lib.codec != HLZ_CODEC_ZSTD &&
+        open_model(&c) != 0) {
+        free(files);
+        return 1;
+    }
     install_signal_handlers();
     rc = 0;
     for (int i = 0; i < count; i++) {
@@ -623,6 +699,7 @@ int main(int argc, char **argv)
         say(NULL, "write error on standard output: %s", strerror(errno));
         rc = 1;
     }
+    hlz_model_free(c.lib.model);
     free(files);
     return rc;
 }

@@ -4,6 +4,8 @@
  * written in order; each chunk depends only on its own bytes and the
  * options, so the archive is the same for every thread count. */
 #include "internal.h"
+#include "llm.h"
+#include "model.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@ void hlz_options_default(hlz_options *options)
 typedef struct {
     uint8_t *raw;
     uint8_t *coded;       /* capacity chunk_size */
+    uint8_t *spare;       /* a second output, when two codecs are tried */
     size_t raw_size;
     uint64_t number;        /* position in the archive */
     const uint8_t *payload; /* coded, or raw when stored */
@@ -31,8 +34,21 @@ typedef struct {
 
 typedef struct {
     const hlz_options *options;
+    const hlz_llm *llm;   /* NULL when no model is used */
     slot *slots;
 } batch;
+
+/* Text the model should see: nearly all valid UTF-8 and not random-looking. */
+static bool text_like(const hlz_scout_result *s) { return s->utf8_percent >= 95 && s->entropy32 < 7 * 32; }
+
+/* Codes the slot with codec `id` into its coded buffer (capacity raw - 1:
+ * output that does not shrink is useless). HLZ_ERR_CODEC means "did not fit". */
+static hlz_status try_codec(const batch *b, slot *s, unsigned id, uint8_t *dst, size_t *coded)
+{
+    if (id == HLZ_CODEC_LLM)
+        return hlz_llm_encode(b->llm, s->raw, s->raw_size, dst, s->raw_size - 1, coded, &s->error);
+    return hlz_codec_encode(id, b->options->level, s->raw, s->raw_size, dst, s->raw_size - 1, coded, &s->error);
+}
 
 static void encode_slot(void *context, size_t i)
 {
@@ -49,6 +65,7 @@ static void encode_slot(void *context, size_t i)
     if (b->options->codec == HLZ_CODEC_AUTO) {
         r->codec = scout.codec;
         r->reason = scout.reason;
+        if (b->llm && text_like(&scout)) r->codec = HLZ_CODEC_LLM, r->reason = HLZ_REASON_TEXT;
     } else {
         r->codec = (uint8_t)b->options->codec;
         r->reason = HLZ_REASON_FORCED;
@@ -56,16 +73,28 @@ static void encode_slot(void *context, size_t i)
     s->status = HLZ_OK;
     if (r->codec != HLZ_CODEC_STORE) {
         size_t coded = 0;
-        /* Capacity raw_size - 1: output that does not shrink is stored instead. */
-        hlz_status st = hlz_codec_encode(r->codec, b->options->level, s->raw, s->raw_size, s->coded,
-                                         s->raw_size - 1, &coded, &s->error);
+        hlz_status st = try_codec(b, s, r->codec, s->coded, &coded);
+        if (st != HLZ_OK && st != HLZ_ERR_CODEC) {
+            s->status = st;
+            return;
+        }
+        if (r->reason == HLZ_REASON_TEXT) {
+            /* Keep the smaller of llm and zstd: zstd costs little next to the model. */
+            size_t zcoded = 0;
+            hlz_status zst = try_codec(b, s, HLZ_CODEC_ZSTD, s->spare, &zcoded);
+            if (zst != HLZ_OK && zst != HLZ_ERR_CODEC) {
+                s->status = zst;
+                return;
+            }
+            if (zst == HLZ_OK && (st != HLZ_OK || zcoded < coded)) {
+                uint8_t *t = s->coded;
+                s->coded = s->spare, s->spare = t;
+                coded = zcoded, st = HLZ_OK, r->codec = HLZ_CODEC_ZSTD;
+            }
+        }
         if (st == HLZ_OK) {
             r->coded_size = (uint32_t)coded;
             s->payload = s->coded;
-            return;
-        }
-        if (st != HLZ_ERR_CODEC) {
-            s->status = st;
             return;
         }
         r->codec = HLZ_CODEC_STORE;
@@ -112,7 +141,10 @@ static hlz_status check_options(const hlz_options *o, hlz_error *error)
                         HLZ_LEVEL_MAX);
     if (o->threads < 1 || o->threads > HLZ_THREADS_MAX)
         return hlz_fail(error, HLZ_ERR_PARAM, "thread count %d is outside 1..%d", o->threads, HLZ_THREADS_MAX);
-    if (o->codec != HLZ_CODEC_AUTO && o->codec != HLZ_CODEC_STORE && o->codec != HLZ_CODEC_ZSTD)
+    if (o->codec == HLZ_CODEC_LLM && !o->model)
+        return hlz_fail(error, HLZ_ERR_PARAM, "the llm codec needs a model");
+    if (o->codec != HLZ_CODEC_AUTO && o->codec != HLZ_CODEC_STORE && o->codec != HLZ_CODEC_ZSTD &&
+        o->codec != HLZ_CODEC_LLM)
         return hlz_fail(error, HLZ_ERR_UNSUPPORTED, "the %s codec is not available in this build",
                         hlz_codec_name(o->codec));
     return HLZ_OK;
@@ -134,26 +166,42 @@ hlz_status hlz_compress_file(FILE *in, FILE *out, const hlz_options *options,
     slot *slots = calloc(slot_count, sizeof *slots);
     uint32_t *coded_sizes = NULL;
     uint8_t *index = NULL;
+    hlz_llm *llm = NULL;
+    hlz_header *header = NULL;
     uint64_t chunks = 0, coded_capacity = 0, raw_total = 0, offset = 0;
     if (!slots) return hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < slot_count; i++) {
         slots[i].raw = malloc(chunk_size);
         slots[i].coded = malloc(chunk_size);
-        if (!slots[i].raw || !slots[i].coded) {
+        slots[i].spare = malloc(chunk_size);
+        if (!slots[i].raw || !slots[i].coded || !slots[i].spare) {
             st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory for %zu chunk buffers", slot_count);
             goto done;
         }
     }
 
-    hlz_header header;
-    memset(&header, 0, sizeof header);
-    header.version = HLZ_FORMAT_VERSION;
-    header.chunk_size = options->chunk_size;
-    uint8_t header_bytes[HLZ_HEADER_FIXED_SIZE + 255];
-    size_t header_size = hlz_header_write(&header, header_bytes);
+    header = calloc(1, sizeof *header); /* 64 KiB: kept off the stack */
+    if (!header) { st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory"); goto done; }
+    header->version = HLZ_FORMAT_VERSION;
+    header->chunk_size = options->chunk_size;
+    if (options->model && options->codec != HLZ_CODEC_STORE && options->codec != HLZ_CODEC_ZSTD) {
+        hlz_llm_params params;
+        hlz_llm_params_default(options->model, &params);
+        if ((st = hlz_llm_create(options->model, &params, &llm, error)) != HLZ_OK) goto done;
+        hlz_model_info info;
+        hlz_model_get_info(options->model, &info);
+        memcpy(header->model_fingerprint, info.fingerprint, 16);
+        size_t name = strlen(info.name);
+        header->model_name_size = (uint8_t)(name > 255 ? 255 : name);
+        memcpy(header->model_name, info.name, header->model_name_size);
+        hlz_llm_option_write(&params, header->options);
+        header->options_size = 4 + HLZ_OPTION_LLM_SIZE;
+    }
+    uint8_t header_bytes[HLZ_HEADER_FIXED_SIZE + 255 + 4 + HLZ_OPTION_LLM_SIZE];
+    size_t header_size = hlz_header_write(header, header_bytes);
     if ((st = write_all(out, header_bytes, header_size, &offset, error)) != HLZ_OK) goto done;
 
-    batch b = {.options = options, .slots = slots};
+    batch b = {.options = options, .llm = llm, .slots = slots};
     bool at_end = false;
     while (!at_end) {
         size_t filled = 0;
@@ -167,6 +215,8 @@ hlz_status hlz_compress_file(FILE *in, FILE *out, const hlz_options *options,
             if (slots[filled].raw_size > 0) filled++;
             if (feof(in)) { at_end = true; break; }
         }
+        /* One chunk: the model may use every thread; several: one thread each. */
+        if (options->model) hlz_model_set_threads(options->model, filled == 1 ? options->threads : 1);
         hlz_parallel_for(options->threads, filled, encode_and_check, &b);
         for (size_t i = 0; i < filled; i++) {
             slot *s = &slots[i];
@@ -209,9 +259,12 @@ done:
     for (size_t i = 0; i < slot_count; i++) {
         free(slots[i].raw);
         free(slots[i].coded);
+        free(slots[i].spare);
     }
     free(slots);
     free(coded_sizes);
     free(index);
+    hlz_llm_free(llm);
+    free(header);
     return st;
 }

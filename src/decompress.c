@@ -6,6 +6,7 @@
  * it lists exactly the chunks seen, and at the trailer that it points back
  * at the index, so a missing, repeated or truncated record is an error. */
 #include "internal.h"
+#include "llm.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -46,6 +47,7 @@ typedef struct {
     uint64_t number;
     uint8_t *coded;
     uint8_t *raw;
+    const hlz_llm *llm;   /* for llm chunks */
     hlz_status status;
     hlz_error error;
 } job;
@@ -55,7 +57,10 @@ static void decode_job(void *context, size_t i)
     job *j = &((job *)context)[i];
     hlz_chunk_record *r = &j->record;
     if ((j->status = hlz_payload_check(r, j->coded, j->number, &j->error)) != HLZ_OK) return;
-    j->status = hlz_codec_decode(r->codec, j->coded, r->coded_size, j->raw, r->raw_size, &j->error);
+    if (r->codec == HLZ_CODEC_LLM)
+        j->status = hlz_llm_decode(j->llm, j->coded, r->coded_size, j->raw, r->raw_size, &j->error);
+    else
+        j->status = hlz_codec_decode(r->codec, j->coded, r->coded_size, j->raw, r->raw_size, &j->error);
     if (j->status != HLZ_OK) {
         /* Name the chunk: the codec's message does not know it. */
         hlz_error inner = j->error;
@@ -75,11 +80,13 @@ typedef struct {
     const hlz_list_callbacks *callbacks;
     job *jobs;
     size_t job_count, job_capacity;
+    hlz_llm *llm;           /* the current archive's llm codec, made at its first llm chunk */
     uint64_t raw_done, stopped;
 } walker;
 
 static hlz_status flush_jobs(walker *w, reader *r, hlz_error *error)
 {
+    if (w->llm && w->options->model) hlz_model_set_threads(w->options->model, w->job_count == 1 ? w->threads : 1);
     hlz_parallel_for(w->threads, w->job_count, decode_job, w->jobs);
     size_t n = w->job_count;
     w->job_count = 0;
@@ -108,6 +115,7 @@ static hlz_status queue_job(walker *w, const hlz_chunk_record *record, uint64_t 
     }
     j->record = *record;
     j->number = number;
+    j->llm = w->llm;
     hlz_status st = read_exact(r, j->coded, record->coded_size, "chunk data", error);
     if (st != HLZ_OK) return st;
     w->job_count++;
@@ -122,6 +130,29 @@ static void free_jobs(walker *w)
         free(w->jobs[i].coded);
         w->jobs[i].raw = w->jobs[i].coded = NULL;
     }
+}
+
+/* Prepares the llm codec for an archive's first llm chunk: the archive's
+ * model must be the one given, fingerprint for fingerprint. */
+static hlz_status start_llm(walker *w, const hlz_header *h, const hlz_llm_params *params, hlz_error *error)
+{
+    char want[33], have[33];
+    hlz_fingerprint_hex(h->model_fingerprint, want);
+    const char *name = h->model_name_size ? h->model_name : "(unnamed)";
+    hlz_model *model = w->options ? w->options->model : NULL;
+    if (!model)
+        return hlz_fail(error, HLZ_ERR_MODEL, "this archive needs the model '%s' (fingerprint %s); give it with --model",
+                        name, want);
+    hlz_model_info info;
+    hlz_model_get_info(model, &info);
+    if (memcmp(info.fingerprint, h->model_fingerprint, 16) != 0) {
+        hlz_fingerprint_hex(info.fingerprint, have);
+        return hlz_fail(error, HLZ_ERR_MODEL,
+                        "this archive needs the model '%s' (fingerprint %s), not '%s' (fingerprint %s); give it with --model",
+                        name, want, info.name[0] ? info.name : "(unnamed)", have);
+    }
+    hlz_model_set_threads(model, 1);
+    return hlz_llm_create(model, params, &w->llm, error);
 }
 
 /* Reads one archive whose first `have` bytes (of the magic) are in `first`. */
@@ -143,16 +174,14 @@ static hlz_status walk_archive(walker *w, reader *r, const uint8_t *first, size_
     uint8_t *index = NULL;
     uint64_t chunks = 0, capacity = 0, raw_total = 0;
     bool short_seen = false;
+    hlz_llm_params llm_params = {0};
     if (!header || !header_bytes) { st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory"); goto done; }
     memcpy(header_bytes, prefix, sizeof prefix);
     if ((st = read_exact(r, header_bytes + sizeof prefix, header_size - sizeof prefix, "header", error)) != HLZ_OK)
         goto done;
     if ((st = hlz_header_parse(header_bytes, header_size, header, error)) != HLZ_OK) goto done;
-    if (hlz_header_uses_model(header) && w->mode == WALK_DECODE) {
-        st = hlz_fail(error, HLZ_ERR_UNSUPPORTED, "archive needs model '%s', and this build has no model support",
-                      header->model_name);
+    if (header->has_llm && (st = hlz_llm_option_parse(header->llm_option, HLZ_OPTION_LLM_SIZE, &llm_params, error)))
         goto done;
-    }
     if (w->mode == WALK_LIST && w->callbacks && w->callbacks->on_header) {
         hlz_header_info info;
         memset(&info, 0, sizeof info);
@@ -185,15 +214,34 @@ static hlz_status walk_archive(walker *w, reader *r, const uint8_t *first, size_
             coded_sizes = grown;
         }
         coded_sizes[chunks] = record.coded_size;
+        if (record.codec == HLZ_CODEC_LLM && !header->has_llm) {
+            st = hlz_fail(error, HLZ_ERR_CORRUPT, "chunk %llu: llm data in an archive without llm settings",
+                          (unsigned long long)chunks);
+            goto done;
+        }
+        if (record.codec == HLZ_CODEC_LLM && w->mode == WALK_DECODE && !w->llm &&
+            (st = start_llm(w, header, &llm_params, error)) != HLZ_OK)
+            goto done;
+        uint64_t tokens = 0;
+        double model_bits = 0;
+        if (w->mode == WALK_LIST && record.codec == HLZ_CODEC_LLM) {
+            /* Read the payload to report its tokens and the model's cross-entropy. */
+            uint8_t *payload = malloc(record.coded_size ? record.coded_size : 1);
+            if (!payload) { st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory"); goto done; }
+            st = read_exact(r, payload, record.coded_size, "chunk data", error);
+            if (st == HLZ_OK) hlz_llm_payload_info(payload, record.coded_size, &tokens, &model_bits, NULL);
+            free(payload);
+            if (st != HLZ_OK) goto done;
+        }
         if (w->mode == WALK_LIST) {
-            if ((st = skip_bytes(r, record.coded_size, error)) != HLZ_OK) goto done;
+            if (record.codec != HLZ_CODEC_LLM && (st = skip_bytes(r, record.coded_size, error)) != HLZ_OK) goto done;
             if (w->callbacks && w->callbacks->on_chunk) {
                 hlz_chunk_info info = {
                     .index = chunks, .offset = record_offset, .raw_offset = raw_total,
                     .raw_size = record.raw_size, .coded_size = record.coded_size, .codec = record.codec,
                     .reason = record.reason, .entropy = record.entropy32 / 32.0,
                     .utf8_percent = record.utf8_percent, .probe_percent = record.probe_percent,
-                    .checksum = record.checksum,
+                    .checksum = record.checksum, .tokens = tokens, .model_bits = model_bits,
                 };
                 if (w->callbacks->on_chunk(w->callbacks->user, &info)) { w->stopped = 1; goto done; }
             }
@@ -240,6 +288,9 @@ static hlz_status walk_archive(walker *w, reader *r, const uint8_t *first, size_
         stats->chunks += chunks;
     }
 done:
+    if (w->jobs && st != HLZ_OK) w->job_count = 0;
+    hlz_llm_free(w->llm); /* per archive: the next one may name another model or settings */
+    w->llm = NULL;
     free(header);
     free(header_bytes);
     free(coded_sizes);

@@ -44,7 +44,7 @@ hlz_status hlz_header_size(const uint8_t *prefix, size_t *size, hlz_error *error
 }
 
 /* Options are {u16 tag, u16 length, value} records filling the options area. */
-static hlz_status check_options(const uint8_t *p, size_t size, hlz_error *error)
+static hlz_status check_options(hlz_header *h, const uint8_t *p, size_t size, hlz_error *error)
 {
     size_t at = 0;
     while (at < size) {
@@ -53,8 +53,12 @@ static hlz_status check_options(const uint8_t *p, size_t size, hlz_error *error)
         uint16_t tag = hlz_le16(p + at), length = hlz_le16(p + at + 2);
         if (length > size - at - 4)
             return hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt header: option %u overruns the header", tag);
-        /* Version 1 defines no options: a critical one needs a newer reader. */
-        if (tag & HLZ_OPTION_CRITICAL)
+        if (tag == HLZ_OPTION_LLM) {
+            if (length != HLZ_OPTION_LLM_SIZE || h->has_llm)
+                return hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt header: llm option");
+            memcpy(h->llm_option, p + at + 4, HLZ_OPTION_LLM_SIZE);
+            h->has_llm = true;
+        } else if (tag & HLZ_OPTION_CRITICAL)
             return hlz_fail(error, HLZ_ERR_VERSION,
                             "archive needs option %u, which this hlz does not know; upgrade hlz", tag);
         at += 4 + (size_t)length;
@@ -94,7 +98,8 @@ hlz_status hlz_header_parse(const uint8_t *data, size_t size, hlz_header *h, hlz
     if ((size_t)HLZ_HEADER_FIXED_SIZE + name_size + h->options_size != size)
         return hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt header: options length disagrees with size");
     memcpy(h->options, p + 2, h->options_size);
-    return check_options(h->options, h->options_size, error);
+    h->has_llm = false;
+    return check_options(h, h->options, h->options_size, error);
 }
 
 void hlz_chunk_record_write(const hlz_chunk_record *r, uint8_t out[HLZ_CHUNK_RECORD_SIZE])
@@ -212,4 +217,9 @@ hlz_status hlz_payload_check(const hlz_chunk_record *r, const uint8_t *payload, 
         return hlz_fail(error, HLZ_ERR_CORRUPT, "chunk %llu: corrupt data (check value mismatch)",
                         (unsigned long long)chunk);
     return HLZ_OK;
+}
+
+void hlz_fingerprint_hex(const uint8_t fingerprint[16], char out[33])
+{
+    for (int i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", fingerprint[i]);
 }

@@ -20,27 +20,26 @@ static void rmsnorm(const hlz_kernels *k, float *y, const float *x, const float 
 typedef struct {
     const hlz_kernels *k;
     const hlz_matrix *w;
-    const hlz_q8_block *x;  /* n_tokens vectors of w->cols / 32 blocks */
+    const hlz_q8_block *x;  /* n_tokens vectors of w->cols_pad / 32 blocks */
     size_t n_tokens;
     float *out;             /* [n_tokens][w->rows] */
     uint64_t rows_per_job;
 } matmul_job;
 
+/* One job: a range of rows for every token (the kernel's tiles of rows are
+ * 8 or 16, so jobs are multiples of 16 rows). Each output is the same
+ * dot_q8_0 whatever the split, so the result does not depend on it. */
 static void matmul_rows(void *context, size_t job)
 {
     matmul_job *j = context;
-    uint64_t cols = j->w->cols_pad, blocks = cols / HLZ_QBLOCK, rows = j->w->rows;
+    uint64_t rows = j->w->rows;
     uint64_t r0 = job * j->rows_per_job, r1 = r0 + j->rows_per_job < rows ? r0 + j->rows_per_job : rows;
-    for (uint64_t r = r0; r < r1; r++) {
-        const hlz_q8_0_block *row = j->w->blocks + r * blocks;
-        for (size_t t = 0; t < j->n_tokens; t++)
-            j->out[t * rows + r] = j->k->dot_q8_0(row, j->x + t * blocks, cols);
-    }
+    j->k->matmul_q8_0(j->w->blocks, j->w->cols_pad, j->x, j->n_tokens, j->out, rows, r0, r1);
 }
 
 static void matmul(const hlz_model *m, const hlz_matrix *w, const hlz_q8_block *x, size_t n_tokens, float *out)
 {
-    matmul_job j = {.k = m->kernels, .w = w, .x = x, .n_tokens = n_tokens, .out = out, .rows_per_job = 16};
+    matmul_job j = {.k = m->kernels, .w = w, .x = x, .n_tokens = n_tokens, .out = out, .rows_per_job = 64};
     size_t jobs = (size_t)((w->rows + j.rows_per_job - 1) / j.rows_per_job);
     /* Threads only pay off on larger products; the result is the same either way. */
     int threads = (double)w->rows * (double)w->cols * (double)n_tokens < 1e6 ? 1 : m->threads;

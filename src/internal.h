@@ -65,6 +65,8 @@ extern const uint8_t hlz_end_magic[4];
 #define HLZ_RECORD_CHUNK 0x43      /* 'C' */
 #define HLZ_RECORD_INDEX 0x49      /* 'I' */
 #define HLZ_OPTION_CRITICAL 0x8000 /* option tags a reader must understand */
+#define HLZ_OPTION_LLM 0x8001      /* the llm codec's settings (llm.h) */
+#define HLZ_OPTION_LLM_SIZE 12
 
 typedef struct {
     uint16_t version;
@@ -75,6 +77,8 @@ typedef struct {
     char model_name[256];   /* NUL-terminated copy of the name bytes */
     uint16_t options_size;
     uint8_t options[HLZ_HEADER_SIZE_MAX];
+    bool has_llm;                     /* set by hlz_header_parse when the llm option is present */
+    uint8_t llm_option[HLZ_OPTION_LLM_SIZE];
 } hlz_header;
 
 /* True when the header names a model (fingerprint or name set). */
@@ -101,6 +105,9 @@ typedef struct {
     uint64_t checksum;      /* of the raw bytes, seeded with the chunk number */
     uint32_t payload_check; /* hlz_check32 of the coded payload */
 } hlz_chunk_record;
+
+/* Hex form of a model fingerprint, for messages: 33 bytes with the NUL. */
+void hlz_fingerprint_hex(const uint8_t fingerprint[16], char out[33]);
 
 void hlz_chunk_record_write(const hlz_chunk_record *r, uint8_t out[HLZ_CHUNK_RECORD_SIZE]);
 

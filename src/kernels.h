@@ -63,6 +63,16 @@ typedef struct {
     /* Dot product of one Q8_0 weight row (n/32 blocks) with a quantized vector:
      * acc = 0; for each block b in order: acc = acc + (float)isum_b * (d_w * d_x). */
     float (*dot_q8_0)(const hlz_q8_0_block *w, const hlz_q8_block *x, size_t n);
+    /* Matrix product: rows row_begin .. row_end - 1 of a Q8_0 matrix whose
+     * rows are cols_pad / 32 blocks each, stored row after row from `w`,
+     * times n_tokens quantized vectors of cols_pad / 32 blocks each, stored
+     * token after token from `x`:
+     *     out[t * out_stride + r] = dot_q8_0(w + r * cols_pad / 32, x + t * cols_pad / 32, cols_pad)
+     * bit for bit (each output follows the block order of dot_q8_0; SIMD
+     * versions compute many outputs side by side, one per vector lane).
+     * Every x[].sum must be the sum of that block's q, as quantize_q8 writes it. */
+    void (*matmul_q8_0)(const hlz_q8_0_block *w, size_t cols_pad, const hlz_q8_block *x, size_t n_tokens,
+                        float *out, size_t out_stride, size_t row_begin, size_t row_end);
 } hlz_kernels;
 
 /* SIMD entry points shared between kernel sets (x86-64 builds only). */

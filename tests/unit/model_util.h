@@ -50,6 +50,45 @@ static inline void *tm_matrix(uint32_t type, uint64_t rows, uint64_t cols, unsig
     return p;
 }
 
+/* GPT-2's bytes_to_unicode: byte b's character, UTF-8 encoded into out (returns its length). */
+static inline size_t tm_byte_char(unsigned b, char *out)
+{
+    unsigned cp = b;
+    if (!((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255))) {
+        unsigned n = 0;
+        for (unsigned x = 0; x < b; x++)
+            if (!((x >= 33 && x <= 126) || (x >= 161 && x <= 172) || (x >= 174 && x <= 255))) n++;
+        cp = 256 + n;
+    }
+    if (cp < 0x80) { out[0] = (char)cp; return 1; }
+    out[0] = (char)(0xc0 | (cp >> 6));
+    out[1] = (char)(0x80 | (cp & 0x3f));
+    return 2;
+}
+
+/* A byte-level BPE vocabulary of n tokens (>= 256): the 256 bytes, then
+ * merges of two lowercase letters ("t h" -> "th", ...), gpt2 pre-tokenizer. */
+static inline void tm_add_tokenizer(hlz_gguf_writer *w, uint32_t n)
+{
+    char (*tok)[8] = calloc(n, 8);
+    char (*mer)[8] = calloc(n, 8);
+    const char **tp = calloc(n, sizeof *tp), **mp = calloc(n, sizeof *mp);
+    uint32_t m = 0;
+    for (unsigned b = 0; b < 256; b++) tm_byte_char(b, tok[b]);
+    for (uint32_t i = 256; i < n; i++, m++) {
+        char a = (char)('a' + (i - 256) % 26), c = (char)("etaoinshrdlu"[((i - 256) / 26) % 12]);
+        snprintf(tok[i], 8, "%c%c", a, c);
+        snprintf(mer[m], 8, "%c %c", a, c);
+    }
+    for (uint32_t i = 0; i < n; i++) tp[i] = tok[i];
+    for (uint32_t i = 0; i < m; i++) mp[i] = mer[i];
+    hlz_gguf_add_string(w, "tokenizer.ggml.model", "gpt2", 4);
+    hlz_gguf_add_string(w, "tokenizer.ggml.pre", "gpt-2", 5);
+    hlz_gguf_add_string_array(w, "tokenizer.ggml.tokens", tp, NULL, n);
+    hlz_gguf_add_string_array(w, "tokenizer.ggml.merges", mp, NULL, m);
+    free(tok), free(mer), free(tp), free(mp);
+}
+
 /* Builds the GGUF bytes of a random model; the caller frees *out. */
 static inline int tm_build(const test_model_shape *sh, uint8_t **out, size_t *size)
 {
@@ -71,6 +110,7 @@ static inline int tm_build(const test_model_shape *sh, uint8_t **out, size_t *si
     hlz_gguf_add_f32(&w, K("attention.layer_norm_rms_epsilon"), 1e-6f);
     hlz_gguf_add_f32(&w, K("rope.freq_base"), 10000.0f);
 #undef K
+    if (sh->n_vocab >= 256) tm_add_tokenizer(&w, sh->n_vocab);
     void *ptrs[64 * 16];
     size_t np = 0;
     uint64_t d1[1], d2[2];

@@ -320,7 +320,9 @@ static void bad_options(void)
     hlz_error e;
     FILE *in = file_from("x", 1), *out = tmpfile();
     CHECK(hlz_compress_file(in, out, &o, NULL, &e) == HLZ_ERR_PARAM && strstr(e.message, "chunk size"));
-    o = opts(HLZ_CODEC_LLM, 4096, 1);
+    o = opts(HLZ_CODEC_LLM, 4096, 1); /* no model */
+    CHECK(hlz_compress_file(in, out, &o, NULL, &e) == HLZ_ERR_PARAM && strstr(e.message, "model"));
+    o = opts(HLZ_CODEC_FLOAT, 4096, 1);
     CHECK(hlz_compress_file(in, out, &o, NULL, &e) == HLZ_ERR_UNSUPPORTED);
     o = opts(HLZ_CODEC_AUTO, 4096, 0);
     CHECK(hlz_compress_file(in, out, &o, NULL, &e) == HLZ_ERR_PARAM);

@@ -150,6 +150,121 @@ static void q8_0_dot_matches(void)
         CHECK_MSG(bits_of(sets[k]->dot_q8_0(w, x, N)) == bits_of(ref), "%s dot_q8_0", sets[k]->name);
 }
 
+/* Weights in the full int8 range, -128 included, with fp16 scales that are
+ * normal, subnormal, zero or negative zero; plus a row of -128 blocks and a
+ * block of zeros. `special` adds inf and nan scales (one per row at most). */
+static void random_q8_0_matrix(hlz_q8_0_block *w, size_t rows, size_t blocks, unsigned long long *s, int special)
+{
+    for (size_t i = 0; i < rows * blocks; i++) {
+        unsigned kind = (unsigned)(test_rand(s) >> 60);
+        w[i].d = kind == 0   ? (uint16_t)(test_rand(s) >> 54) /* subnormal */
+                 : kind == 1 ? 0x0000                         /* +0 */
+                 : kind == 2 ? 0x8000                         /* -0 */
+                             : hlz_f32_to_f16(random_float(s, 0.02f));
+        for (int j = 0; j < 32; j++) w[i].q[j] = (int8_t)(test_rand(s) >> 56);
+    }
+    if (rows > 2) {
+        for (size_t b = 0; b < blocks; b++) memset(w[2 * blocks + b].q, 0x80, 32); /* row 2: all -128 */
+        memset(w[1 * blocks + blocks / 2].q, 0, 32);                              /* a zero block */
+    }
+    if (special)
+        for (size_t r = 0; r < rows; r += 3) w[r * blocks + (r * 7) % blocks].d = r % 2 ? 0x7c00 : 0xfe01;
+}
+
+/* Activations as quantize_q8 makes them, with a zero block, a nan block and
+ * blocks at the +-127 extremes. */
+static void random_q8_vectors(hlz_q8_block *x, size_t n_tokens, size_t blocks, unsigned long long *s)
+{
+    size_t n = n_tokens * blocks * 32;
+    float *f = malloc(n * sizeof *f);
+    for (size_t i = 0; i < n; i++) f[i] = random_float(s, (float)(1 + (i / 32) % 5) * 0.7f);
+    if (n_tokens * blocks > 3) {
+        for (int i = 0; i < 32; i++) f[32 + i] = 0.0f;              /* a zero block */
+        f[64 + 5] = NAN;                                           /* a nan block: zeros */
+        for (int i = 0; i < 32; i++) f[96 + i] = i % 3 ? -3.0f : 3.0f; /* +-127 */
+    }
+    hlz_kernels_ref.quantize_q8(f, n, x);
+    free(f);
+}
+
+static void matmul_matches(void)
+{
+    const hlz_kernels *sets[8];
+    size_t count = hlz_kernels_available(sets, 8);
+    size_t rows_list[] = {1, 7, 16, 17, 33, 40}, blocks_list[] = {1, 2, 18, 49, 97};
+    size_t tokens_list[] = {1, 2, 3, 8, 9, 13, 33};
+    unsigned long long s = 17;
+    for (size_t ri = 0; ri < sizeof rows_list / sizeof *rows_list; ri++)
+        for (size_t bi = 0; bi < sizeof blocks_list / sizeof *blocks_list; bi++)
+            for (size_t ti = 0; ti < sizeof tokens_list / sizeof *tokens_list; ti++) {
+                size_t rows = rows_list[ri], blocks = blocks_list[bi], nt = tokens_list[ti], stride = rows + 3;
+                int special = (ri + bi + ti) % 3 == 0;
+                hlz_q8_0_block *w = malloc(rows * blocks * sizeof *w);
+                hlz_q8_block *x = malloc(nt * blocks * sizeof *x);
+                float *ref = malloc(nt * stride * sizeof *ref), *got = malloc(nt * stride * sizeof *got);
+                random_q8_0_matrix(w, rows, blocks, &s, special);
+                random_q8_vectors(x, nt, blocks, &s);
+                memset(ref, 0xa5, nt * stride * sizeof *ref);
+                hlz_kernels_ref.matmul_q8_0(w, blocks * 32, x, nt, ref, stride, 0, rows);
+                /* the reference is one dot_q8_0 per output */
+                for (size_t t = 0; t < nt; t++)
+                    for (size_t r = 0; r < rows; r++)
+                        CHECK(bits_of(ref[t * stride + r]) ==
+                              bits_of(hlz_kernels_ref.dot_q8_0(w + r * blocks, x + t * blocks, blocks * 32)));
+                for (size_t k = 1; k < count; k++) {
+                    /* all rows, then a middle range: outputs outside it stay untouched */
+                    size_t ranges[2][2] = {{0, rows}, {rows / 3, rows - rows / 4}};
+                    for (int g = 0; g < 2; g++) {
+                        size_t r0 = ranges[g][0], r1 = ranges[g][1];
+                        memset(got, 0xa5, nt * stride * sizeof *got);
+                        sets[k]->matmul_q8_0(w, blocks * 32, x, nt, got, stride, r0, r1);
+                        for (size_t t = 0; t < nt; t++)
+                            for (size_t r = 0; r < stride; r++) {
+                                uint32_t want = r >= r0 && r < r1 ? bits_of(ref[t * stride + r]) : 0xa5a5a5a5u;
+                                CHECK_MSG(bits_of(got[t * stride + r]) == want,
+                                          "%s matmul rows %zu (of %zu..%zu) x %zu blocks, token %zu of %zu: "
+                                          "%08x, want %08x",
+                                          sets[k]->name, r, r0, r1, blocks, t, nt, bits_of(got[t * stride + r]),
+                                          want);
+                            }
+                    }
+                }
+                free(w), free(x), free(ref), free(got);
+            }
+}
+
+/* Sums at the int32 extremes of a block: every weight -128 against every
+ * activation +-127, and +127 against -127. */
+static void matmul_extremes(void)
+{
+    const hlz_kernels *sets[8];
+    size_t count = hlz_kernels_available(sets, 8);
+    enum { ROWS = 19, BLOCKS = 3, NT = 4 };
+    static hlz_q8_0_block w[ROWS * BLOCKS];
+    static hlz_q8_block x[NT * BLOCKS];
+    for (size_t i = 0; i < ROWS * BLOCKS; i++) {
+        w[i].d = 0x3c00; /* 1.0 */
+        memset(w[i].q, i % 2 ? 0x80 : 0x7f, 32);
+    }
+    for (size_t i = 0; i < NT * BLOCKS; i++) {
+        x[i].d = 1.0f;
+        memset(x[i].q, i % 3 ? 127 : -127, 32);
+        x[i].sum = 32 * (i % 3 ? 127 : -127);
+    }
+    float ref[NT * ROWS], got[NT * ROWS];
+    hlz_kernels_ref.matmul_q8_0(w, BLOCKS * 32, x, NT, ref, ROWS, 0, ROWS);
+    for (size_t t = 0; t < NT; t++)
+        for (size_t r = 0; r < ROWS; r++) {
+            double want = 0;
+            for (size_t b = 0; b < BLOCKS; b++) want += 32.0 * w[r * BLOCKS + b].q[0] * x[t * BLOCKS + b].q[0];
+            CHECK_MSG(ref[t * ROWS + r] == (float)want, "reference %g, want %g", ref[t * ROWS + r], want);
+        }
+    for (size_t k = 1; k < count; k++) {
+        sets[k]->matmul_q8_0(w, BLOCKS * 32, x, NT, got, ROWS, 0, ROWS);
+        CHECK_MSG(memcmp(got, ref, sizeof ref) == 0, "%s matmul at the extremes", sets[k]->name);
+    }
+}
+
 static void dispatch_honours_hlz_cpu(void)
 {
     const hlz_kernels *sets[8];
@@ -172,6 +287,8 @@ int main(void)
     RUN(float_reductions_match);
     RUN(quantize_matches);
     RUN(q8_0_dot_matches);
+    RUN(matmul_matches);
+    RUN(matmul_extremes);
     RUN(dispatch_honours_hlz_cpu);
     TEST_MAIN_END();
 }

@@ -1,0 +1,307 @@
+/* codec_llm.c - the llm codec (llm.h): windows of tokens coded with the
+ * model's frequency tables and one rANS stream per chunk. */
+#include "llm.h"
+#include "detmath.h"
+#include "entropy.h"
+#include "model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define EVAL_PIECE 64 /* tokens per evaluation call: bounds the logits buffer */
+#define PRIME_MAX 64  /* tokens of the priming text at most */
+
+static const char prime_text[] = "The following is a plain text document.\n\n";
+
+struct hlz_llm {
+    hlz_model *model;
+    hlz_llm_params params;
+    hlz_session *prime;   /* the model's state after the priming tokens */
+    float *prime_logits;  /* the logits that follow them */
+    uint32_t n_vocab;
+};
+
+void hlz_llm_params_default(const hlz_model *model, hlz_llm_params *p)
+{
+    /* The prime takes at most PRIME_MAX tokens; windows and carry share the rest. */
+    uint32_t room = model->config.n_ctx > PRIME_MAX ? model->config.n_ctx - PRIME_MAX : 1;
+    p->prime = HLZ_PRIME_TEXT;
+    p->window = room * 4 / 5 < 512 ? room * 4 / 5 : 512;
+    if (p->window == 0) p->window = 1;
+    p->carry = p->window / 4 < room - p->window ? p->window / 4 : room - p->window;
+}
+
+const hlz_llm_params *hlz_llm_get_params(const hlz_llm *llm) { return &llm->params; }
+
+void hlz_llm_free(hlz_llm *llm)
+{
+    if (!llm) return;
+    hlz_session_free(llm->prime);
+    free(llm->prime_logits);
+    free(llm);
+}
+
+hlz_status hlz_llm_create(hlz_model *model, const hlz_llm_params *params, hlz_llm **out, hlz_error *e)
+{
+    *out = NULL;
+    const hlz_model_config *c = &model->config;
+    if (!model->tok) return hlz_fail(e, HLZ_ERR_MODEL, "the model has no tokenizer, so it cannot code text");
+    if (params->prime == 0 || params->prime >= HLZ_PRIME_COUNT)
+        return hlz_fail(e, HLZ_ERR_UNSUPPORTED, "priming text %u is unknown to this hlz", params->prime);
+    int32_t prime[PRIME_MAX];
+    size_t n_prime = 0;
+    int32_t bos = hlz_model_bos(model);
+    if (bos >= 0) prime[n_prime++] = bos;
+    const char *text = params->prime == HLZ_PRIME_TEXT ? prime_text : bos >= 0 ? "" : "\n";
+    int32_t *ids;
+    size_t n_ids;
+    hlz_status st = hlz_model_tokenize(model, (const uint8_t *)text, strlen(text), &ids, &n_ids, e);
+    if (st != HLZ_OK) return st;
+    if (n_prime + n_ids > sizeof prime / sizeof prime[0]) n_ids = sizeof prime / sizeof prime[0] - n_prime;
+    memcpy(prime + n_prime, ids, n_ids * sizeof *ids);
+    n_prime += n_ids;
+    free(ids);
+    if (params->window == 0 || params->carry >= params->window ||
+        (uint64_t)n_prime + params->carry + params->window > c->n_ctx)
+        return hlz_fail(e, HLZ_ERR_MODEL, "windows of %u tokens with %u carried do not fit the model's context of %u",
+                        (unsigned)params->window, (unsigned)params->carry, (unsigned)c->n_ctx);
+    hlz_llm *llm = calloc(1, sizeof *llm);
+    if (!llm) return hlz_fail(e, HLZ_ERR_NOMEM, "out of memory");
+    llm->model = model;
+    llm->params = *params;
+    llm->n_vocab = c->n_vocab;
+    float *all = malloc(n_prime * (size_t)c->n_vocab * sizeof *all);
+    llm->prime_logits = malloc((size_t)c->n_vocab * sizeof *llm->prime_logits);
+    if (!all || !llm->prime_logits) st = hlz_fail(e, HLZ_ERR_NOMEM, "out of memory");
+    if (st == HLZ_OK) st = hlz_session_create(model, (uint32_t)n_prime, &llm->prime, e);
+    if (st == HLZ_OK) st = hlz_model_eval(model, llm->prime, prime, n_prime, all, e);
+    if (st == HLZ_OK) memcpy(llm->prime_logits, all + (n_prime - 1) * c->n_vocab, c->n_vocab * sizeof *all);
+    free(all);
+    if (st != HLZ_OK) {
+        hlz_llm_free(llm);
+        return st;
+    }
+    *out = llm;
+    return HLZ_OK;
+}
+
+/* ---- varints ------------------------------------------------------------ */
+
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) p[n++] = (uint8_t)(v | 0x80), v >>= 7;
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+static int get_varint(const uint8_t *p, size_t size, size_t *at, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (*at >= size) return -1;
+        uint8_t b = p[(*at)++];
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) return shift == 63 && b > 1 ? -1 : 0;
+    }
+    return -1;
+}
+
+/* ---- the window walk shared by both sides --------------------------------- */
+
+/* Cross-entropy contribution in bits of `token` under `logits`, computed
+ * with deterministic arithmetic (it is stored in the archive). */
+static double token_bits(const float *logits, uint32_t n, int32_t token)
+{
+    float max = logits[0];
+    for (uint32_t i = 1; i < n; i++) max = logits[i] > max ? logits[i] : max;
+    double sum = 0;
+    for (uint32_t i = 0; i < n; i++) sum += (double)hlz_expf(logits[i] - max);
+    return (hlz_det_log(sum) - ((double)logits[token] - (double)max)) / 0.69314718055994530942;
+}
+
+typedef struct {
+    uint32_t *cum, *freq;  /* per token of the chunk */
+    uint32_t *table;       /* n_vocab scratch */
+    double bits;
+} encode_tables;
+
+static void record(const hlz_llm *llm, const float *logits, int32_t token, size_t at, encode_tables *t)
+{
+    hlz_freq_from_logits(logits, llm->n_vocab, t->table);
+    uint32_t c = 0;
+    for (int32_t k = 0; k < token; k++) c += t->table[k];
+    t->cum[at] = c;
+    t->freq[at] = t->table[token];
+    t->bits += token_bits(logits, llm->n_vocab, token);
+}
+
+/* The tokens a window is evaluated on: `carry` tokens before it (fewer at
+ * the start of the chunk), then its own but the last. */
+static size_t window_first(const hlz_llm *llm, size_t begin)
+{
+    return begin - (begin < llm->params.carry ? begin : llm->params.carry);
+}
+
+/* Records the frequency of every token in window [begin, end). */
+static hlz_status encode_window(const hlz_llm *llm, hlz_session *s, const int32_t *ids, size_t begin, size_t end,
+                                float *logits, encode_tables *t, hlz_error *e)
+{
+    size_t first = window_first(llm, begin);
+    hlz_status st = hlz_session_copy(llm->model, s, llm->prime, e);
+    if (first == begin) record(llm, llm->prime_logits, ids[begin], begin, t);
+    /* Evaluate [first, end - 1) in pieces; row i of a piece starting at u predicts token u + i + 1. */
+    for (size_t u = first; st == HLZ_OK && u + 1 < end; u += EVAL_PIECE) {
+        size_t n = end - 1 - u < EVAL_PIECE ? end - 1 - u : EVAL_PIECE;
+        st = hlz_model_eval(llm->model, s, ids + u, n, logits, e);
+        for (size_t i = 0; st == HLZ_OK && i < n; i++)
+            if (u + i + 1 >= begin) record(llm, logits + i * llm->n_vocab, ids[u + i + 1], u + i + 1, t);
+    }
+    return st;
+}
+
+hlz_status hlz_llm_encode(const hlz_llm *llm, const uint8_t *src, size_t size, uint8_t *dst, size_t capacity,
+                          size_t *coded_size, hlz_error *error)
+{
+    *coded_size = 0;
+    int32_t *ids;
+    size_t n;
+    hlz_status st = hlz_model_tokenize(llm->model, src, size, &ids, &n, error);
+    if (st != HLZ_OK) return st == HLZ_ERR_NOMEM ? st : hlz_fail(error, HLZ_ERR_CODEC, "the tokenizer cannot spell this chunk");
+    encode_tables t = {.cum = malloc(n * sizeof(uint32_t)), .freq = malloc(n * sizeof(uint32_t)),
+                       .table = malloc(llm->n_vocab * sizeof(uint32_t))};
+    float *logits = malloc((size_t)EVAL_PIECE * llm->n_vocab * sizeof *logits);
+    hlz_session *s = NULL;
+    if (!t.cum || !t.freq || !t.table || !logits) st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+    if (st == HLZ_OK) st = hlz_session_create(llm->model, llm->model->config.n_ctx, &s, error);
+    for (size_t begin = 0; st == HLZ_OK && begin < n; begin += llm->params.window) {
+        size_t end = n - begin < llm->params.window ? n : begin + llm->params.window;
+        st = encode_window(llm, s, ids, begin, end, logits, &t, error);
+    }
+    if (st == HLZ_OK) {
+        uint8_t head[20];
+        size_t h = put_varint(head, n);
+        h += put_varint(head + h, (uint64_t)(t.bits * 64.0 + 0.5));
+        hlz_rans_encoder enc;
+        uint8_t *start = NULL;
+        int full = capacity < h;
+        if (!full) {
+            hlz_rans_encoder_init(&enc, dst + h, capacity - h);
+            for (size_t i = n; i-- > 0 && !full;) full = hlz_rans_put(&enc, t.cum[i], t.freq[i]) != 0;
+            full = full || hlz_rans_flush(&enc, &start) != 0;
+        }
+        if (full) {
+            st = hlz_fail(error, HLZ_ERR_CODEC, "llm output larger than the limit");
+        } else {
+            size_t stream = (size_t)(dst + capacity - start);
+            memmove(dst + h, start, stream);
+            memcpy(dst, head, h);
+            *coded_size = h + stream;
+        }
+    }
+    hlz_session_free(s);
+    free(ids), free(t.cum), free(t.freq), free(t.table), free(logits);
+    return st;
+}
+
+hlz_status hlz_llm_payload_info(const uint8_t *src, size_t size, uint64_t *tokens, double *model_bits,
+                                hlz_error *error)
+{
+    size_t at = 0;
+    uint64_t bits;
+    if (get_varint(src, size, &at, tokens) || get_varint(src, size, &at, &bits))
+        return hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt llm payload header");
+    *model_bits = (double)bits / 64.0;
+    return HLZ_OK;
+}
+
+/* Decodes one token from the table of `logits`. */
+static hlz_status decode_token(const hlz_llm *llm, hlz_rans_decoder *d, const float *logits, uint32_t *table,
+                               int32_t *token, hlz_error *e)
+{
+    hlz_freq_from_logits(logits, llm->n_vocab, table);
+    uint32_t cum, sym = hlz_freq_find(table, llm->n_vocab, hlz_rans_slot(d), &cum);
+    *token = (int32_t)sym;
+    return hlz_rans_advance(d, cum, table[sym], e);
+}
+
+hlz_status hlz_llm_decode(const hlz_llm *llm, const uint8_t *src, size_t coded_size, uint8_t *dst,
+                          size_t raw_size, hlz_error *error)
+{
+    size_t at = 0;
+    uint64_t n, bits;
+    if (get_varint(src, coded_size, &at, &n) || get_varint(src, coded_size, &at, &bits) || n == 0 ||
+        n > (uint64_t)raw_size + 1)
+        return hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt llm payload header");
+    hlz_rans_decoder d;
+    hlz_status st = hlz_rans_decoder_init(&d, src + at, coded_size - at, error);
+    if (st != HLZ_OK) return st;
+    int32_t *ids = malloc((size_t)n * sizeof *ids);
+    uint32_t *table = malloc(llm->n_vocab * sizeof *table);
+    float *logits = malloc((size_t)EVAL_PIECE * llm->n_vocab * sizeof *logits);
+    hlz_session *s = NULL;
+    if (!ids || !table || !logits) st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+    if (st == HLZ_OK) st = hlz_session_create(llm->model, llm->model->config.n_ctx, &s, error);
+    for (size_t begin = 0; st == HLZ_OK && begin < n; begin += llm->params.window) {
+        size_t end = n - begin < llm->params.window ? (size_t)n : begin + llm->params.window;
+        size_t first = window_first(llm, begin);
+        const float *next = llm->prime_logits;
+        st = hlz_session_copy(llm->model, s, llm->prime, error);
+        for (size_t u = first; st == HLZ_OK && u < begin; u += EVAL_PIECE) { /* the carried context */
+            size_t k = begin - u < EVAL_PIECE ? begin - u : EVAL_PIECE;
+            st = hlz_model_eval(llm->model, s, ids + u, k, logits, error);
+            next = logits + (k - 1) * llm->n_vocab;
+        }
+        for (size_t a = begin; st == HLZ_OK && a < end; a++) {
+            st = decode_token(llm, &d, next, table, &ids[a], error);
+            if (st == HLZ_OK && a + 1 < end) {
+                st = hlz_model_eval(llm->model, s, &ids[a], 1, logits, error);
+                next = logits;
+            }
+        }
+    }
+    if (st == HLZ_OK) st = hlz_rans_finish(&d, error);
+    if (st == HLZ_OK) {
+        uint8_t *text;
+        size_t size;
+        st = hlz_model_detokenize(llm->model, ids, (size_t)n, &text, &size, error);
+        if (st == HLZ_OK) {
+            if (size != raw_size) st = hlz_fail(error, HLZ_ERR_CORRUPT, "llm data decodes to %zu bytes, not %zu", size, raw_size);
+            else memcpy(dst, text, size);
+            free(text);
+        } else if (st != HLZ_ERR_NOMEM) {
+            st = hlz_fail(error, HLZ_ERR_CORRUPT, "llm data decodes to invalid tokens");
+        }
+    }
+    hlz_session_free(s);
+    free(ids), free(table), free(logits);
+    return st;
+}
+
+/* ---- the header option ------------------------------------------------------ */
+
+void hlz_llm_option_write(const hlz_llm_params *p, uint8_t out[4 + HLZ_OPTION_LLM_SIZE])
+{
+    hlz_put16(out, HLZ_OPTION_LLM);
+    hlz_put16(out + 2, HLZ_OPTION_LLM_SIZE);
+    out[4] = p->prime;
+    out[5] = 0;
+    hlz_put16(out + 6, 0);
+    hlz_put32(out + 8, p->window);
+    hlz_put32(out + 12, p->carry);
+}
+
+hlz_status hlz_llm_option_parse(const uint8_t *v, size_t size, hlz_llm_params *p, hlz_error *error)
+{
+    if (size != HLZ_OPTION_LLM_SIZE || v[1] != 0 || hlz_le16(v + 2) != 0)
+        return hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt header: llm option");
+    p->prime = v[0];
+    p->window = hlz_le32(v + 4);
+    p->carry = hlz_le32(v + 8);
+    if (p->prime == 0 || p->prime >= HLZ_PRIME_COUNT)
+        return hlz_fail(error, HLZ_ERR_VERSION, "archive uses priming text %u, unknown to this hlz; upgrade hlz", p->prime);
+    if (p->window == 0 || p->carry >= p->window)
+        return hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt header: llm windows of %u tokens with %u carried",
+                        (unsigned)p->window, (unsigned)p->carry);
+    return HLZ_OK;
+}

@@ -1,0 +1,65 @@
+/*
+ * llm.h - the llm codec: text coded with a language model and rANS.
+ *
+ * A chunk is tokenized whole, then coded in windows of `window` tokens.
+ * Every window starts from the static prime cache (the model's state after
+ * the priming tokens, computed once per process) followed by the last
+ * `carry` tokens of the window before it (already known to the decoder), so
+ * windows are independent given the tokens: the encoder evaluates them in
+ * any order or batch, the decoder one token at a time. The frequency table
+ * of each token comes from hlz_freq_from_logits; one rANS stream per chunk.
+ *
+ * Payload (doc/format.md): varint token count, varint model cross-entropy
+ * of the chunk in 1/64 bits (informational), then the rANS stream.
+ */
+#ifndef HLZ_LLM_H
+#define HLZ_LLM_H
+
+#include "internal.h"
+
+/* Priming texts, by the id stored in the archive. Part of the format. */
+#define HLZ_PRIME_BOS 1   /* the BOS token alone (or "\n" when the model has no BOS) */
+#define HLZ_PRIME_TEXT 2  /* BOS, then a short neutral English text */
+#define HLZ_PRIME_COUNT 3
+
+typedef struct {
+    uint8_t prime;     /* HLZ_PRIME_* */
+    uint32_t window;   /* tokens coded per window, >= 1 */
+    uint32_t carry;    /* tokens of the previous window kept as context, < window */
+} hlz_llm_params;
+
+/* The header option HLZ_OPTION_LLM (critical) records them: u8 prime, u8 0,
+ * u16 0, u32 window, u32 carry. */
+
+typedef struct hlz_llm hlz_llm;
+
+/* Defaults for `model`: the text prime, windows of up to 512 tokens (4/5 of
+ * what the context leaves after the prime), a quarter of them carried. */
+void hlz_llm_params_default(const hlz_model *model, hlz_llm_params *params);
+
+/* Checks params against the model (prime + carry + window must fit its
+ * context), tokenizes the prime and evaluates it once. The model must
+ * outlive the codec; it is used read-only (its thread count is left alone). */
+hlz_status hlz_llm_create(hlz_model *model, const hlz_llm_params *params, hlz_llm **out, hlz_error *error);
+void hlz_llm_free(hlz_llm *llm);
+const hlz_llm_params *hlz_llm_get_params(const hlz_llm *llm);
+
+/* Codes `size` bytes of text into dst (capacity `capacity`). HLZ_ERR_CODEC
+ * when the result would not fit or the tokenizer cannot spell the text:
+ * callers then use another codec. Thread-safe for one llm. */
+hlz_status hlz_llm_encode(const hlz_llm *llm, const uint8_t *src, size_t size, uint8_t *dst, size_t capacity,
+                          size_t *coded_size, hlz_error *error);
+
+/* Decodes a payload into exactly raw_size bytes, or fails with HLZ_ERR_CORRUPT. */
+hlz_status hlz_llm_decode(const hlz_llm *llm, const uint8_t *src, size_t coded_size, uint8_t *dst,
+                          size_t raw_size, hlz_error *error);
+
+/* Reads the token count and cross-entropy (bits) a payload records. */
+hlz_status hlz_llm_payload_info(const uint8_t *src, size_t size, uint64_t *tokens, double *model_bits,
+                                hlz_error *error);
+
+/* The header option that records params, and back. */
+void hlz_llm_option_write(const hlz_llm_params *params, uint8_t out[4 + HLZ_OPTION_LLM_SIZE]);
+hlz_status hlz_llm_option_parse(const uint8_t *value, size_t size, hlz_llm_params *params, hlz_error *error);
+
+#endif
