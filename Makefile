@@ -26,7 +26,7 @@ TEST_SRC = $(wildcard tests/unit/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(O)/tests/%)
 
 .PHONY: all test test-sanitize fuzz bench bench-engine demo clean
-all: $(O)/hlz $(O)/hlz-convert $(TEST_BIN)
+all: $(O)/hlz $(O)/hlz-convert $(O)/hlz-lm $(TEST_BIN)
 
 $(O)/obj/%.o: src/%.c include/hlz.h $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
@@ -49,6 +49,9 @@ $(O)/hlz: programs/hlz.c $(O)/libhlz.a
 CONVERT_SRC = programs/hlz-convert.c $(wildcard programs/convert_*.c)
 $(O)/hlz-convert: $(CONVERT_SRC) programs/convert.h $(O)/libhlz.a
 	$(CC) $(ALL_CFLAGS) $(CONVERT_SRC) $(O)/libhlz.a $(LIBS) -o $@
+
+$(O)/hlz-lm: programs/hlz-lm.c $(O)/libhlz.a
+	$(CC) $(ALL_CFLAGS) $< $(O)/libhlz.a $(LIBS) -o $@
 
 $(O)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(O)/libhlz.a
 	@mkdir -p $(dir $@)

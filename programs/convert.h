@@ -29,6 +29,11 @@ hlz_status add_vector(converter *c, const char *name, const float *data, uint64_
 
 int convert_llama2c(converter *c, const char *checkpoint, const char *tokenizer, const char *name);
 int convert_hf(converter *c, const char *dir, const char *name);
+/* A vocabulary-only GGUF from a tokenizer.json (like llama.cpp's ggml-vocab files). */
+int convert_tokenizer(converter *c, const char *path, const char *name);
+/* Adds the tokenizer of a Hugging Face tokenizer.json (and the tokenizer_config.json
+ * beside it, if any) as tokenizer.ggml.* metadata; 0 on success. */
+int add_tokenizer_json(converter *c, const char *path);
 
 
 #endif

@@ -277,7 +277,7 @@ int convert_hf(converter *c, const char *dir, const char *name)
     FILE *tj = fopen(path, "rb");
     if (tj) {
         fclose(tj);
-        fprintf(stderr, "%s: %s: ignored: tokenizer conversion is not built yet\n", program, path);
+        if (add_tokenizer_json(c, path)) goto done;
     }
     rc = 0;
 done:

@@ -103,8 +103,10 @@ static void usage(FILE *f)
 {
     fprintf(f, "Usage: hlz-convert llama2c CHECKPOINT TOKENIZER OUT.gguf [--type f32|q8_0] [--name NAME]\n"
                "       hlz-convert hf DIR OUT.gguf [--type f32|q8_0] [--name NAME]\n"
+               "       hlz-convert tokenizer TOKENIZER.json OUT.gguf [--name NAME]\n"
                "  llama2c: a llama2.c checkpoint and its tokenizer.bin\n"
                "  hf:      a Hugging Face directory: config.json, *.safetensors, tokenizer.json (optional)\n"
+               "  tokenizer: a vocabulary-only GGUF (no weights), for hlz-lm tokenize\n"
                "  --type:  q8_0 stores 2-D weights as Q8_0 (rows that are whole blocks), f32 (default) as float32\n");
 }
 
@@ -138,6 +140,9 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "llama2c") == 0 && positional == 3) {
         rc = convert_llama2c(&c, args[0], args[1], name);
         if (rc == 0) rc = write_output(&c, args[2]);
+    } else if (strcmp(argv[1], "tokenizer") == 0 && positional == 2) {
+        rc = convert_tokenizer(&c, args[0], name);
+        if (rc == 0) rc = write_output(&c, args[1]);
     } else if (strcmp(argv[1], "hf") == 0 && positional == 2) {
         rc = convert_hf(&c, args[0], name);
         if (rc == 0) rc = write_output(&c, args[1]);

@@ -75,6 +75,11 @@ struct hlz_session {
 /* The public model API (open, free, sessions, evaluation) is declared and
  * documented in hlz.h. For tests and tools: */
 
+/* A tokenizer from the tokenizer.ggml.* metadata of a GGUF (a model, or a
+ * vocabulary-only file like llama.cpp's ggml-vocab-*.gguf) with at most
+ * `max_tokens` tokens; *out stays NULL when the file has none. */
+hlz_status hlz_tokenizer_from_gguf(const hlz_gguf *gguf, uint32_t max_tokens, hlz_tokenizer **out, hlz_error *error);
+
 /* Builds model->tok from the tokenizer.ggml.* metadata (model_vocab.c);
  * leaves it NULL when the file has no tokenizer. */
 hlz_status hlz_model_load_tokenizer(hlz_model *model, hlz_error *error);

@@ -33,10 +33,10 @@ static bool optional_bool(const hlz_gguf *g, const char *key, bool fallback)
     return v;
 }
 
-hlz_status hlz_model_load_tokenizer(hlz_model *m, hlz_error *e)
+hlz_status hlz_tokenizer_from_gguf(const hlz_gguf *g, uint32_t max_tokens, hlz_tokenizer **out, hlz_error *e)
 {
-    const hlz_gguf *g = &m->file;
-    if (!hlz_gguf_find(g, "tokenizer.ggml.model")) return HLZ_OK; /* a model without a tokenizer */
+    *out = NULL;
+    if (!hlz_gguf_find(g, "tokenizer.ggml.model")) return HLZ_OK; /* a file without a tokenizer */
     hlz_gguf_str kind;
     const hlz_gguf_kv *tokens, *merges = NULL;
     hlz_status st = hlz_gguf_get_string(g, "tokenizer.ggml.model", &kind, e);
@@ -107,15 +107,20 @@ hlz_status hlz_model_load_tokenizer(hlz_model *m, hlz_error *e)
     d.eos_id = optional_id(g, "tokenizer.ggml.eos_token_id", n);
     d.unk_id = optional_id(g, "tokenizer.ggml.unknown_token_id", n);
     d.add_bos = optional_bool(g, "tokenizer.ggml.add_bos_token", d.model == HLZ_TOK_MODEL_LLAMA);
-    if (n > m->config.n_vocab)
+    if (n > max_tokens)
         st = hlz_fail(e, HLZ_ERR_MODEL, "tokenizer has %u tokens, more than the model's %u outputs", (unsigned)n,
-                      (unsigned)m->config.n_vocab);
+                      (unsigned)max_tokens);
     else
-        st = hlz_tokenizer_create(&d, &m->tok, e);
+        st = hlz_tokenizer_create(&d, out, e);
     if (st != HLZ_OK && st != HLZ_ERR_NOMEM) st = HLZ_ERR_MODEL, e ? (void)(e->status = st) : (void)0;
 done:
     free(strs), free(mstrs), free(lens), free(mlens), free(scores), free(types32), free(types);
     return st;
+}
+
+hlz_status hlz_model_load_tokenizer(hlz_model *m, hlz_error *e)
+{
+    return hlz_tokenizer_from_gguf(&m->file, m->config.n_vocab, &m->tok, e);
 }
 
 hlz_status hlz_model_tokenize(const hlz_model *m, const uint8_t *text, size_t size, int32_t **ids, size_t *n_ids,
