@@ -5,7 +5,9 @@
 #   make test-sanitize   the same suite built with ASan and UBSan in build-san/
 #   make fuzz            libFuzzer on the archive decoder, the GGUF reader and the tokenizers,
 #                        FUZZ_SECONDS each (clang)
-#   make bench           hlz --codec zstd against zstd -19 --long on ../shared/bench
+#   make bench           hlz (each codec) against gzip, bzip2, xz, zstd, brotli, bzip3, 7z PPMd and
+#                        zpaq on ../shared/bench: bench/results/DATE-HOST.{csv,md,png} (BENCH_ARGS)
+#   make bench-container hlz --codec zstd against zstd -19 --long on ../shared/bench (container cost)
 #   make bench-engine    engine speed: int8 peak, prefill and per-step tokens/s (bench/engine_bench.c)
 #   make demo            compress and decompress a sample, print the sizes
 
@@ -26,7 +28,7 @@ TEST_SRC = $(wildcard tests/unit/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(O)/tests/%)
 
 .PHONY: all test test-sanitize fuzz bench bench-engine demo clean
-all: $(O)/hlz $(O)/hlz-convert $(O)/hlz-lm $(TEST_BIN)
+all: $(O)/hlz $(O)/hlz-convert $(O)/hlz-lm $(O)/default.gguf $(TEST_BIN)
 
 $(O)/obj/%.o: src/%.c include/hlz.h $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
@@ -49,6 +51,12 @@ $(O)/hlz: programs/hlz.c $(O)/libhlz.a
 CONVERT_SRC = programs/hlz-convert.c $(wildcard programs/convert_*.c)
 $(O)/hlz-convert: $(CONVERT_SRC) programs/convert.h $(O)/libhlz.a
 	$(CC) $(ALL_CFLAGS) $(CONVERT_SRC) $(O)/libhlz.a $(LIBS) -o $@
+
+# The default model hlz finds beside itself: the stand-in until the trained default exists.
+DEFAULT_MODEL ?= models/stand-in/stand-in.gguf
+$(O)/default.gguf: $(DEFAULT_MODEL)
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 $(O)/hlz-lm: programs/hlz-lm.c $(O)/libhlz.a
 	$(CC) $(ALL_CFLAGS) $< $(O)/libhlz.a $(LIBS) -o $@
@@ -111,7 +119,11 @@ fuzz-tokenizer: build-fuzz/fuzz_tokenizer
 	    -artifact_prefix=build-fuzz/tokenizer- build-fuzz/corpus-tokenizer build-fuzz/seeds-tokenizer \
 	    >build-fuzz/fuzz_tokenizer.log 2>&1; status=$$?; tail -n 25 build-fuzz/fuzz_tokenizer.log; exit $$status
 
-bench: $(O)/hlz
+bench: all
+	@bash bench/run.sh --hlz $(O)/hlz $(BENCH_ARGS)
+
+.PHONY: bench-container
+bench-container: $(O)/hlz
 	@sh bench/container.sh
 
 # Not part of `all` nor of the test suite. Linked with --wrap=hlz_parallel_for so

@@ -447,6 +447,7 @@ static int open_model(cli *c)
 {
     char buf[PATH_MAX];
     const char *path = c->model_path ? c->model_path : default_model(buf, sizeof buf);
+    if (path && strcmp(path, "none") == 0) path = NULL; /* classical codecs only */
     if (!path) {
         if (c->lib.codec == HLZ_CODEC_LLM) {
             say(NULL, "the llm codec needs a model: give one with --model FILE");
@@ -491,7 +492,8 @@ static void usage(FILE *f)
             "  -1 .. -9             faster .. smaller (default -%d)\n"
             "      --codec=NAME     auto (default: the scout picks per chunk), llm, zstd or store\n"
             "      --model=FILE     the GGUF model of the llm codec (default: the model built with hlz,\n"
-            "                       or $HLZ_MODEL); decompressing needs the model the archive names\n"
+            "                       or $HLZ_MODEL; 'none': classical codecs only); decompressing\n"
+            "                       needs the model the archive names\n"
             "      --chunk-size=N   bytes per chunk, with K, M or G suffixes (1K..64M, default 1M)\n"
             "  -T, --threads=N      worker threads (default: all processors; 0 means all)\n"
             "  -v, --verbose        print sizes and times; with -l, the scout's reasons\n"

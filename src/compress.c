@@ -38,8 +38,16 @@ typedef struct {
     slot *slots;
 } batch;
 
-/* Text the model should see: nearly all valid UTF-8 and not random-looking. */
-static bool text_like(const hlz_scout_result *s) { return s->utf8_percent >= 95 && s->entropy32 < 7 * 32; }
+/* Text the model should see: nearly all valid UTF-8, not random-looking, and
+ * almost no control bytes other than tab, newline and carriage return
+ * (binary tables can be valid ASCII). */
+static bool text_like(const hlz_scout_result *s, const uint8_t *p, size_t n)
+{
+    if (s->utf8_percent < 95 || s->entropy32 >= 7 * 32) return false;
+    size_t control = 0;
+    for (size_t i = 0; i < n; i++) control += (p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r') || p[i] == 0x7f;
+    return control * 100 < n;
+}
 
 /* Codes the slot with codec `id` into its coded buffer (capacity raw - 1:
  * output that does not shrink is useless). HLZ_ERR_CODEC means "did not fit". */
@@ -65,7 +73,7 @@ static void encode_slot(void *context, size_t i)
     if (b->options->codec == HLZ_CODEC_AUTO) {
         r->codec = scout.codec;
         r->reason = scout.reason;
-        if (b->llm && text_like(&scout)) r->codec = HLZ_CODEC_LLM, r->reason = HLZ_REASON_TEXT;
+        if (b->llm && text_like(&scout, s->raw, s->raw_size)) r->codec = HLZ_CODEC_LLM, r->reason = HLZ_REASON_TEXT;
     } else {
         r->codec = (uint8_t)b->options->codec;
         r->reason = HLZ_REASON_FORCED;

@@ -26,9 +26,9 @@ typedef struct {
     uint64_t rows_per_job;
 } matmul_job;
 
-/* One job: a range of rows for every token (the kernel's tiles of rows are
- * 8 or 16, so jobs are multiples of 16 rows). Each output is the same
- * dot_q8_0 whatever the split, so the result does not depend on it. */
+/* One job: a range of rows for every token (jobs are whole multiples of 16
+ * rows, the kernels' tiles). Each output is the same dot_q8_0 whatever the
+ * split, so the result does not depend on it. */
 static void matmul_rows(void *context, size_t job)
 {
     matmul_job *j = context;
@@ -39,10 +39,13 @@ static void matmul_rows(void *context, size_t job)
 
 static void matmul(const hlz_model *m, const hlz_matrix *w, const hlz_q8_block *x, size_t n_tokens, float *out)
 {
-    matmul_job j = {.k = m->kernels, .w = w, .x = x, .n_tokens = n_tokens, .out = out, .rows_per_job = 64};
+    /* Threads pay off from a few hundred thousand multiply-adds (the pool's
+     * workers wake in microseconds); the result is the same either way. */
+    int threads = (double)w->rows * (double)w->cols * (double)n_tokens < 2e5 ? 1 : m->threads;
+    /* Whole tiles of 16 rows, about 4 jobs per thread so that they even out. */
+    uint64_t tiles = (w->rows + 15) / 16, per_job = (tiles + 4 * (uint64_t)threads - 1) / (4 * (uint64_t)threads);
+    matmul_job j = {.k = m->kernels, .w = w, .x = x, .n_tokens = n_tokens, .out = out, .rows_per_job = 16 * per_job};
     size_t jobs = (size_t)((w->rows + j.rows_per_job - 1) / j.rows_per_job);
-    /* Threads only pay off on larger products; the result is the same either way. */
-    int threads = (double)w->rows * (double)w->cols * (double)n_tokens < 1e6 ? 1 : m->threads;
     hlz_parallel_for(threads, jobs, matmul_rows, &j);
 }
 

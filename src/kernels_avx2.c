@@ -114,6 +114,9 @@ float hlz_dot_q8_0_avx2(const hlz_q8_0_block *w, const hlz_q8_block *x, size_t n
 
 #define MM_CHUNK 48 /* blocks repacked at a time: 48 * 544 bytes = 25.5 KiB */
 
+/* Four activation bytes read as one int32 (to broadcast them). */
+typedef int32_t __attribute__((may_alias, aligned(1))) i32_unaligned;
+
 /* Exact IEEE half to float conversion of 8 halves (in the low 16 bits of
  * each lane), as hlz_f16_to_f32 does it, without F16C: normal halves by
  * moving the bits, subnormals as an integer times 2^-24, inf and nan by
@@ -133,38 +136,55 @@ static __m256 half_to_float8(__m256i h)
 
 /* Repacks blocks b0 .. b0 + nb - 1 of the nr (1..8) rows at w (rows of
  * `blocks` blocks) into wp: per block 8 vectors of |w|, then 8 of w; lanes
- * past nr repeat the last row (their results are never stored). */
+ * past nr repeat the last row (their results are never stored). The rows
+ * of `next` (the next tile, or NULL) are prefetched on the way. */
 static void mm_pack8(const hlz_q8_0_block *w, size_t blocks, size_t nr, size_t b0, size_t nb, __m256i *wp,
-                     __m256 *dwp)
+                     __m256 *dwp, const hlz_q8_0_block *next)
 {
-    const hlz_q8_0_block *row[8];
+    const char *row[8];
     int32_t offs[8];
     for (size_t i = 0; i < 8; i++) {
         size_t r = i < nr ? i : nr - 1;
-        row[i] = w + r * blocks + b0;
+        row[i] = (const char *)(w + r * blocks + b0);
         offs[i] = (int32_t)(r * blocks * sizeof(hlz_q8_0_block));
     }
+    const char *r0 = row[0], *r1 = row[1], *r2 = row[2], *r3 = row[3], *r4 = row[4], *r5 = row[5], *r6 = row[6],
+               *r7 = row[7], *base = (const char *)(w + b0);
+    const char *pf = next ? (const char *)(next + b0) : NULL;
+    size_t pf_row = blocks * sizeof(hlz_q8_0_block);
     const __m256i idx = _mm256_loadu_si256((const __m256i *)offs), low16 = _mm256_set1_epi32(0xffff);
-    for (size_t b = 0; b < nb; b++) {
-        __m256i z[8];
-        for (int k = 0; k < 8; k++) z[k] = _mm256_loadu_si256((const __m256i *)row[k][b].q);
-        __m256i t0 = _mm256_unpacklo_epi32(z[0], z[1]), t1 = _mm256_unpackhi_epi32(z[0], z[1]);
-        __m256i t2 = _mm256_unpacklo_epi32(z[2], z[3]), t3 = _mm256_unpackhi_epi32(z[2], z[3]);
-        __m256i t4 = _mm256_unpacklo_epi32(z[4], z[5]), t5 = _mm256_unpackhi_epi32(z[4], z[5]);
-        __m256i t6 = _mm256_unpacklo_epi32(z[6], z[7]), t7 = _mm256_unpackhi_epi32(z[6], z[7]);
-        /* u[j], 128-bit lanes: rows 0-3 dword j, rows 0-3 dword 4+j; v[j] the same for rows 4-7 */
-        __m256i u[4] = {_mm256_unpacklo_epi64(t0, t2), _mm256_unpackhi_epi64(t0, t2), _mm256_unpacklo_epi64(t1, t3),
-                        _mm256_unpackhi_epi64(t1, t3)};
-        __m256i v[4] = {_mm256_unpacklo_epi64(t4, t6), _mm256_unpackhi_epi64(t4, t6), _mm256_unpacklo_epi64(t5, t7),
-                        _mm256_unpackhi_epi64(t5, t7)};
+    for (size_t b = 0, at = 2; b < nb; b++, at += sizeof(hlz_q8_0_block)) {
+#define ROW(a) _mm256_loadu_si256((const __m256i *)(a + at))
+        __m256i z0 = ROW(r0), z1 = ROW(r1), z2 = ROW(r2), z3 = ROW(r3), z4 = ROW(r4), z5 = ROW(r5), z6 = ROW(r6),
+                z7 = ROW(r7);
+#undef ROW
+        if (pf)
+            for (int k = 0; k < 8; k++) _mm_prefetch(pf + k * pf_row + at, _MM_HINT_T0);
+        __m256i t0 = _mm256_unpacklo_epi32(z0, z1), t1 = _mm256_unpackhi_epi32(z0, z1);
+        __m256i t2 = _mm256_unpacklo_epi32(z2, z3), t3 = _mm256_unpackhi_epi32(z2, z3);
+        __m256i t4 = _mm256_unpacklo_epi32(z4, z5), t5 = _mm256_unpackhi_epi32(z4, z5);
+        __m256i t6 = _mm256_unpacklo_epi32(z6, z7), t7 = _mm256_unpackhi_epi32(z6, z7);
+        /* u_j, 128-bit lanes: rows 0-3 dword j, rows 0-3 dword 4+j; v_j the same for rows 4-7 */
+        __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+        __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+        __m256i v0 = _mm256_unpacklo_epi64(t4, t6), v1 = _mm256_unpackhi_epi64(t4, t6);
+        __m256i v2 = _mm256_unpacklo_epi64(t5, t7), v3 = _mm256_unpackhi_epi64(t5, t7);
         __m256i *out = wp + b * 16;
-        for (int j = 0; j < 4; j++) {
-            __m256i a = _mm256_permute2x128_si256(u[j], v[j], 0x20), c = _mm256_permute2x128_si256(u[j], v[j], 0x31);
-            out[j] = _mm256_abs_epi8(a), out[4 + j] = _mm256_abs_epi8(c);
-            out[8 + j] = a, out[12 + j] = c;
-        }
-        __m256i d = _mm256_i32gather_epi32((const int *)(const void *)(w + b0 + b), idx, 1);
-        dwp[b] = half_to_float8(_mm256_and_si256(d, low16));
+#define PUT(j, u, v)                                                                                  \
+    do {                                                                                              \
+        __m256i a = _mm256_permute2x128_si256(u, v, 0x20), c = _mm256_permute2x128_si256(u, v, 0x31); \
+        _mm256_store_si256(out + j, _mm256_abs_epi8(a));                                              \
+        _mm256_store_si256(out + 4 + j, _mm256_abs_epi8(c));                                          \
+        _mm256_store_si256(out + 8 + j, a);                                                           \
+        _mm256_store_si256(out + 12 + j, c);                                                          \
+    } while (0)
+        PUT(0, u0, v0);
+        PUT(1, u1, v1);
+        PUT(2, u2, v2);
+        PUT(3, u3, v3);
+#undef PUT
+        __m256i d = _mm256_i32gather_epi32((const int *)(const void *)(base + at - 2), idx, 1);
+        _mm256_store_ps((float *)(dwp + b), half_to_float8(_mm256_and_si256(d, low16)));
     }
 }
 
@@ -179,8 +199,7 @@ static inline __attribute__((always_inline)) void mm_tokens(const __m256i *wp, c
 #pragma GCC unroll 4
         for (int t = 0; t < T; t++) {
             const hlz_q8_block *xb = x + (size_t)t * xs + b;
-            int32_t q[8];
-            memcpy(q, xb->q, sizeof q);
+            const i32_unaligned *q = (const i32_unaligned *)(const void *)xb->q;
             __m256i s = _mm256_setzero_si256();
 #pragma GCC unroll 8
             for (int g = 0; g < 8; g++) {
@@ -211,6 +230,12 @@ static void matmul_q8_0_avx2(const hlz_q8_0_block *w, size_t cols_pad, const hlz
                              float *out, size_t out_stride, size_t row_begin, size_t row_end)
 {
     size_t blocks = cols_pad / HLZ_QBLOCK;
+    if (blocks > (size_t)INT32_MAX / 8 / sizeof(hlz_q8_0_block)) { /* row offsets past int32 (never in practice) */
+        for (size_t r = row_begin; r < row_end; r++)
+            for (size_t t = 0; t < n_tokens; t++)
+                out[t * out_stride + r] = hlz_dot_q8_0_avx2(w + r * blocks, x + t * blocks, cols_pad);
+        return;
+    }
     __m256i wp[MM_CHUNK * 16];
     __m256 dwp[MM_CHUNK];
     for (size_t r0 = row_begin; r0 < row_end; r0 += 8) {
@@ -218,7 +243,8 @@ static void matmul_q8_0_avx2(const hlz_q8_0_block *w, size_t cols_pad, const hlz
         __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nr), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
         for (size_t b0 = 0; b0 < blocks; b0 += MM_CHUNK) {
             size_t nb = blocks - b0 < MM_CHUNK ? blocks - b0 : MM_CHUNK;
-            mm_pack8(w + r0 * blocks, blocks, nr, b0, nb, wp, dwp);
+            mm_pack8(w + r0 * blocks, blocks, nr, b0, nb, wp, dwp,
+                     row_end - r0 > 8 ? w + (r0 + 8) * blocks : NULL);
             size_t t = 0;
             int first = b0 == 0;
             for (; t + 4 <= n_tokens; t += 4)

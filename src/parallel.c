@@ -1,9 +1,34 @@
-/* parallel.c - a minimal parallel-for over independent items. */
+/* parallel.c - a parallel-for over independent items, on a persistent pool.
+ *
+ * The forward pass calls hlz_parallel_for hundreds of times per token (one
+ * matrix product, one attention step at a time), so creating threads per
+ * call would cost more than the work. Worker threads are started once, on
+ * first use, and wait for work: they spin briefly (a new job usually comes
+ * within microseconds), then sleep on a condition variable. A worker whose
+ * CPU is busy elsewhere never delays a job it has not joined: the caller
+ * runs the items it finds left and closes the job.
+ *
+ * One caller at a time owns the pool. A call made while the pool is busy
+ * (another thread's parallel-for, or a parallel-for nested inside an item)
+ * runs the way it always did: on threads created for that call. Items are
+ * handed out one by one from an atomic counter, so which thread runs which
+ * item is unspecified; callers' results must not depend on it (and in the
+ * engine they do not: every item writes its own outputs). */
 #include "internal.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax() __builtin_ia32_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+#define SPIN_NS 50000 /* how long an idle worker spins before it sleeps */
 
 typedef struct {
     void (*fn)(void *context, size_t i);
@@ -12,13 +37,156 @@ typedef struct {
     atomic_size_t next;
 } work;
 
-static void *worker(void *arg)
+static void run_items(work *w)
 {
-    work *w = arg;
     for (;;) {
-        size_t i = atomic_fetch_add(&w->next, 1);
-        if (i >= w->count) return NULL;
+        size_t i = atomic_fetch_add_explicit(&w->next, 1, memory_order_relaxed);
+        if (i >= w->count) return;
         w->fn(w->context, i);
+    }
+}
+
+/* ---- one-off threads (the pool is busy) ----------------------------------- */
+
+static void *spawned_worker(void *arg)
+{
+    run_items(arg);
+    return NULL;
+}
+
+static void parallel_spawn(int threads, work *w)
+{
+    size_t extra = (size_t)threads - 1;
+    if (extra > w->count - 1) extra = w->count - 1;
+    pthread_t ids[HLZ_THREADS_MAX];
+    size_t started = 0;
+    while (started < extra && pthread_create(&ids[started], NULL, spawned_worker, w) == 0) started++;
+    run_items(w);
+    for (size_t i = 0; i < started; i++) pthread_join(ids[i], NULL);
+}
+
+/* ---- the pool ------------------------------------------------------------ */
+
+/* The job in progress, in one atomic word: its number (high 32 bits), a
+ * closed flag and the number of workers running its items. A worker joins
+ * only an open job; the caller closes it when it has no items left and no
+ * worker runs any, so a worker that wakes late (its CPU busy with another
+ * process) never holds the caller up: it finds the job closed and skips it. */
+#define JOB_CLOSED (1ull << 31)
+#define JOB_ACTIVE 0x7fffffffull
+
+typedef struct {
+    _Alignas(64) atomic_ullong go; /* the number of the job this worker is asked to join; 0: none yet */
+} worker_slot;
+
+static struct {
+    pthread_mutex_t owner;       /* held by the caller running a job */
+    pthread_mutex_t sleep_lock;
+    pthread_cond_t wake;
+    atomic_int sleepers;
+    atomic_int shutdown;
+    int started;
+    pthread_t ids[HLZ_THREADS_MAX];
+    worker_slot slot[HLZ_THREADS_MAX];
+    unsigned long long job;      /* number of the last job (owner only) */
+    work *current;
+    _Alignas(64) atomic_ullong state;
+} pool = {.owner = PTHREAD_MUTEX_INITIALIZER, .sleep_lock = PTHREAD_MUTEX_INITIALIZER,
+          .wake = PTHREAD_COND_INITIALIZER};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Joins job `go` if it is still open and runs its items. */
+static void join_job(unsigned long long go)
+{
+    unsigned long long st = atomic_load_explicit(&pool.state, memory_order_acquire);
+    for (;;) {
+        if ((st >> 32) != (go & 0xffffffffull) || (st & JOB_CLOSED)) return;
+        if (atomic_compare_exchange_weak_explicit(&pool.state, &st, st + 1, memory_order_acquire,
+                                                  memory_order_acquire))
+            break;
+    }
+    run_items(pool.current);
+    atomic_fetch_sub_explicit(&pool.state, 1, memory_order_release);
+}
+
+static void *pool_worker(void *arg)
+{
+    worker_slot *slot = arg;
+    unsigned long long seen = 0; /* a worker's slot is first written after the worker exists */
+    for (;;) {
+        unsigned long long go = atomic_load_explicit(&slot->go, memory_order_acquire);
+        if (go == seen) {
+            uint64_t start = now_ns();
+            for (int spins = 1; (go = atomic_load_explicit(&slot->go, memory_order_acquire)) == seen; spins++) {
+                cpu_relax();
+                if (spins % 256 == 0 && now_ns() - start > SPIN_NS) {
+                    pthread_mutex_lock(&pool.sleep_lock);
+                    atomic_fetch_add(&pool.sleepers, 1);
+                    while ((go = atomic_load(&slot->go)) == seen) pthread_cond_wait(&pool.wake, &pool.sleep_lock);
+                    atomic_fetch_sub(&pool.sleepers, 1);
+                    pthread_mutex_unlock(&pool.sleep_lock);
+                    break;
+                }
+            }
+        }
+        seen = go;
+        if (atomic_load(&pool.shutdown)) return NULL;
+        join_job(go);
+    }
+}
+
+/* Joins the workers at exit (when no job is running), so that tools that
+ * look for leaks at exit find none. */
+__attribute__((destructor)) static void pool_stop(void)
+{
+    if (pthread_mutex_trylock(&pool.owner) != 0) return;
+    if (pool.started) {
+        atomic_store(&pool.shutdown, 1);
+        for (int i = 0; i < pool.started; i++) atomic_fetch_add(&pool.slot[i].go, 1);
+        pthread_mutex_lock(&pool.sleep_lock);
+        pthread_cond_broadcast(&pool.wake);
+        pthread_mutex_unlock(&pool.sleep_lock);
+        for (int i = 0; i < pool.started; i++) pthread_join(pool.ids[i], NULL);
+        for (int i = 0; i < pool.started; i++) atomic_store(&pool.slot[i].go, 0);
+        pool.started = 0;
+        atomic_store(&pool.shutdown, 0);
+    }
+    pthread_mutex_unlock(&pool.owner);
+}
+
+/* Runs `w` on the caller and up to `helpers` pool workers (owner lock held). */
+static void parallel_pool(int helpers, work *w)
+{
+    while (pool.started < helpers &&
+           pthread_create(&pool.ids[pool.started], NULL, pool_worker, &pool.slot[pool.started]) == 0)
+        pool.started++;
+    if (helpers > pool.started) helpers = pool.started;
+    pool.current = w;
+    pool.job++;
+    atomic_store_explicit(&pool.state, (pool.job & 0xffffffffull) << 32, memory_order_release);
+    for (int i = 0; i < helpers; i++) atomic_store(&pool.slot[i].go, pool.job);
+    if (atomic_load(&pool.sleepers) > 0) {
+        pthread_mutex_lock(&pool.sleep_lock);
+        pthread_cond_broadcast(&pool.wake);
+        pthread_mutex_unlock(&pool.sleep_lock);
+    }
+    run_items(w);
+    /* No item is left to start: close the job once no worker runs one. */
+    unsigned long long st = atomic_load_explicit(&pool.state, memory_order_acquire);
+    for (int spins = 1;; spins++) {
+        if ((st & JOB_ACTIVE) == 0 &&
+            atomic_compare_exchange_weak_explicit(&pool.state, &st, st | JOB_CLOSED, memory_order_acq_rel,
+                                                  memory_order_acquire))
+            break;
+        cpu_relax();
+        if (spins % 1024 == 0) sched_yield(); /* a worker may share this CPU */
+        st = atomic_load_explicit(&pool.state, memory_order_acquire);
     }
 }
 
@@ -27,11 +195,15 @@ void hlz_parallel_for(int threads, size_t count, void (*fn)(void *context, size_
     work w = {.fn = fn, .context = context, .count = count};
     atomic_init(&w.next, 0);
     if (threads > HLZ_THREADS_MAX) threads = HLZ_THREADS_MAX;
-    size_t extra = threads > 1 ? (size_t)threads - 1 : 0;
-    if (extra > count) extra = count ? count - 1 : 0;
-    pthread_t ids[HLZ_THREADS_MAX];
-    size_t started = 0;
-    while (started < extra && pthread_create(&ids[started], NULL, worker, &w) == 0) started++;
-    worker(&w);
-    for (size_t i = 0; i < started; i++) pthread_join(ids[i], NULL);
+    if (threads > 1 && (size_t)threads > count) threads = count > 1 ? (int)count : 1;
+    if (threads <= 1) {
+        run_items(&w);
+        return;
+    }
+    if (pthread_mutex_trylock(&pool.owner) == 0) {
+        parallel_pool(threads - 1, &w);
+        pthread_mutex_unlock(&pool.owner);
+    } else {
+        parallel_spawn(threads, &w);
+    }
 }

@@ -71,6 +71,31 @@ else
     done
 fi
 
+# The default model (build/default.gguf, the committed stand-in): auto codes prose with llm when
+# that is smaller than zstd, and the archive decodes with the default model found again.
+if [ -f "$BUILD/default.gguf" ]; then
+    i=0
+    : >"$T/prose.txt"
+    while [ $i -lt 12 ]; do
+        printf 'It was late in the evening when the old man walked down to the river, and he sat there for a long time, thinking of the years that had passed and of the friends he had known.
+' >>"$T/prose.txt"
+        printf 'The next morning the village was quiet. Some of the children went to school, and their mothers worked in the fields until the sun was high. Nobody spoke of what had happened %d days before.
+' "$i" >>"$T/prose.txt"
+        i=$((i + 1))
+    done
+    if env -u HLZ_MODEL "$HLZ" -q -c "$T/prose.txt" >"$T/prose.hlz" 2>"$T/err" &&
+        "$HLZ" -l -v "$T/prose.hlz" >"$T/list" 2>>"$T/err" && grep -q 'model hlz stand-in' "$T/list" &&
+        grep -q ' text' "$T/list" &&
+        env -u HLZ_MODEL "$HLZ" -d -c "$T/prose.hlz" 2>>"$T/err" | cmp -s - "$T/prose.txt" &&
+        HLZ_MODEL=none "$HLZ" -q -c "$T/prose.txt" | "$HLZ" -l - | grep -q ' zstd'; then
+        ok default_model_auto_round_trip
+    else
+        bad default_model_auto_round_trip "$(head -c 300 "$T/err") $(head -c 400 "$T/list")"
+    fi
+else
+    echo "skip default_model_auto_round_trip: build/default.gguf is absent"
+fi
+
 # A vocabulary-only GGUF from a real tokenizer.json; hlz-lm tokenize and detokenize round-trip any bytes.
 if [ -f "$NODE_MODULES/tokenizer-llama3/models/tokenizer.json" ]; then
     printf 'Hello, world! 12345 caf\xc3\xa9 \xf0\x9f\x98\x80\n\tcode(x) { return x*2; }\n\xff\xfe\x00 raw bytes\n' >"$T/t.txt"
