@@ -1,0 +1,38 @@
+#!/bin/sh
+# tests/cli/test_golden.sh - archives made by earlier versions (tests/golden)
+# must decode to their inputs forever; those marked "same" must also be
+# re-made byte for byte (the llm codec's output is part of the format).
+# Prints one line per archive: "ok NAME", "FAIL NAME: why".
+set -u
+root=$(pwd)
+BUILD=$(dirname "${HLZ:-build/hlz}")
+case $BUILD in /*) ;; *) BUILD=$root/$BUILD ;; esac
+HLZ=$BUILD/hlz
+MODEL=$root/models/stand-in/stand-in.gguf
+T=$(mktemp -d "${TMPDIR:-/tmp}/hlz-golden.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT
+cd tests/golden || exit 1
+grep -v '^#' MANIFEST | while read -r archive input check opts; do
+    [ -n "$archive" ] || continue
+    # shellcheck disable=SC2086 # opts are words
+    if ! "$HLZ" -d -q --model "$MODEL" -c "$archive" >"$T/out" 2>"$T/err"; then
+        echo "FAIL golden_$archive: does not decode: $(head -c 200 "$T/err")"
+    elif ! cmp -s "$T/out" "$input"; then
+        echo "FAIL golden_$archive: decodes to other bytes than $input"
+    elif [ "$check" = same ] && ! { "$HLZ" -q -T 2 --model "$MODEL" $opts -c "$input" >"$T/again" 2>"$T/err" &&
+        cmp -s "$T/again" "$archive"; }; then
+        echo "FAIL golden_$archive: re-encoding $input with '$opts' gives other bytes (a format change?)"
+    else
+        echo "ok golden_$archive"
+    fi
+done | tee "$T/log"
+# The llm archive decodes and re-encodes identically with every SIMD level switched off in turn.
+for level in scalar avx2 avx512; do
+    if HLZ_CPU=$level "$HLZ" -d -q --model "$MODEL" -c prose-llm.hlz 2>"$T/err" | cmp -s - prose.txt &&
+        HLZ_CPU=$level "$HLZ" -q -T 1 --model "$MODEL" --codec llm --chunk-size 1K -c prose.txt | cmp -s - prose-llm.hlz; then
+        echo "ok golden_llm_kernels_$level"
+    else
+        echo "FAIL golden_llm_kernels_$level: $(head -c 200 "$T/err")"
+    fi
+done | tee -a "$T/log"
+! grep -q '^FAIL' "$T/log"
