@@ -160,13 +160,39 @@ static hlz_status encode_window(const hlz_llm *llm, hlz_session *s, const int32_
     return st;
 }
 
+/* Payload flags. CRLF: every '\n' of the chunk follows a '\r' and there is no
+ * other '\r'; the model sees the text without them (models are trained on LF
+ * text, and a '\r' it never saw costs many bits) and the decoder puts them back. */
+#define FLAG_CRLF 1u
+
+static bool all_crlf(const uint8_t *p, size_t n)
+{
+    size_t lf = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '\r' && (i + 1 == n || p[i + 1] != '\n')) return false;
+        if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r')) return false;
+        lf += p[i] == '\n';
+    }
+    return lf > 0;
+}
+
 hlz_status hlz_llm_encode(const hlz_llm *llm, const uint8_t *src, size_t size, uint8_t *dst, size_t capacity,
                           size_t *coded_size, hlz_error *error)
 {
     *coded_size = 0;
     int32_t *ids;
     size_t n;
+    unsigned flags = all_crlf(src, size) ? FLAG_CRLF : 0;
+    uint8_t *lf = NULL;
+    if (flags & FLAG_CRLF) {
+        if (!(lf = malloc(size))) return hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+        size_t k = 0;
+        for (size_t i = 0; i < size; i++)
+            if (src[i] != '\r') lf[k++] = src[i];
+        src = lf, size = k;
+    }
     hlz_status st = hlz_model_tokenize(llm->model, src, size, &ids, &n, error);
+    free(lf);
     if (st != HLZ_OK) return st == HLZ_ERR_NOMEM ? st : hlz_fail(error, HLZ_ERR_CODEC, "the tokenizer cannot spell this chunk");
     encode_tables t = {.cum = malloc(n * sizeof(uint32_t)), .freq = malloc(n * sizeof(uint32_t)),
                        .table = malloc(llm->n_vocab * sizeof(uint32_t))};
@@ -179,9 +205,10 @@ hlz_status hlz_llm_encode(const hlz_llm *llm, const uint8_t *src, size_t size, u
         st = encode_window(llm, s, ids, begin, end, logits, &t, error);
     }
     if (st == HLZ_OK) {
-        uint8_t head[20];
+        uint8_t head[30];
         size_t h = put_varint(head, n);
         h += put_varint(head + h, (uint64_t)(t.bits * 64.0 + 0.5));
+        h += put_varint(head + h, flags);
         hlz_rans_encoder enc;
         uint8_t *start = NULL;
         int full = capacity < h;
@@ -208,8 +235,9 @@ hlz_status hlz_llm_payload_info(const uint8_t *src, size_t size, uint64_t *token
                                 hlz_error *error)
 {
     size_t at = 0;
-    uint64_t bits;
-    if (get_varint(src, size, &at, tokens) || get_varint(src, size, &at, &bits))
+    uint64_t bits, flags;
+    if (get_varint(src, size, &at, tokens) || get_varint(src, size, &at, &bits) ||
+        get_varint(src, size, &at, &flags) || flags > FLAG_CRLF)
         return hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt llm payload header");
     *model_bits = (double)bits / 64.0;
     return HLZ_OK;
@@ -229,9 +257,9 @@ hlz_status hlz_llm_decode(const hlz_llm *llm, const uint8_t *src, size_t coded_s
                           size_t raw_size, hlz_error *error)
 {
     size_t at = 0;
-    uint64_t n, bits;
-    if (get_varint(src, coded_size, &at, &n) || get_varint(src, coded_size, &at, &bits) || n == 0 ||
-        n > (uint64_t)raw_size + 1)
+    uint64_t n, bits, flags;
+    if (get_varint(src, coded_size, &at, &n) || get_varint(src, coded_size, &at, &bits) ||
+        get_varint(src, coded_size, &at, &flags) || flags > FLAG_CRLF || n == 0 || n > (uint64_t)raw_size + 1)
         return hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt llm payload header");
     hlz_rans_decoder d;
     hlz_status st = hlz_rans_decoder_init(&d, src + at, coded_size - at, error);
@@ -266,8 +294,19 @@ hlz_status hlz_llm_decode(const hlz_llm *llm, const uint8_t *src, size_t coded_s
         size_t size;
         st = hlz_model_detokenize(llm->model, ids, (size_t)n, &text, &size, error);
         if (st == HLZ_OK) {
-            if (size != raw_size) st = hlz_fail(error, HLZ_ERR_CORRUPT, "llm data decodes to %zu bytes, not %zu", size, raw_size);
-            else memcpy(dst, text, size);
+            size_t out = size;
+            if (flags & FLAG_CRLF)
+                for (size_t i = 0; i < size; i++) out += text[i] == '\n';
+            if (out != raw_size) {
+                st = hlz_fail(error, HLZ_ERR_CORRUPT, "llm data decodes to %zu bytes, not %zu", out, raw_size);
+            } else if (flags & FLAG_CRLF) {
+                for (size_t i = 0, k = 0; i < size; i++) {
+                    if (text[i] == '\n') dst[k++] = '\r';
+                    dst[k++] = text[i];
+                }
+            } else {
+                memcpy(dst, text, size);
+            }
             free(text);
         } else if (st != HLZ_ERR_NOMEM) {
             st = hlz_fail(error, HLZ_ERR_CORRUPT, "llm data decodes to invalid tokens");

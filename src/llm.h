@@ -10,7 +10,8 @@
  * of each token comes from hlz_freq_from_logits; one rANS stream per chunk.
  *
  * Payload (doc/format.md): varint token count, varint model cross-entropy
- * of the chunk in 1/64 bits (informational), then the rANS stream.
+ * of the chunk in 1/64 bits (informational), varint flags (1: CRLF line ends
+ * removed before tokenizing), then the rANS stream.
  */
 #ifndef HLZ_LLM_H
 #define HLZ_LLM_H
