@@ -5,7 +5,8 @@
  *   hlz-lm tokenize MODEL [FILE]      ids on one line (FILE or stdin; vocabulary-only GGUFs too)
  *   hlz-lm detokenize MODEL           ids on stdin, bytes on stdout
  *   hlz-lm generate MODEL N [PROMPT]  greedy continuation of BOS (+ PROMPT): N new tokens as text
- *   hlz-lm score MODEL [FILE]         tokens, bits under the engine's probabilities, bits per byte
+ *   hlz-lm score MODEL [FILE] [--prime N]  tokens, bits under the engine's probabilities, bits per
+ *                                     byte (N: 1 BOS only, 2 BOS and the priming text; default 2)
  */
 #include "llm.h"
 #include "model.h"
@@ -197,7 +198,7 @@ static int cmd_generate(const char *path, long n_new, const char *prompt)
     return rc;
 }
 
-static int cmd_score(const char *path, const char *file)
+static int cmd_score(const char *path, const char *file, int prime)
 {
     hlz_model *m;
     hlz_error e = {0};
@@ -208,6 +209,7 @@ static int cmd_score(const char *path, const char *file)
     hlz_llm *llm = NULL;
     hlz_llm_params p;
     hlz_llm_params_default(m, &p);
+    if (prime) p.prime = (uint8_t)prime;
     if (!rc && size == 0) rc = fail(file ? file : "(stdin)", "empty input");
     if (!rc && hlz_llm_create(m, &p, &llm, &e) != HLZ_OK) rc = fail(path, e.message);
     size_t cap = size * 2 + 1024, coded;
@@ -235,7 +237,7 @@ static void usage(FILE *f)
                "       hlz-lm tokenize MODEL [FILE]\n"
                "       hlz-lm detokenize MODEL < IDS\n"
                "       hlz-lm generate MODEL N [PROMPT]\n"
-               "       hlz-lm score MODEL [FILE]\n");
+               "       hlz-lm score MODEL [FILE] [--prime 1|2]\n");
 }
 
 int main(int argc, char **argv)
@@ -252,7 +254,11 @@ int main(int argc, char **argv)
         if (*end || end == argv[3]) return fail(argv[3], "N must be a number of tokens");
         return cmd_generate(model, n, argc == 5 ? argv[4] : NULL);
     }
-    if (!strcmp(cmd, "score") && argc <= 4) return cmd_score(model, argc == 4 ? argv[3] : NULL);
+    if (!strcmp(cmd, "score") && argc <= 6) {
+        int prime = 0;
+        if (argc >= 5 && !strcmp(argv[argc - 2], "--prime")) prime = atoi(argv[argc - 1]), argc -= 2;
+        if (argc <= 4) return cmd_score(model, argc == 4 ? argv[3] : NULL, prime);
+    }
     usage(stderr);
     return 1;
 }
