@@ -4,6 +4,7 @@
 #define HLZ_MODEL_UTIL_H
 
 #include "gguf.h"
+#include "model.h"
 #include "kernels.h"
 #include "test.h"
 
@@ -146,6 +147,18 @@ static inline int tm_build(const test_model_shape *sh, uint8_t **out, size_t *si
     hlz_gguf_writer_free(&w);
     for (size_t i = 0; i < np; i++) free(ptrs[i]);
     return st == HLZ_OK ? 0 : -1;
+}
+ 
+/* Builds a random model and opens it; *bytes (freed by the caller) must
+ * outlive the model. NULL on failure, with the reason printed as a comment. */
+static inline hlz_model *tm_open(const test_model_shape *sh, uint8_t **bytes)
+{
+    size_t size;
+    if (tm_build(sh, bytes, &size) != 0) return NULL;
+    hlz_model *m = NULL;
+    hlz_error e;
+    if (hlz_model_open_memory(&m, *bytes, size, &e) != HLZ_OK) printf("# open: %s\n", e.message);
+    return m;
 }
 
 #endif

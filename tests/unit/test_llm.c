@@ -8,15 +8,6 @@
 
 static const test_model_shape shape = {"llama", 64, 2, 4, 2, 96, 300, 128, HLZ_GGML_Q8_0, 11};
 
-static hlz_model *open_model(const test_model_shape *sh, uint8_t **bytes)
-{
-    size_t size;
-    if (tm_build(sh, bytes, &size) != 0) return NULL;
-    hlz_model *m = NULL;
-    hlz_error e;
-    if (hlz_model_open_memory(&m, *bytes, size, &e) != HLZ_OK) printf("# open: %s\n", e.message);
-    return m;
-}
 
 static const char *texts[] = {
     "a",
@@ -27,7 +18,7 @@ static const char *texts[] = {
 static void codec_round_trips(void)
 {
     uint8_t *bytes;
-    hlz_model *m = open_model(&shape, &bytes);
+    hlz_model *m = tm_open(&shape, &bytes);
     CHECK(m != NULL);
     /* windows: one token, small with and without carry, and the default */
     hlz_llm_params ps[4] = {{HLZ_PRIME_BOS, 1, 0}, {HLZ_PRIME_TEXT, 7, 0}, {HLZ_PRIME_TEXT, 9, 4}, {0, 0, 0}};
@@ -80,10 +71,10 @@ static int count_llm(void *user, const hlz_chunk_info *c)
 static void archives_with_a_model(void)
 {
     uint8_t *bytes, *bytes2;
-    hlz_model *m = open_model(&shape, &bytes);
+    hlz_model *m = tm_open(&shape, &bytes);
     test_model_shape other = shape;
     other.seed = 12;
-    hlz_model *m2 = open_model(&other, &bytes2);
+    hlz_model *m2 = tm_open(&other, &bytes2);
     CHECK(m && m2);
     size_t n = 6000;
     uint8_t *text = malloc(n);

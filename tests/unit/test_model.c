@@ -9,15 +9,6 @@ static const test_model_shape qwen_shape = {"qwen2", 96, 2, 6, 2, 160, 257, 64, 
 
 #define N_TOKENS 37
 
-static hlz_model *open_shape(const test_model_shape *sh, uint8_t **bytes)
-{
-    size_t size;
-    if (tm_build(sh, bytes, &size) != 0) return NULL;
-    hlz_model *m = NULL;
-    hlz_error e;
-    if (hlz_model_open_memory(&m, *bytes, size, &e) != HLZ_OK) printf("# open: %s\n", e.message);
-    return m;
-}
 
 static void tokens_for(const hlz_model *m, int32_t *t)
 {
@@ -56,7 +47,7 @@ static int same(const float *a, const float *b, size_t n) { return memcmp(a, b, 
 static void check_invariance(const test_model_shape *sh)
 {
     uint8_t *bytes;
-    hlz_model *m = open_shape(sh, &bytes);
+    hlz_model *m = tm_open(sh, &bytes);
     CHECK(m != NULL);
     size_t n = (size_t)N_TOKENS * m->config.n_vocab;
     float *ref = run(m, 1, &hlz_kernels_ref, 0);
@@ -91,7 +82,7 @@ static void qwen2_bit_identical_everywhere(void) { check_invariance(&qwen_shape)
 static void session_copy_continues_identically(void)
 {
     uint8_t *bytes;
-    hlz_model *m = open_shape(&llama_shape, &bytes);
+    hlz_model *m = tm_open(&llama_shape, &bytes);
     CHECK(m != NULL);
     int32_t t[N_TOKENS];
     tokens_for(m, t);
@@ -122,7 +113,7 @@ static void batch_of_sequences_matches_singles(void)
     const test_model_shape *shapes[] = {&llama_shape, &qwen_shape};
     for (int sh = 0; sh < 2; sh++) {
         uint8_t *bytes;
-        hlz_model *m = open_shape(shapes[sh], &bytes);
+        hlz_model *m = tm_open(shapes[sh], &bytes);
         CHECK(m != NULL);
         hlz_model_set_threads(m, 2);
         int32_t t[N_TOKENS];
@@ -166,7 +157,7 @@ static void golden_logits(void)
     const unsigned long long golden[] = {0xf5eb1cdd0c6aa16full, 0x86f3b00bafbf7cd6ull};
     for (int i = 0; i < 2; i++) {
         uint8_t *bytes;
-        hlz_model *m = open_shape(shapes[i], &bytes);
+        hlz_model *m = tm_open(shapes[i], &bytes);
         CHECK(m != NULL);
         float *l = run(m, 2, hlz_kernels_best(), 0);
         CHECK(l != NULL);
@@ -187,7 +178,7 @@ static void weight_types_agree(void)
         test_model_shape sh = llama_shape;
         sh.type = types[i];
         uint8_t *bytes;
-        hlz_model *m = open_shape(&sh, &bytes);
+        hlz_model *m = tm_open(&sh, &bytes);
         CHECK(m != NULL);
         float *l = run(m, 1, &hlz_kernels_ref, 0);
         CHECK(l != NULL && l[0] == l[0]);
