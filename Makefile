@@ -73,8 +73,9 @@ test-sanitize:
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 HLZ_TEST_QUICK=1 sh tests/run.sh build-san
 
 FUZZ_CC ?= clang
-# One clang command over all of src/ without SIMD_DEFS: the fuzzer runs the reference kernels.
-build-fuzz/fuzz_decompress: tests/fuzz/fuzz_decompress.c $(LIB_SRC) include/hlz.h $(wildcard src/*.h)
+# Every fuzz target: one clang command over all of src/ without SIMD_DEFS
+# (the fuzzers run the reference kernels).
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) include/hlz.h $(wildcard src/*.h)
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=all $< $(LIB_SRC) $(LIBS) -o $@
@@ -88,11 +89,6 @@ fuzz-archive: build-fuzz/fuzz_decompress $(O)/hlz
 
 # libFuzzer on the GGUF reader and writer; the target writes its own seeds
 # (valid GGUF files) into the corpus when HLZ_FUZZ_SEED_DIR names it.
-build-fuzz/fuzz_gguf: tests/fuzz/fuzz_gguf.c $(LIB_SRC) include/hlz.h $(wildcard src/*.h)
-	@mkdir -p build-fuzz
-	$(FUZZ_CC) $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=all $< $(LIB_SRC) $(LIBS) -o $@
-
 .PHONY: fuzz-gguf
 fuzz-gguf: build-fuzz/fuzz_gguf
 	@mkdir -p build-fuzz/corpus-gguf
@@ -105,11 +101,6 @@ fuzz-gguf: build-fuzz/fuzz_gguf
 # of each kind (and the reference ones when HLZ_TOKENIZER_DIR names a folder
 # made by node tools/tokenizer-vectors/vectors.js copy). Seeds: the texts of
 # the tokenizer vectors, one per file.
-build-fuzz/fuzz_tokenizer: tests/fuzz/fuzz_tokenizer.c $(LIB_SRC) include/hlz.h $(wildcard src/*.h)
-	@mkdir -p build-fuzz
-	$(FUZZ_CC) $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=all $< $(LIB_SRC) $(LIBS) -o $@
-
 .PHONY: fuzz-tokenizer
 fuzz-tokenizer: build-fuzz/fuzz_tokenizer
 	@rm -rf build-fuzz/seeds-tokenizer && mkdir -p build-fuzz/corpus-tokenizer build-fuzz/seeds-tokenizer
