@@ -10,7 +10,8 @@ in it. The comparison is exact (the shingle bytes themselves, no hash).
 Usage:
   check_overlap.py [--bench DIR] [--n 12] [--exclude-out FILE] PATH...
 
-PATH is a file or a folder (searched recursively, sorted). Prints one line per
+PATH is a file or a folder (searched recursively, sorted); a file named *.bin holds records
+(tools/train/default_corpus.py), each checked as its own document. Prints one line per
 training file that shares at least one shingle, the total, and exits 1 when any
 overlap exists. --exclude-out writes the offending file names, one a line.
 """
@@ -32,6 +33,22 @@ def files_under(path):
         for n in sorted(names):
             out.append(os.path.join(root, n))
     return out
+
+
+def documents(paths):
+    """(name, bytes) of every training document: a file, or each record of a SOURCE.bin file of
+    tools/train/default_corpus.py (8-byte little-endian length, then the text), named FILE#INDEX."""
+    for f in paths:
+        with open(f, "rb") as fh:
+            data = fh.read()
+        if not f.endswith(".bin"):
+            yield f, data
+            continue
+        at = i = 0
+        while at < len(data):
+            n = int.from_bytes(data[at:at + 8], "little")
+            yield f"{f}#{i}", data[at + 8:at + 8 + n]
+            at, i = at + 8 + n, i + 1
 
 
 def shingles(data, n):
@@ -66,12 +83,12 @@ def main():
     for p in a.paths:
         train_files += files_under(p)
     total_hits = 0
+    ndocs = 0
     total_shingles = 0
     total_bytes = 0
     bad = []
-    for f in train_files:
-        with open(f, "rb") as fh:
-            data = fh.read()
+    for f, data in documents(train_files):
+        ndocs += 1
         total_bytes += len(data)
         hits = {}
         k = 0
@@ -89,7 +106,7 @@ def main():
             print(f"OVERLAP {os.path.basename(f)}: {nh} distinct shingles (bench: {', '.join(srcs)})")
             for s in list(hits)[:a.show]:
                 print("    " + s.decode("utf-8", "replace")[:160])
-    print(f"scanned {len(train_files)} training files, {total_bytes} bytes, {total_shingles} shingles "
+    print(f"scanned {len(train_files)} training files ({ndocs} documents), {total_bytes} bytes, {total_shingles} shingles "
           f"in {time.time() - t0:.1f} s")
     print(f"overlapping distinct shingles: {total_hits}; files with overlap: {len(bad)}")
     if a.exclude_out:

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Train the tiny stand-in model for hlz on one GPU (needs torch, transformers, tokenizers, safetensors).
+"""Train a model for hlz on one GPU (needs torch, transformers, tokenizers, safetensors): the stand-in
+and the default model.
 
-  python3 tools/train/train_tiny.py --corpus .device/train/corpus --out OUT [--train-seconds 330]
+  python3 tools/train/train.py --corpus .device/train/corpus --out OUT [--train-seconds 330]
 
 The corpus folder is what tools/train/make_corpus.py writes (books/ and manifest.tsv, whose
-split column says which books are held out for validation). Steps:
+split column says which books are held out for validation), or what tools/train/default_corpus.py
+writes (corpus.tar: manifest.tsv and one xz-compressed SOURCE.bin per source; validation is then
+also reported per source). Steps:
   1. a byte-level BPE tokenizer (tokenizers): ByteLevel pre-tokenizer, GPT-2 split regex, no prefix
      space, ByteLevel decoder; 4096 entries = "<|endoftext|>" (id 0) + the 256 byte tokens + merges.
      Trained on the training books only.
@@ -51,7 +54,43 @@ def bytes_to_unicode():
     return dict(zip(bs, [chr(c) for c in cs]))
 
 
+def read_records(data):
+    """The records of a SOURCE.bin: 8-byte little-endian length, then the text."""
+    at, out = 0, []
+    while at < len(data):
+        n = int.from_bytes(data[at:at + 8], "little")
+        out.append(data[at + 8:at + 8 + n])
+        at += 8 + n
+    return out
+
+
+def read_tar_corpus(path):
+    """default_corpus.py's corpus.tar -> (train texts, val texts, {source: val texts}, manifest rows)."""
+    import lzma
+    import tarfile
+    with tarfile.open(path) as tf:
+        rows = list(csv.DictReader(tf.extractfile("manifest.tsv").read().decode().splitlines(), delimiter="\t"))
+        blobs = {}
+        for m in tf:
+            if m.name.endswith(".bin.xz"):
+                blobs[m.name[:-7]] = iter(read_records(lzma.decompress(tf.extractfile(m).read())))
+    train, val, val_by = [], [], {}
+    for r in rows:
+        data = next(blobs[r["source"]])
+        if hashlib.sha256(data).hexdigest() != r["sha256"]:
+            sys.exit(f"sha256 mismatch: {r['name']}")
+        text = data.decode("utf-8")
+        if r["split"] == "val":
+            val.append(text)
+            val_by.setdefault(r["source"], []).append(text)
+        else:
+            train.append(text)
+    return train, val, val_by, rows
+
+
 def read_corpus(folder):
+    if os.path.exists(os.path.join(folder, "corpus.tar")):
+        return read_tar_corpus(os.path.join(folder, "corpus.tar"))
     rows = []
     with open(os.path.join(folder, "manifest.tsv")) as fh:
         for r in csv.DictReader(fh, delimiter="\t"):
@@ -64,7 +103,7 @@ def read_corpus(folder):
         if hashlib.sha256(data).hexdigest() != r["sha256"]:
             sys.exit(f"sha256 mismatch: {r['file']}")
         (val if r["split"] == "val" else train).append(data.decode("utf-8"))
-    return train, val
+    return train, val, {}, rows
 
 
 def train_tokenizer(texts, vocab_size):
@@ -107,6 +146,13 @@ def main():
     ap.add_argument("--eval-every", type=int, default=500)
     ap.add_argument("--compile", type=int, default=1)
     ap.add_argument("--sweep", default="")
+    ap.add_argument("--tokenizer-mb", type=float, default=0,
+                    help="train the tokenizer on an evenly spread sample of this many MB of documents (0: all)")
+    ap.add_argument("--reserve", type=float, default=0,
+                    help="with --deadline: seconds kept for the final evaluation and saving; the step count "
+                         "is then also limited so that training ends by deadline - reserve")
+    ap.add_argument("--save-dtype", default="float32", choices=["float32", "float16"],
+                    help="dtype of the saved model.safetensors")
     a = ap.parse_args()
 
     import numpy as np
@@ -124,7 +170,7 @@ def main():
     log(f"torch {torch.__version__}, transformers {transformers.__version__}, GPU {gpu}")
 
     # ---------------------------------------------------------------- data and tokenizer
-    train_texts, val_texts = read_corpus(a.corpus)
+    train_texts, val_texts, val_by_source, _ = read_corpus(a.corpus)
     train_bytes = sum(len(t.encode()) for t in train_texts)
     val_bytes_total = sum(len(t.encode()) for t in val_texts)
     log(f"corpus: {len(train_texts)} train books {train_bytes} B, {len(val_texts)} val books {val_bytes_total} B")
@@ -132,7 +178,13 @@ def main():
     if a.tokenizer:
         tok = Tokenizer.from_file(a.tokenizer)
     else:
-        tok = train_tokenizer(train_texts, a.vocab)
+        sample = train_texts
+        if a.tokenizer_mb:
+            # every k-th document, so that every source is represented in proportion
+            k = max(1, int(train_bytes / (a.tokenizer_mb * 1e6)))
+            sample = train_texts[::k]
+            log(f"tokenizer sample: every {k}th document, {sum(len(t.encode()) for t in sample)} B")
+        tok = train_tokenizer(sample, a.vocab)
     tok_seconds = time.time() - t0
     V = tok.get_vocab_size()
     eot = tok.token_to_id("<|endoftext|>")
@@ -294,7 +346,10 @@ def main():
                 torch.cuda.synchronize()
                 per = (time.time() - t_time_from) / 40
                 spent = time.time() - t_first  # the budget counts steps, not the compile before them
-                total_steps = step + int((cfg["train_seconds"] - spent) / per)
+                budget = cfg["train_seconds"]
+                if a.deadline and a.reserve:  # end the schedule in time, not cut it short
+                    budget = min(budget, spent + a.deadline - a.reserve - (time.time() - T_START))
+                total_steps = step + int((budget - spent) / per)
                 total_steps = max(total_steps, warm + 50)
                 log(f"[{cfg['name']}] {per * 1000:.1f} ms/step, {B * T / per / 1e6:.2f} M tokens/s "
                     f"-> {total_steps} steps")
@@ -326,6 +381,15 @@ def main():
 
         vl32, vb32 = evaluate(model, va_win, bf16=False)
         tl32, tb32 = evaluate(model, tr_eval_win, bf16=False)
+        per_source = {}
+        for src, texts in sorted(val_by_source.items()):
+            ids = join(encode_all(texts))
+            if len(ids) > T + 1:
+                w = windows(ids)
+                l, b = evaluate(model, w[:256], bf16=False)
+                per_source[src] = {"val_bpb": round(b, 4), "val_bytes": sum(len(t.encode()) for t in texts),
+                                   "windows": int(min(len(w), 256))}
+                log(f"[{cfg['name']}]   val {src:22s} {b:.4f} bpb")
         log(f"[{cfg['name']}] done: {step} steps, {tokens_seen / 1e6:.1f} M tokens in {train_seconds:.1f}s; "
             f"fp32 val {vl32:.4f} nats/token {vb32:.4f} bpb, train sample {tl32:.4f} / {tb32:.4f} bpb")
         summary = {
@@ -354,6 +418,7 @@ def main():
                               "windows; train = 256 windows spread over the training tokens; bpb = nats / ln 2 "
                               "/ bytes of the scored tokens (<|endoftext|> separators not scored)"},
             "last_logged_train_loss_bf16": rows[-1]["train_loss"],
+            "val_by_source": per_source,
         }
         if save:
             save_model(model, out_dir, rows, summary)
@@ -361,6 +426,8 @@ def main():
         return model, rows, summary
 
     def save_model(model, out_dir, rows, summary):
+        if a.save_dtype == "float16":
+            model.to(torch.float16)
         model.save_pretrained(out_dir, safe_serialization=True)
         gc = os.path.join(out_dir, "generation_config.json")
         if os.path.exists(gc):
