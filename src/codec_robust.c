@@ -21,7 +21,7 @@ int hlz_robust_params_default(double mismatch, hlz_robust_params *p)
     if (p->mismatch <= HLZ_ROBUST_ONE) return -1;
     p->ratio = 8 * HLZ_ROBUST_ONE;
     p->buckets = 33;
-    p->code = HLZ_ROBUST_CODE_UNARY;
+    p->code = HLZ_ROBUST_CODE_AUTO;
     p->seed = 0;
     return 0;
 }
@@ -129,6 +129,75 @@ static int shared_prefix(const layout *L, uint32_t a, uint32_t b)
 /* Bit i (1-based, MSB first) of a longform. */
 static unsigned longform_bit(const layout *L, uint32_t b, int i) { return (b >> (L->bits - (unsigned)i)) & 1u; }
 
+/* ---- bucket codes (A of the seed) ----------------------------------------------- */
+
+/* A prefix-free code of the K buckets: unary, or canonical Huffman from code
+ * lengths stored in the payload. Either is fixed before the first token and
+ * read without probabilities, so the decoder recovers each bucket exactly and
+ * the mismatch proof does not depend on which code is used. */
+typedef struct {
+    uint8_t code;
+    uint8_t length[HLZ_ROBUST_BUCKETS_MAX]; /* Huffman: bits of bucket k, 0 when unused */
+    uint32_t word[HLZ_ROBUST_BUCKETS_MAX];  /* Huffman: its code word */
+} bucket_code;
+
+/* Canonical code words: by length, then bucket number. -1 unless the lengths
+ * form a complete prefix code (Kraft sum 1; one used bucket gets length 1). */
+static int canonical_words(bucket_code *a, unsigned K)
+{
+    uint64_t kraft = 0;
+    uint32_t next = 0;
+    for (unsigned len = 1; len <= HLZ_ROBUST_HUFFMAN_MAX; len++) {
+        next <<= 1;
+        for (unsigned k = 0; k < K; k++)
+            if (a->length[k] == len) a->word[k] = next++, kraft += (uint64_t)1 << (HLZ_ROBUST_HUFFMAN_MAX - len);
+    }
+    for (unsigned k = 0; k < K; k++)
+        if (a->length[k] > HLZ_ROBUST_HUFFMAN_MAX) return -1;
+    uint64_t full = (uint64_t)1 << HLZ_ROBUST_HUFFMAN_MAX;
+    return kraft == full || kraft == full / 2 ? 0 : -1; /* full/2: a single bucket of length 1 */
+}
+
+/* Huffman code lengths for the counts (O(K^2) merging; K <= 64). -1 when a
+ * length would pass HLZ_ROBUST_HUFFMAN_MAX. */
+static int huffman_lengths(const uint64_t *count, unsigned K, uint8_t *length)
+{
+    uint64_t weight[2 * HLZ_ROBUST_BUCKETS_MAX];
+    int parent[2 * HLZ_ROBUST_BUCKETS_MAX], alive[2 * HLZ_ROBUST_BUCKETS_MAX];
+    unsigned nodes = K, used = 0;
+    for (unsigned k = 0; k < K; k++) weight[k] = count[k], alive[k] = count[k] > 0, parent[k] = -1, used += alive[k];
+    memset(length, 0, K);
+    if (used == 0) return -1;
+    if (used == 1) {
+        for (unsigned k = 0; k < K; k++) length[k] = (uint8_t)alive[k];
+        return 0;
+    }
+    for (unsigned left = used; left > 1; left--) {
+        int lo[2] = {-1, -1};
+        for (unsigned i = 0; i < nodes; i++) {
+            if (!alive[i]) continue;
+            if (lo[0] < 0 || weight[i] < weight[lo[0]]) lo[1] = lo[0], lo[0] = (int)i;
+            else if (lo[1] < 0 || weight[i] < weight[lo[1]]) lo[1] = (int)i;
+        }
+        weight[nodes] = weight[lo[0]] + weight[lo[1]], alive[nodes] = 1, parent[nodes] = -1;
+        alive[lo[0]] = alive[lo[1]] = 0, parent[lo[0]] = parent[lo[1]] = (int)nodes;
+        nodes++;
+    }
+    for (unsigned k = 0; k < K; k++) {
+        if (!count[k]) continue;
+        unsigned d = 0;
+        for (int i = (int)k; parent[i] >= 0; i = parent[i]) d++;
+        if (d > HLZ_ROBUST_HUFFMAN_MAX) return -1;
+        length[k] = (uint8_t)d;
+    }
+    return 0;
+}
+
+static unsigned bucket_code_bits(const bucket_code *a, unsigned K, unsigned k)
+{
+    return a->code == HLZ_ROBUST_CODE_HUFFMAN ? a->length[k] : k + (k + 1u < K);
+}
+
 /* ---- the encoder (section III-A) --------------------------------------------- */
 
 typedef struct {
@@ -137,20 +206,24 @@ typedef struct {
     int full;
 } bit_writer;
 
-static void put_bit(bit_writer *w, unsigned b)
+static void put_bits(bit_writer *w, uint32_t v, unsigned n)
 {
-    if (w->bit >> 3 >= w->capacity) {
-        w->full = 1;
-        return;
+    for (unsigned i = n; i-- > 0;) {
+        if (w->bit >> 3 >= w->capacity) {
+            w->full = 1;
+            return;
+        }
+        if ((w->bit & 7) == 0) w->dst[w->bit >> 3] = 0;
+        w->dst[w->bit >> 3] |= (uint8_t)(((v >> i) & 1u) << (7 - (w->bit & 7)));
+        w->bit++;
     }
-    if ((w->bit & 7) == 0) w->dst[w->bit >> 3] = 0;
-    w->dst[w->bit >> 3] |= (uint8_t)(b << (7 - (w->bit & 7)));
-    w->bit++;
 }
 
 typedef struct {
     layout L;
-    bit_writer w;
+    uint8_t *bucket;    /* per token: k(i) */
+    uint32_t *tail;     /* per token: the longform prefix and terminating bit */
+    uint8_t *tail_bits; /* their count */
     hlz_robust_stats stats;
 } encoder;
 
@@ -163,23 +236,15 @@ static unsigned bucket_of(const layout *L, double logp)
     return k;
 }
 
-static void put_bucket(encoder *c, unsigned k)
-{
-    /* Unary: k ones, then a zero unless k is the last bucket. */
-    for (unsigned i = 0; i < k; i++) put_bit(&c->w, 1);
-    if (k + 1u < c->L.params.buckets) put_bit(&c->w, 0);
-    c->stats.bucket_bits += k + (k + 1u < c->L.params.buckets);
-}
-
 /* y_i = A(r_k(i)) + B(x_i)[1 : m_i + 1] + not B(x_i)[m_i + 2], with m_i the
  * longest prefix B(x_i) shares with a token of U_i (-1 when U_i is empty, so
  * the terminating bit alone follows the bucket). When m_i + 1 = l the whole
- * longform is sent and no bit terminates it: the decoder stops at l bits. */
+ * longform is sent and no bit terminates it: the decoder stops at l bits.
+ * The bucket code A is chosen once all buckets are known (encode_bits). */
 static void encode_token(void *context, const float *logits, int32_t token, size_t at)
 {
     encoder *c = context;
     layout *L = &c->L;
-    (void)at;
     hlz_robust_log_softmax(logits, L->n_vocab, L->logp);
     unsigned k = bucket_of(L, L->logp[token]);
     double slack = 2 * L->log_c + ENCODER_SLACK;
@@ -193,17 +258,47 @@ static void encode_token(void *context, const float *logits, int32_t token, size
         int s = shared_prefix(L, L->longform[x], b);
         m = s > m ? s : m;
     }
-    put_bucket(c, k);
-    int sent = m + 1;
-    for (int i = 1; i <= sent; i++) put_bit(&c->w, longform_bit(L, b, i));
-    if (sent < (int)L->bits) put_bit(&c->w, !longform_bit(L, b, sent + 1)), sent++;
-    c->stats.prefix_bits += (uint64_t)sent;
+    unsigned sent = (unsigned)(m + 1);
+    uint32_t v = sent ? b >> (L->bits - sent) : 0;
+    if (sent < L->bits) v = v << 1 | !longform_bit(L, b, (int)sent + 1), sent++;
+    c->bucket[at] = (uint8_t)k;
+    c->tail[at] = v;
+    c->tail_bits[at] = (uint8_t)sent;
+    c->stats.prefix_bits += sent;
     c->stats.bucket_count[k]++;
     c->stats.tokens++;
     c->stats.model_bits += hlz_llm_token_bits(logits, L->n_vocab, token);
 }
 
-static size_t put_head(uint8_t *out, uint64_t n, double bits, unsigned flags, const hlz_robust_params *p)
+/* Picks the bucket code: the one asked for, or (AUTO) whichever of unary
+ * and Huffman (its K length bytes included) makes the payload smaller. */
+static void choose_code(const encoder *c, uint8_t asked, bucket_code *a)
+{
+    unsigned K = c->L.params.buckets;
+    memset(a, 0, sizeof *a);
+    uint64_t unary = 0, huffman = 8 * (uint64_t)K;
+    int ok = asked != HLZ_ROBUST_CODE_UNARY && huffman_lengths(c->stats.bucket_count, K, a->length) == 0 &&
+             canonical_words(a, K) == 0;
+    for (unsigned k = 0; k < K; k++) {
+        unary += c->stats.bucket_count[k] * (k + (k + 1u < K));
+        huffman += c->stats.bucket_count[k] * a->length[k];
+    }
+    a->code = ok && (asked == HLZ_ROBUST_CODE_HUFFMAN || huffman < unary) ? HLZ_ROBUST_CODE_HUFFMAN
+                                                                           : HLZ_ROBUST_CODE_UNARY;
+}
+
+static void put_bucket(bit_writer *w, const bucket_code *a, unsigned K, unsigned k)
+{
+    if (a->code == HLZ_ROBUST_CODE_HUFFMAN) {
+        put_bits(w, a->word[k], a->length[k]);
+    } else { /* unary: k ones, then a zero unless k is the last bucket */
+        for (unsigned i = 0; i < k; i++) put_bits(w, 1, 1);
+        if (k + 1u < K) put_bits(w, 0, 1);
+    }
+}
+
+static size_t put_head(uint8_t *out, uint64_t n, double bits, unsigned flags, const hlz_robust_params *p,
+                       const bucket_code *a)
 {
     size_t h = hlz_put_varint(out, n);
     h += hlz_put_varint(out + h, (uint64_t)(bits * 64.0 + 0.5));
@@ -211,9 +306,11 @@ static size_t put_head(uint8_t *out, uint64_t n, double bits, unsigned flags, co
     hlz_put32(out + h, p->mismatch);
     hlz_put32(out + h + 4, p->ratio);
     out[h + 8] = p->buckets;
-    out[h + 9] = p->code;
+    out[h + 9] = a->code;
     hlz_put32(out + h + 10, p->seed);
-    return h + HLZ_ROBUST_HEAD_SIZE;
+    h += HLZ_ROBUST_HEAD_SIZE;
+    if (a->code == HLZ_ROBUST_CODE_HUFFMAN) memcpy(out + h, a->length, p->buckets), h += p->buckets;
+    return h;
 }
 
 hlz_status hlz_robust_encode(const hlz_llm *llm, const hlz_robust_params *params, const uint8_t *src, size_t size,
@@ -221,37 +318,47 @@ hlz_status hlz_robust_encode(const hlz_llm *llm, const hlz_robust_params *params
                              hlz_error *error)
 {
     *coded_size = 0;
-    hlz_status st = hlz_robust_params_check(params, error);
+    hlz_robust_params p = *params;
+    uint8_t asked = p.code;
+    if (asked == HLZ_ROBUST_CODE_AUTO) p.code = HLZ_ROBUST_CODE_UNARY;
+    hlz_status st = hlz_robust_params_check(&p, error);
     if (st != HLZ_OK) return st == HLZ_ERR_VERSION ? hlz_fail(error, HLZ_ERR_PARAM, "unknown robust bucket code") : st;
     int32_t *ids;
     size_t n;
     unsigned flags;
     if ((st = hlz_llm_tokenize(llm, src, size, &ids, &n, &flags, error)) != HLZ_OK) return st;
     encoder c = {0};
-    uint8_t head[30 + HLZ_ROBUST_HEAD_SIZE];
-    /* The head's size depends on the cross-entropy, known only at the end:
-     * write the bits after room for the largest head, then move them. */
-    size_t room = sizeof head;
-    if ((st = layout_init(&c.L, params, hlz_llm_vocab(llm), error)) != HLZ_OK) {
+    if ((st = layout_init(&c.L, &p, hlz_llm_vocab(llm), error)) != HLZ_OK) {
         free(ids);
         return st;
     }
-    c.w = (bit_writer){.dst = dst + (capacity > room ? room : capacity), .capacity = capacity > room ? capacity - room : 0};
-    st = hlz_llm_walk_encode(llm, ids, n, encode_token, &c, error);
+    c.bucket = malloc(n ? n : 1), c.tail = malloc((n ? n : 1) * sizeof *c.tail), c.tail_bits = malloc(n ? n : 1);
+    if (!c.bucket || !c.tail || !c.tail_bits) st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+    if (st == HLZ_OK) st = hlz_llm_walk_encode(llm, ids, n, encode_token, &c, error);
     if (st == HLZ_OK) {
-        size_t h = put_head(head, n, c.stats.model_bits, flags, params);
-        size_t body = (c.w.bit + 7) >> 3;
-        if (c.w.full || h + body > capacity) {
+        bucket_code a;
+        choose_code(&c, asked, &a);
+        p.code = a.code;
+        uint8_t head[30 + HLZ_ROBUST_HEAD_SIZE + HLZ_ROBUST_BUCKETS_MAX];
+        size_t h = put_head(head, n, c.stats.model_bits, flags, &p, &a);
+        bit_writer w = {.dst = dst + (capacity > h ? h : capacity), .capacity = capacity > h ? capacity - h : 0};
+        c.stats.bucket_bits = 0;
+        for (size_t i = 0; i < n && !w.full; i++) {
+            put_bucket(&w, &a, p.buckets, c.bucket[i]);
+            put_bits(&w, c.tail[i], c.tail_bits[i]);
+            c.stats.bucket_bits += bucket_code_bits(&a, p.buckets, c.bucket[i]);
+        }
+        if (w.full || h > capacity) {
             st = hlz_fail(error, HLZ_ERR_CODEC, "robust output larger than the limit");
         } else {
-            memmove(dst + h, c.w.dst, body);
             memcpy(dst, head, h);
-            *coded_size = h + body;
+            *coded_size = h + ((w.bit + 7) >> 3);
+            c.stats.code = a.code;
         }
     }
     if (stats) *stats = c.stats;
     layout_free(&c.L);
-    free(ids);
+    free(ids), free(c.bucket), free(c.tail), free(c.tail_bits);
     return st;
 }
 
@@ -268,6 +375,7 @@ void hlz_robust_set_decode_hook(hlz_robust_hook hook, void *ctx)
 
 typedef struct {
     layout L;
+    bucket_code A;
     const uint8_t *src;
     size_t bits, at; /* bits in the stream, bits read */
 } decoder;
@@ -287,8 +395,20 @@ static hlz_status decode_token(void *context, const float *logits, size_t at, in
     if (decode_hook) decode_hook(decode_hook_ctx, at, logits, L->logp, L->n_vocab);
     /* The bucket, by its prefix-free code A. */
     unsigned k = 0;
-    while (k + 1u < L->params.buckets && peek_bit(d, d->at)) k++, d->at++;
-    if (k + 1u < L->params.buckets) d->at++;
+    if (d->A.code == HLZ_ROBUST_CODE_HUFFMAN) {
+        uint32_t word = 0;
+        unsigned len = 0;
+        for (;;) {
+            if (++len > HLZ_ROBUST_HUFFMAN_MAX || d->at >= d->bits)
+                return hlz_fail(e, HLZ_ERR_CORRUPT, "robust data ends inside a bucket code at token %zu", at);
+            word = word << 1 | peek_bit(d, d->at++);
+            for (k = 0; k < L->params.buckets && !(d->A.length[k] == len && d->A.word[k] == word); k++) {}
+            if (k < L->params.buckets) break;
+        }
+    } else {
+        while (k + 1u < L->params.buckets && peek_bit(d, d->at)) k++, d->at++;
+        if (k + 1u < L->params.buckets) d->at++;
+    }
     /* Z_i: the next l bits, as a longform. */
     uint32_t z = 0;
     for (unsigned i = 0; i < L->bits; i++) z = z << 1 | peek_bit(d, d->at + i);
@@ -317,7 +437,7 @@ static hlz_status decode_token(void *context, const float *logits, size_t at, in
 }
 
 static hlz_status get_head(const uint8_t *src, size_t size, size_t *at, uint64_t *n, uint64_t *bits,
-                           uint64_t *flags, hlz_robust_params *p, hlz_error *e)
+                           uint64_t *flags, hlz_robust_params *p, bucket_code *A, hlz_error *e)
 {
     *at = 0;
     if (hlz_get_varint(src, size, at, n) || hlz_get_varint(src, size, at, bits) ||
@@ -330,7 +450,18 @@ static hlz_status get_head(const uint8_t *src, size_t size, size_t *at, uint64_t
     p->code = q[9];
     p->seed = hlz_le32(q + 10);
     *at += HLZ_ROBUST_HEAD_SIZE;
-    return hlz_robust_params_check(p, e);
+    hlz_status st = hlz_robust_params_check(p, e);
+    if (st != HLZ_OK || !A) return st;
+    memset(A, 0, sizeof *A);
+    A->code = p->code;
+    if (p->code == HLZ_ROBUST_CODE_HUFFMAN) {
+        if (size - *at < p->buckets) return hlz_fail(e, HLZ_ERR_CORRUPT, "corrupt robust payload: bucket code");
+        memcpy(A->length, src + *at, p->buckets);
+        *at += p->buckets;
+        if (canonical_words(A, p->buckets) != 0)
+            return hlz_fail(e, HLZ_ERR_CORRUPT, "corrupt robust payload: bucket code lengths");
+    }
+    return HLZ_OK;
 }
 
 hlz_status hlz_robust_payload_info(const uint8_t *src, size_t size, hlz_robust_params *params, uint64_t *tokens,
@@ -338,7 +469,7 @@ hlz_status hlz_robust_payload_info(const uint8_t *src, size_t size, hlz_robust_p
 {
     size_t at;
     uint64_t bits, flags;
-    hlz_status st = get_head(src, size, &at, tokens, &bits, &flags, params, error);
+    hlz_status st = get_head(src, size, &at, tokens, &bits, &flags, params, NULL, error);
     *model_bits = (double)bits / 64.0;
     return st;
 }
@@ -349,10 +480,11 @@ hlz_status hlz_robust_decode(const hlz_llm *llm, const uint8_t *src, size_t code
     size_t at;
     uint64_t n, bits, flags;
     hlz_robust_params params;
-    hlz_status st = get_head(src, coded_size, &at, &n, &bits, &flags, &params, error);
+    decoder d = {0};
+    hlz_status st = get_head(src, coded_size, &at, &n, &bits, &flags, &params, &d.A, error);
     if (st != HLZ_OK) return st;
     if (n == 0 || n > (uint64_t)raw_size + 1) return hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt robust payload header");
-    decoder d = {.src = src + at, .bits = (coded_size - at) * 8};
+    d.src = src + at, d.bits = (coded_size - at) * 8;
     if ((st = layout_init(&d.L, &params, hlz_llm_vocab(llm), error)) != HLZ_OK) return st;
     int32_t *ids = malloc((size_t)n * sizeof *ids);
     if (!ids) st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");

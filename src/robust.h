@@ -13,7 +13,8 @@
  *
  * Payload (doc/format.md): varint token count, varint cross-entropy in 1/64
  * bits (informational), varint flags (1: CRLF), u32 C x 2^16, u32 ratio x
- * 2^16, u8 bucket count, u8 bucket code, u32 seed, then the bit stream.
+ * 2^16, u8 bucket count, u8 bucket code, u32 seed, for the Huffman code K
+ * code lengths, then the bit stream.
  */
 #ifndef HLZ_ROBUST_H
 #define HLZ_ROBUST_H
@@ -23,18 +24,22 @@
 #define HLZ_ROBUST_ONE 65536u        /* fixed-point 1.0 of mismatch and ratio */
 #define HLZ_ROBUST_BUCKETS_MAX 64
 #define HLZ_ROBUST_CODE_UNARY 0      /* bucket k: k ones then a zero; the last: K-1 ones */
-#define HLZ_ROBUST_CODE_COUNT 1
+#define HLZ_ROBUST_CODE_HUFFMAN 1    /* canonical Huffman, K code lengths stored after the seed */
+#define HLZ_ROBUST_CODE_COUNT 2
+#define HLZ_ROBUST_CODE_AUTO 255     /* encoder request, never stored: the smaller of the two */
+#define HLZ_ROBUST_HUFFMAN_MAX 30    /* longest Huffman code word */
 #define HLZ_ROBUST_HEAD_SIZE 14      /* the fixed fields after the varints */
 
 typedef struct {
     uint32_t mismatch; /* C in 1/65536, > 65536 */
     uint32_t ratio;    /* bucket k holds p in (ratio^-(k+1), ratio^-k], in 1/65536, > 65536 */
     uint8_t buckets;   /* K in 2..HLZ_ROBUST_BUCKETS_MAX; the last bucket is [0, ratio^-(K-1)] */
-    uint8_t code;      /* HLZ_ROBUST_CODE_* */
+    uint8_t code;      /* HLZ_ROBUST_CODE_* (AUTO only as an encoder request) */
     uint32_t seed;     /* of the longform permutation */
 } hlz_robust_params;
 
-/* The seed's experimental layout: ratio 8, 33 buckets, unary code, seed 0;
+/* The seed's experimental layout, ratio 8 and 33 buckets, with the bucket
+ * code chosen per chunk (AUTO: unary, or Huffman when smaller), seed 0;
  * C rounded to 1/65536. Returns -1 when C is not a number in (1, 65535]. */
 int hlz_robust_params_default(double mismatch, hlz_robust_params *params);
 
@@ -48,6 +53,7 @@ typedef struct {
     uint64_t prefix_bits;  /* sum of the longform prefixes and terminating bits */
     uint64_t bucket_count[HLZ_ROBUST_BUCKETS_MAX];
     double model_bits;     /* the model's cross-entropy of the tokens */
+    uint8_t code;          /* the bucket code used */
 } hlz_robust_stats;
 
 /* Codes `size` bytes of text into dst (capacity `capacity`) with the llm's

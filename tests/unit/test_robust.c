@@ -116,6 +116,8 @@ static void layout_and_exact_round_trips(void)
             hlz_robust_params rp;
             CHECK(hlz_robust_params_default(cs[c], &rp) == 0);
             rp.seed = (uint32_t)(c * 7 + t);
+            static const uint8_t codes[3] = {HLZ_ROBUST_CODE_UNARY, HLZ_ROBUST_CODE_HUFFMAN, HLZ_ROBUST_CODE_AUTO};
+            rp.code = codes[(c + t) % 3];
             char why[512];
             hlz_robust_stats stats;
             size_t coded = round_trips(llm, &rp, (const uint8_t *)texts[t], sizes[t], &stats, why, sizeof why);
@@ -126,16 +128,18 @@ static void layout_and_exact_round_trips(void)
             hlz_robust_params got;
             uint64_t tokens;
             double bits;
-            uint8_t head[64];
             size_t cap = sizes[t] * 2 + 64, n2;
             uint8_t *dst = malloc(cap);
             CHECK(hlz_robust_encode(llm, &rp, (const uint8_t *)texts[t], sizes[t], dst, cap, &n2, NULL, &e) == HLZ_OK);
             CHECK(n2 == coded);
             CHECK(hlz_robust_payload_info(dst, n2, &got, &tokens, &bits, &e) == HLZ_OK);
             CHECK(got.mismatch == rp.mismatch && got.ratio == rp.ratio && got.buckets == rp.buckets &&
-                  got.seed == rp.seed && tokens == stats.tokens);
+                  got.seed == rp.seed && tokens == stats.tokens && got.code == stats.code &&
+                  (rp.code == HLZ_ROBUST_CODE_AUTO || got.code == rp.code));
             size_t h = n2 - (size_t)((stats.bucket_bits + stats.prefix_bits + 7) / 8);
-            CHECK_MSG(h >= 3 + HLZ_ROBUST_HEAD_SIZE && h <= sizeof head, "head of %zu bytes", h);
+            size_t lengths_size = got.code == HLZ_ROBUST_CODE_HUFFMAN ? got.buckets : 0;
+            CHECK_MSG(h >= 3 + HLZ_ROBUST_HEAD_SIZE + lengths_size && h <= 30 + HLZ_ROBUST_HEAD_SIZE + lengths_size,
+                      "head of %zu bytes", h);
             /* Damage: a cut stream, one more byte, a flipped bit, a wrong size. */
             uint8_t *back = malloc(sizes[t] + 8);
             CHECK(hlz_robust_decode(llm, dst, n2 - 1, back, sizes[t], &e) != HLZ_OK);
@@ -146,6 +150,14 @@ static void layout_and_exact_round_trips(void)
             CHECK(st != HLZ_OK || memcmp(back, texts[t], sizes[t]) != 0);
             dst[h] ^= 0x40;
             CHECK(hlz_robust_decode(llm, dst, n2, back, sizes[t] + 1, &e) == HLZ_ERR_CORRUPT);
+            if (got.code == HLZ_ROBUST_CODE_HUFFMAN) { /* code lengths that are no prefix code */
+                size_t lengths = h - got.buckets;
+                uint8_t keep = dst[lengths];
+                dst[lengths] = 31;
+                CHECK(hlz_robust_decode(llm, dst, n2, back, sizes[t], &e) == HLZ_ERR_CORRUPT);
+                dst[lengths] = keep;
+                CHECK(hlz_robust_decode(llm, dst, n2, back, sizes[t], &e) == HLZ_OK);
+            }
             free(dst), free(back);
         }
     /* Bad parameters: C <= 1, an unknown bucket code, too many buckets. */
