@@ -123,6 +123,10 @@ bench-container: $(O)/hlz
 $(O)/robust-bench: bench/robust_bench.c $(O)/libhlz.a
 	$(CC) $(ALL_CFLAGS) $< $(O)/libhlz.a $(LIBS) -o $@
 
+# The float32 decoder of the real mismatch experiment (tools/robust/mismatch.sh).
+$(O)/robust-mismatch: tools/robust/robust_mismatch.c $(O)/libhlz.a
+	$(CC) $(ALL_CFLAGS) $< $(O)/libhlz.a $(LIBS) -o $@
+
 $(O)/bench-engine: bench/engine_bench.c tests/unit/model_util.h tests/unit/test.h $(O)/libhlz.a
 	$(CC) $(ALL_CFLAGS) -Itests/unit $< $(O)/libhlz.a $(LIBS) -Wl,--wrap=hlz_parallel_for -o $@
 
