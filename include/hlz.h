@@ -3,8 +3,8 @@
  *
  * An hlz archive (doc/format.md) is a header, a sequence of independently
  * coded chunks, an index and a trailer. Each chunk records the codec that
- * made it (store, zstd; llm, float and robust are reserved for later
- * versions) and a 64-bit checksum of its raw bytes, so decoding verifies
+ * made it (store, zstd, llm, robust; float is reserved for a later
+ * version) and a 64-bit checksum of its raw bytes, so decoding verifies
  * everything it outputs.
  *
  * Levels of this API, simplest first:
@@ -73,7 +73,7 @@ const char *hlz_status_name(hlz_status status);
 typedef enum {
     HLZ_CODEC_STORE = 0,
     HLZ_CODEC_ZSTD = 1,
-    HLZ_CODEC_LLM = 2,    /* reserved: language model + arithmetic coder */
+    HLZ_CODEC_LLM = 2,    /* language model + rANS (needs options.model) */
     HLZ_CODEC_FLOAT = 3,  /* reserved: tensor codec */
     HLZ_CODEC_ROBUST = 4, /* mismatch-tolerant llm codec (Hu & Tang), options.mismatch */
     HLZ_CODEC_COUNT,
