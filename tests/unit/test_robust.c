@@ -107,9 +107,9 @@ static void layout_and_exact_round_trips(void)
     hlz_llm *llm;
     hlz_error e;
     CHECK_MSG(hlz_llm_create(m, &lp, &llm, &e) == HLZ_OK, "%s", e.message);
-    const char *texts[] = {"a", "Once upon a time there was a little girl.\r\nShe liked to play.\r\n",
-                           "\xff\xfe bytes \xc3 and NUL \0 inside, and some plain words after them."};
-    size_t sizes[] = {1, strlen(texts[1]), 70};
+    static const char odd[] = "\xff\xfe bytes \xc3 and NUL \0 inside, and some plain words after them.";
+    const char *texts[] = {"a", "Once upon a time there was a little girl.\r\nShe liked to play.\r\n", odd};
+    size_t sizes[] = {1, strlen(texts[1]), sizeof odd - 1};
     double cs[] = {1.01, 2, 10.0 / 3, 1000};
     for (int c = 0; c < 4; c++)
         for (int t = 0; t < 3; t++) {
