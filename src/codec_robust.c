@@ -152,10 +152,13 @@ static int canonical_words(bucket_code *a, unsigned K)
         for (unsigned k = 0; k < K; k++)
             if (a->length[k] == len) a->word[k] = next++, kraft += (uint64_t)1 << (HLZ_ROBUST_HUFFMAN_MAX - len);
     }
-    for (unsigned k = 0; k < K; k++)
+    unsigned used = 0;
+    for (unsigned k = 0; k < K; k++) {
         if (a->length[k] > HLZ_ROBUST_HUFFMAN_MAX) return -1;
+        used += a->length[k] > 0;
+    }
     uint64_t full = (uint64_t)1 << HLZ_ROBUST_HUFFMAN_MAX;
-    return kraft == full || kraft == full / 2 ? 0 : -1; /* full/2: a single bucket of length 1 */
+    return kraft == full || (kraft == full / 2 && used == 1) ? 0 : -1; /* a single bucket: length 1 */
 }
 
 /* Huffman code lengths for the counts (O(K^2) merging; K <= 64). -1 when a
