@@ -119,6 +119,14 @@ bench-container: $(O)/hlz
 
 # Not part of `all` nor of the test suite. Linked with --wrap=hlz_parallel_for so
 # that the bench can time the parallel regions of the forward pass.
+# Robust codec cost against llm (bench/robust_bench.c; see doc/robust.md for the runs).
+$(O)/robust-bench: bench/robust_bench.c $(O)/libhlz.a
+	$(CC) $(ALL_CFLAGS) $< $(O)/libhlz.a $(LIBS) -o $@
+
+# The float32 decoder of the real mismatch experiment (tools/robust/mismatch.sh).
+$(O)/robust-mismatch: tools/robust/robust_mismatch.c $(O)/libhlz.a
+	$(CC) $(ALL_CFLAGS) $< $(O)/libhlz.a $(LIBS) -o $@
+
 $(O)/bench-engine: bench/engine_bench.c tests/unit/model_util.h tests/unit/test.h $(O)/libhlz.a
 	$(CC) $(ALL_CFLAGS) -Itests/unit $< $(O)/libhlz.a $(LIBS) -Wl,--wrap=hlz_parallel_for -o $@
 

@@ -3,8 +3,8 @@
  *
  * An hlz archive (doc/format.md) is a header, a sequence of independently
  * coded chunks, an index and a trailer. Each chunk records the codec that
- * made it (store, zstd; llm, float and robust are reserved for later
- * versions) and a 64-bit checksum of its raw bytes, so decoding verifies
+ * made it (store, zstd, llm, robust; float is reserved for a later
+ * version) and a 64-bit checksum of its raw bytes, so decoding verifies
  * everything it outputs.
  *
  * Levels of this API, simplest first:
@@ -73,9 +73,9 @@ const char *hlz_status_name(hlz_status status);
 typedef enum {
     HLZ_CODEC_STORE = 0,
     HLZ_CODEC_ZSTD = 1,
-    HLZ_CODEC_LLM = 2,    /* reserved: language model + arithmetic coder */
+    HLZ_CODEC_LLM = 2,    /* language model + rANS (needs options.model) */
     HLZ_CODEC_FLOAT = 3,  /* reserved: tensor codec */
-    HLZ_CODEC_ROBUST = 4, /* reserved: mismatch-tolerant llm codec */
+    HLZ_CODEC_ROBUST = 4, /* mismatch-tolerant llm codec (Hu & Tang), options.mismatch */
     HLZ_CODEC_COUNT,
     HLZ_CODEC_AUTO = 255  /* options only: let the scout decide per chunk */
 } hlz_codec_id;
@@ -103,7 +103,7 @@ typedef struct hlz_session hlz_session;
 typedef void (*hlz_progress_fn)(void *user, uint64_t bytes_in, uint64_t bytes_out);
 
 typedef struct {
-    hlz_codec_id codec;   /* HLZ_CODEC_AUTO (default), STORE, ZSTD or LLM */
+    hlz_codec_id codec;   /* HLZ_CODEC_AUTO (default), STORE, ZSTD, LLM or ROBUST */
     uint32_t chunk_size;  /* raw bytes per chunk, HLZ_CHUNK_SIZE_MIN..MAX */
     int level;            /* 1 (fast) .. 9 (small); mapped onto zstd levels */
     int threads;          /* worker threads, 1..HLZ_THREADS_MAX */
@@ -116,6 +116,11 @@ typedef struct {
      * fingerprint is checked). The library sets the model's thread count
      * during the call. */
     hlz_model *model;
+    /* The robust codec's certified mismatch C (> 1, at most 65535; stored in
+     * 1/65536 in each robust chunk): its chunks decode correctly whenever the
+     * decoder's probability of every token is within a factor C of the
+     * encoder's. Only used with codec ROBUST, which auto never picks. */
+    double mismatch;
 } hlz_options;
 
 /* Fills `options` with the defaults: auto codec, 1 MiB chunks, level 9,
@@ -184,9 +189,10 @@ typedef struct {
     unsigned utf8_percent; /* share of bytes in valid UTF-8 sequences */
     unsigned probe_percent;/* zstd probe output as a percentage of its input */
     uint64_t checksum;     /* XXH3-64 of the raw bytes, seeded with `index` */
-    uint64_t tokens;       /* llm chunks: tokens coded; else 0 */
+    uint64_t tokens;       /* llm and robust chunks: tokens coded; else 0 */
     double model_bits;     /* llm chunks: the model's cross-entropy of the chunk in bits
-                              (float probabilities, before integer tables); else 0 */
+                              (float probabilities, before integer tables); robust too; else 0 */
+    double mismatch;       /* robust chunks: the certified mismatch C; else 0 */
 } hlz_chunk_info;
 
 /* Receives the header once per archive, then each chunk in order. Return

@@ -365,6 +365,12 @@ static int list_header(void *user, const hlz_header_info *h)
 static int list_chunk(void *user, const hlz_chunk_info *ch)
 {
     lister *l = user;
+    /* Robust chunks show the mismatch C they are certified against. */
+    char codec[40];
+    if (ch->codec == HLZ_CODEC_ROBUST && ch->mismatch > 0)
+        snprintf(codec, sizeof codec, "robust C=%.4g", ch->mismatch);
+    else
+        snprintf(codec, sizeof codec, "%s", hlz_codec_name(ch->codec));
     double ratio = (double)ch->coded_size / (double)ch->raw_size;
     if (ch->codec < HLZ_CODEC_COUNT) l->codec_chunks[ch->codec]++;
     if (l->c->verbose) {
@@ -377,12 +383,12 @@ static int list_chunk(void *user, const hlz_chunk_info *ch)
         }
         printf("%8llu %12llu %12u %11u %6.2f%% %6.3f  %-6s %7.3f %4u%% %5u%% %9s %9s  %s\n",
                (unsigned long long)ch->index, (unsigned long long)ch->offset, (unsigned)ch->raw_size,
-               (unsigned)ch->coded_size, 100 * ratio, 8 * ratio, hlz_codec_name(ch->codec), ch->entropy,
+               (unsigned)ch->coded_size, 100 * ratio, 8 * ratio, codec, ch->entropy,
                ch->utf8_percent, ch->probe_percent, tokens, overhead, hlz_reason_name(ch->reason));
     }
     else
         printf("%8llu %12u %11u %6.2f%% %6.3f  %s\n", (unsigned long long)ch->index, (unsigned)ch->raw_size,
-               (unsigned)ch->coded_size, 100 * ratio, 8 * ratio, hlz_codec_name(ch->codec));
+               (unsigned)ch->coded_size, 100 * ratio, 8 * ratio, codec);
     return 0;
 }
 
@@ -449,8 +455,8 @@ static int open_model(cli *c)
     const char *path = c->model_path ? c->model_path : default_model(buf, sizeof buf);
     if (path && strcmp(path, "none") == 0) path = NULL; /* classical codecs only */
     if (!path) {
-        if (c->lib.codec == HLZ_CODEC_LLM) {
-            say(NULL, "the llm codec needs a model: give one with --model FILE");
+        if (c->lib.codec == HLZ_CODEC_LLM || c->lib.codec == HLZ_CODEC_ROBUST) {
+            say(NULL, "the %s codec needs a model: give one with --model FILE", hlz_codec_name(c->lib.codec));
             return 1;
         }
         if (c->verbose && !c->quiet) say(NULL, "no model found: text is coded with zstd (give one with --model)");
@@ -490,7 +496,10 @@ static void usage(FILE *f)
             "  -k, --keep           keep input files (the default)\n"
             "      --rm             remove each input after its output is complete and verified\n"
             "  -1 .. -9             faster .. smaller (default -%d)\n"
-            "      --codec=NAME     auto (default: the scout picks per chunk), llm, zstd or store\n"
+            "      --codec=NAME     auto (default: the scout picks per chunk), llm, zstd, store, or robust\n"
+            "                       (llm that decodes even where the decoder's probabilities differ)\n"
+            "      --mismatch=C     robust: the factor C > 1 by which the decoder's probabilities may\n"
+            "                       differ from the encoder's (recorded in the archive)\n"
             "      --model=FILE     the GGUF model of the llm codec (default: the model built with hlz,\n"
             "                       or $HLZ_MODEL; 'none': classical codecs only); decompressing\n"
             "                       needs the model the archive names\n"
@@ -563,7 +572,8 @@ static int parse_args(int argc, char **argv, cli *c, char ***files, int *file_co
             size_t len = eq ? (size_t)(eq - a) : strlen(a);
             const char *val = eq ? eq + 1 : NULL;
 #define IS(name) (len == strlen(name) && strncmp(a, name, len) == 0)
-            if (val && !(IS("--output") || IS("--codec") || IS("--chunk-size") || IS("--threads") || IS("--model"))) {
+            if (val && !(IS("--output") || IS("--codec") || IS("--chunk-size") || IS("--threads") || IS("--model") ||
+                        IS("--mismatch"))) {
                 static const char *const flags[] = {"--compress", "--decompress", "--uncompress", "--test",
                                                     "--list", "--stdout", "--to-stdout", "--force", "--keep",
                                                     "--rm", "--verbose", "--quiet", "--help", "--version"};
@@ -592,8 +602,9 @@ static int parse_args(int argc, char **argv, cli *c, char ***files, int *file_co
                 if (!v) return 1;
                 if (hlz_codec_from_name(v, &c->lib.codec) != 0 ||
                     (c->lib.codec != HLZ_CODEC_AUTO && c->lib.codec != HLZ_CODEC_ZSTD &&
-                     c->lib.codec != HLZ_CODEC_STORE && c->lib.codec != HLZ_CODEC_LLM)) {
-                    say(NULL, "unknown codec '%s' (this build has auto, llm, zstd, store)", v);
+                     c->lib.codec != HLZ_CODEC_STORE && c->lib.codec != HLZ_CODEC_LLM &&
+                     c->lib.codec != HLZ_CODEC_ROBUST)) {
+                    say(NULL, "unknown codec '%s' (this build has auto, llm, zstd, store, robust)", v);
                     return 1;
                 }
             } else if (IS("--chunk-size")) {
@@ -602,6 +613,15 @@ static int parse_args(int argc, char **argv, cli *c, char ***files, int *file_co
                 if (!parse_size(v, &c->lib.chunk_size) || c->lib.chunk_size < HLZ_CHUNK_SIZE_MIN ||
                     c->lib.chunk_size > HLZ_CHUNK_SIZE_MAX) {
                     say(NULL, "invalid chunk size '%s' (1K..64M)", v);
+                    return 1;
+                }
+            } else if (IS("--mismatch")) {
+                const char *v = option_value(argc, argv, &i, val, "--mismatch");
+                if (!v) return 1;
+                char *end;
+                c->lib.mismatch = strtod(v, &end);
+                if (end == v || *end || !(c->lib.mismatch > 1.0 && c->lib.mismatch <= 65535.0)) {
+                    say(NULL, "invalid mismatch '%s' (a number C with 1 < C <= 65535)", v);
                     return 1;
                 }
             } else if (IS("--model")) {
@@ -683,6 +703,12 @@ int main(int argc, char **argv)
     }
     if (c.output && (c.mode == MODE_TEST || c.mode == MODE_LIST)) {
         say(NULL, "-o does not apply to -t or -l");
+        free(files);
+        return 1;
+    }
+    if (c.mode == MODE_COMPRESS && (c.lib.codec == HLZ_CODEC_ROBUST) != (c.lib.mismatch > 0)) {
+        say(NULL, c.lib.mismatch > 0 ? "--mismatch applies only to --codec robust"
+                                     : "--codec robust needs --mismatch C (e.g. --mismatch 2)");
         free(files);
         return 1;
     }

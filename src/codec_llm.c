@@ -32,6 +32,7 @@ void hlz_llm_params_default(const hlz_model *model, hlz_llm_params *p)
 }
 
 const hlz_llm_params *hlz_llm_get_params(const hlz_llm *llm) { return &llm->params; }
+uint32_t hlz_llm_vocab(const hlz_llm *llm) { return llm->n_vocab; }
 
 void hlz_llm_free(hlz_llm *llm)
 {
@@ -85,55 +86,15 @@ hlz_status hlz_llm_create(hlz_model *model, const hlz_llm_params *params, hlz_ll
     return HLZ_OK;
 }
 
-/* ---- varints ------------------------------------------------------------ */
-
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) p[n++] = (uint8_t)(v | 0x80), v >>= 7;
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
-static int get_varint(const uint8_t *p, size_t size, size_t *at, uint64_t *v)
-{
-    *v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (*at >= size) return -1;
-        uint8_t b = p[(*at)++];
-        *v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) return shift == 63 && b > 1 ? -1 : 0;
-    }
-    return -1;
-}
-
 /* ---- the window walk shared by both sides --------------------------------- */
 
-/* Cross-entropy contribution in bits of `token` under `logits`, computed
- * with deterministic arithmetic (it is stored in the archive). */
-static double token_bits(const float *logits, uint32_t n, int32_t token)
+double hlz_llm_token_bits(const float *logits, uint32_t n, int32_t token)
 {
     float max = logits[0];
     for (uint32_t i = 1; i < n; i++) max = logits[i] > max ? logits[i] : max;
     double sum = 0;
     for (uint32_t i = 0; i < n; i++) sum += (double)hlz_expf(logits[i] - max);
     return (hlz_det_log(sum) - ((double)logits[token] - (double)max)) / 0.69314718055994530942;
-}
-
-typedef struct {
-    uint32_t *cum, *freq;  /* per token of the chunk */
-    uint32_t *table;       /* n_vocab scratch */
-    double bits;
-} encode_tables;
-
-static void record(const hlz_llm *llm, const float *logits, int32_t token, size_t at, encode_tables *t)
-{
-    hlz_freq_from_logits(logits, llm->n_vocab, t->table);
-    uint32_t c = 0;
-    for (int32_t k = 0; k < token; k++) c += t->table[k];
-    t->cum[at] = c;
-    t->freq[at] = t->table[token];
-    t->bits += token_bits(logits, llm->n_vocab, token);
 }
 
 /* The tokens a window is evaluated on: `carry` tokens before it (fewer at
@@ -143,27 +104,38 @@ static size_t window_first(const hlz_llm *llm, size_t begin)
     return begin - (begin < llm->params.carry ? begin : llm->params.carry);
 }
 
-/* Records the frequency of every token in window [begin, end). */
+/* Calls visit for every token of window [begin, end). */
 static hlz_status encode_window(const hlz_llm *llm, hlz_session *s, const int32_t *ids, size_t begin, size_t end,
-                                float *logits, encode_tables *t, hlz_error *e)
+                                float *logits, hlz_llm_visit visit, void *ctx, hlz_error *e)
 {
     size_t first = window_first(llm, begin);
     hlz_status st = hlz_session_copy(llm->model, s, llm->prime, e);
-    if (first == begin) record(llm, llm->prime_logits, ids[begin], begin, t);
+    if (st == HLZ_OK && first == begin) visit(ctx, llm->prime_logits, ids[begin], begin);
     /* Evaluate [first, end - 1) in pieces; row i of a piece starting at u predicts token u + i + 1. */
     for (size_t u = first; st == HLZ_OK && u + 1 < end; u += EVAL_PIECE) {
         size_t n = end - 1 - u < EVAL_PIECE ? end - 1 - u : EVAL_PIECE;
         st = hlz_model_eval(llm->model, s, ids + u, n, logits, e);
         for (size_t i = 0; st == HLZ_OK && i < n; i++)
-            if (u + i + 1 >= begin) record(llm, logits + i * llm->n_vocab, ids[u + i + 1], u + i + 1, t);
+            if (u + i + 1 >= begin) visit(ctx, logits + i * llm->n_vocab, ids[u + i + 1], u + i + 1);
     }
     return st;
 }
 
-/* Payload flags. CRLF: every '\n' of the chunk follows a '\r' and there is no
- * other '\r'; the model sees the text without them (models are trained on LF
- * text, and a '\r' it never saw costs many bits) and the decoder puts them back. */
-#define FLAG_CRLF 1u
+hlz_status hlz_llm_walk_encode(const hlz_llm *llm, const int32_t *ids, size_t n, hlz_llm_visit visit, void *ctx,
+                               hlz_error *error)
+{
+    float *logits = malloc((size_t)EVAL_PIECE * llm->n_vocab * sizeof *logits);
+    hlz_session *s = NULL;
+    hlz_status st = logits ? HLZ_OK : hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+    if (st == HLZ_OK) st = hlz_session_create(llm->model, llm->model->config.n_ctx, &s, error);
+    for (size_t begin = 0; st == HLZ_OK && begin < n; begin += llm->params.window) {
+        size_t end = n - begin < llm->params.window ? n : begin + llm->params.window;
+        st = encode_window(llm, s, ids, begin, end, logits, visit, ctx, error);
+    }
+    hlz_session_free(s);
+    free(logits);
+    return st;
+}
 
 static bool all_crlf(const uint8_t *p, size_t n)
 {
@@ -176,39 +148,60 @@ static bool all_crlf(const uint8_t *p, size_t n)
     return lf > 0;
 }
 
-hlz_status hlz_llm_encode(const hlz_llm *llm, const uint8_t *src, size_t size, uint8_t *dst, size_t capacity,
-                          size_t *coded_size, hlz_error *error)
+hlz_status hlz_llm_tokenize(const hlz_llm *llm, const uint8_t *src, size_t size, int32_t **ids, size_t *n,
+                            unsigned *flags, hlz_error *error)
 {
-    *coded_size = 0;
-    int32_t *ids;
-    size_t n;
-    unsigned flags = all_crlf(src, size) ? FLAG_CRLF : 0;
+    *flags = all_crlf(src, size) ? HLZ_LLM_FLAG_CRLF : 0;
     uint8_t *lf = NULL;
-    if (flags & FLAG_CRLF) {
+    if (*flags & HLZ_LLM_FLAG_CRLF) {
         if (!(lf = malloc(size))) return hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
         size_t k = 0;
         for (size_t i = 0; i < size; i++)
             if (src[i] != '\r') lf[k++] = src[i];
         src = lf, size = k;
     }
-    hlz_status st = hlz_model_tokenize(llm->model, src, size, &ids, &n, error);
+    hlz_status st = hlz_model_tokenize(llm->model, src, size, ids, n, error);
     free(lf);
     if (st != HLZ_OK) return st == HLZ_ERR_NOMEM ? st : hlz_fail(error, HLZ_ERR_CODEC, "the tokenizer cannot spell this chunk");
-    encode_tables t = {.cum = malloc(n * sizeof(uint32_t)), .freq = malloc(n * sizeof(uint32_t)),
+    return HLZ_OK;
+}
+
+typedef struct {
+    const hlz_llm *llm;
+    uint32_t *cum, *freq;  /* per token of the chunk */
+    uint32_t *table;       /* n_vocab scratch */
+    double bits;
+} encode_tables;
+
+static void record(void *context, const float *logits, int32_t token, size_t at)
+{
+    encode_tables *t = context;
+    hlz_freq_from_logits(logits, t->llm->n_vocab, t->table);
+    uint32_t c = 0;
+    for (int32_t k = 0; k < token; k++) c += t->table[k];
+    t->cum[at] = c;
+    t->freq[at] = t->table[token];
+    t->bits += hlz_llm_token_bits(logits, t->llm->n_vocab, token);
+}
+
+hlz_status hlz_llm_encode(const hlz_llm *llm, const uint8_t *src, size_t size, uint8_t *dst, size_t capacity,
+                          size_t *coded_size, hlz_error *error)
+{
+    *coded_size = 0;
+    int32_t *ids;
+    size_t n;
+    unsigned flags;
+    hlz_status st = hlz_llm_tokenize(llm, src, size, &ids, &n, &flags, error);
+    if (st != HLZ_OK) return st;
+    encode_tables t = {.llm = llm, .cum = malloc(n * sizeof(uint32_t)), .freq = malloc(n * sizeof(uint32_t)),
                        .table = malloc(llm->n_vocab * sizeof(uint32_t))};
-    float *logits = malloc((size_t)EVAL_PIECE * llm->n_vocab * sizeof *logits);
-    hlz_session *s = NULL;
-    if (!t.cum || !t.freq || !t.table || !logits) st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
-    if (st == HLZ_OK) st = hlz_session_create(llm->model, llm->model->config.n_ctx, &s, error);
-    for (size_t begin = 0; st == HLZ_OK && begin < n; begin += llm->params.window) {
-        size_t end = n - begin < llm->params.window ? n : begin + llm->params.window;
-        st = encode_window(llm, s, ids, begin, end, logits, &t, error);
-    }
+    if (!t.cum || !t.freq || !t.table) st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+    if (st == HLZ_OK) st = hlz_llm_walk_encode(llm, ids, n, record, &t, error);
     if (st == HLZ_OK) {
         uint8_t head[30];
-        size_t h = put_varint(head, n);
-        h += put_varint(head + h, (uint64_t)(t.bits * 64.0 + 0.5));
-        h += put_varint(head + h, flags);
+        size_t h = hlz_put_varint(head, n);
+        h += hlz_put_varint(head + h, (uint64_t)(t.bits * 64.0 + 0.5));
+        h += hlz_put_varint(head + h, flags);
         hlz_rans_encoder enc;
         uint8_t *start = NULL;
         int full = capacity < h;
@@ -226,8 +219,7 @@ hlz_status hlz_llm_encode(const hlz_llm *llm, const uint8_t *src, size_t size, u
             *coded_size = h + stream;
         }
     }
-    hlz_session_free(s);
-    free(ids), free(t.cum), free(t.freq), free(t.table), free(logits);
+    free(ids), free(t.cum), free(t.freq), free(t.table);
     return st;
 }
 
@@ -236,42 +228,22 @@ hlz_status hlz_llm_payload_info(const uint8_t *src, size_t size, uint64_t *token
 {
     size_t at = 0;
     uint64_t bits, flags;
-    if (get_varint(src, size, &at, tokens) || get_varint(src, size, &at, &bits) ||
-        get_varint(src, size, &at, &flags) || flags > FLAG_CRLF)
+    if (hlz_get_varint(src, size, &at, tokens) || hlz_get_varint(src, size, &at, &bits) ||
+        hlz_get_varint(src, size, &at, &flags) || flags > HLZ_LLM_FLAG_CRLF)
         return hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt llm payload header");
     *model_bits = (double)bits / 64.0;
     return HLZ_OK;
 }
 
-/* Decodes one token from the table of `logits`. */
-static hlz_status decode_token(const hlz_llm *llm, hlz_rans_decoder *d, const float *logits, uint32_t *table,
-                               int32_t *token, hlz_error *e)
+hlz_status hlz_llm_walk_decode(const hlz_llm *llm, int32_t *ids, size_t n, hlz_llm_pick pick, void *ctx,
+                               hlz_error *error)
 {
-    hlz_freq_from_logits(logits, llm->n_vocab, table);
-    uint32_t cum, sym = hlz_freq_find(table, llm->n_vocab, hlz_rans_slot(d), &cum);
-    *token = (int32_t)sym;
-    return hlz_rans_advance(d, cum, table[sym], e);
-}
-
-hlz_status hlz_llm_decode(const hlz_llm *llm, const uint8_t *src, size_t coded_size, uint8_t *dst,
-                          size_t raw_size, hlz_error *error)
-{
-    size_t at = 0;
-    uint64_t n, bits, flags;
-    if (get_varint(src, coded_size, &at, &n) || get_varint(src, coded_size, &at, &bits) ||
-        get_varint(src, coded_size, &at, &flags) || flags > FLAG_CRLF || n == 0 || n > (uint64_t)raw_size + 1)
-        return hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt llm payload header");
-    hlz_rans_decoder d;
-    hlz_status st = hlz_rans_decoder_init(&d, src + at, coded_size - at, error);
-    if (st != HLZ_OK) return st;
-    int32_t *ids = malloc((size_t)n * sizeof *ids);
-    uint32_t *table = malloc(llm->n_vocab * sizeof *table);
     float *logits = malloc((size_t)EVAL_PIECE * llm->n_vocab * sizeof *logits);
     hlz_session *s = NULL;
-    if (!ids || !table || !logits) st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+    hlz_status st = logits ? HLZ_OK : hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
     if (st == HLZ_OK) st = hlz_session_create(llm->model, llm->model->config.n_ctx, &s, error);
     for (size_t begin = 0; st == HLZ_OK && begin < n; begin += llm->params.window) {
-        size_t end = n - begin < llm->params.window ? (size_t)n : begin + llm->params.window;
+        size_t end = n - begin < llm->params.window ? n : begin + llm->params.window;
         size_t first = window_first(llm, begin);
         const float *next = llm->prime_logits;
         st = hlz_session_copy(llm->model, s, llm->prime, error);
@@ -281,39 +253,80 @@ hlz_status hlz_llm_decode(const hlz_llm *llm, const uint8_t *src, size_t coded_s
             next = logits + (k - 1) * llm->n_vocab;
         }
         for (size_t a = begin; st == HLZ_OK && a < end; a++) {
-            st = decode_token(llm, &d, next, table, &ids[a], error);
+            st = pick(ctx, next, a, &ids[a], error);
+            if (st == HLZ_OK && (ids[a] < 0 || (uint32_t)ids[a] >= llm->n_vocab))
+                st = hlz_fail(error, HLZ_ERR_CORRUPT, "decoded token %ld is not in the vocabulary", (long)ids[a]);
             if (st == HLZ_OK && a + 1 < end) {
                 st = hlz_model_eval(llm->model, s, &ids[a], 1, logits, error);
                 next = logits;
             }
         }
     }
-    if (st == HLZ_OK) st = hlz_rans_finish(&d, error);
-    if (st == HLZ_OK) {
-        uint8_t *text;
-        size_t size;
-        st = hlz_model_detokenize(llm->model, ids, (size_t)n, &text, &size, error);
-        if (st == HLZ_OK) {
-            size_t out = size;
-            if (flags & FLAG_CRLF)
-                for (size_t i = 0; i < size; i++) out += text[i] == '\n';
-            if (out != raw_size) {
-                st = hlz_fail(error, HLZ_ERR_CORRUPT, "llm data decodes to %zu bytes, not %zu", out, raw_size);
-            } else if (flags & FLAG_CRLF) {
-                for (size_t i = 0, k = 0; i < size; i++) {
-                    if (text[i] == '\n') dst[k++] = '\r';
-                    dst[k++] = text[i];
-                }
-            } else {
-                memcpy(dst, text, size);
-            }
-            free(text);
-        } else if (st != HLZ_ERR_NOMEM) {
-            st = hlz_fail(error, HLZ_ERR_CORRUPT, "llm data decodes to invalid tokens");
-        }
-    }
     hlz_session_free(s);
-    free(ids), free(table), free(logits);
+    free(logits);
+    return st;
+}
+
+hlz_status hlz_llm_untokenize(const hlz_llm *llm, const int32_t *ids, size_t n, unsigned flags, uint8_t *dst,
+                              size_t raw_size, hlz_error *error)
+{
+    uint8_t *text;
+    size_t size;
+    hlz_status st = hlz_model_detokenize(llm->model, ids, n, &text, &size, error);
+    if (st != HLZ_OK) return st == HLZ_ERR_NOMEM ? st : hlz_fail(error, HLZ_ERR_CORRUPT, "llm data decodes to invalid tokens");
+    size_t out = size;
+    if (flags & HLZ_LLM_FLAG_CRLF)
+        for (size_t i = 0; i < size; i++) out += text[i] == '\n';
+    if (out != raw_size) {
+        st = hlz_fail(error, HLZ_ERR_CORRUPT, "llm data decodes to %zu bytes, not %zu", out, raw_size);
+    } else if (flags & HLZ_LLM_FLAG_CRLF) {
+        for (size_t i = 0, k = 0; i < size; i++) {
+            if (text[i] == '\n') dst[k++] = '\r';
+            dst[k++] = text[i];
+        }
+    } else {
+        memcpy(dst, text, size);
+    }
+    free(text);
+    return st;
+}
+
+typedef struct {
+    const hlz_llm *llm;
+    hlz_rans_decoder d;
+    uint32_t *table;
+} decode_tables;
+
+/* Decodes one token from the table of `logits`. */
+static hlz_status decode_token(void *context, const float *logits, size_t at, int32_t *token, hlz_error *e)
+{
+    decode_tables *t = context;
+    (void)at;
+    hlz_freq_from_logits(logits, t->llm->n_vocab, t->table);
+    uint32_t cum, sym = hlz_freq_find(t->table, t->llm->n_vocab, hlz_rans_slot(&t->d), &cum);
+    *token = (int32_t)sym;
+    return hlz_rans_advance(&t->d, cum, t->table[sym], e);
+}
+
+hlz_status hlz_llm_decode(const hlz_llm *llm, const uint8_t *src, size_t coded_size, uint8_t *dst,
+                          size_t raw_size, hlz_error *error)
+{
+    size_t at = 0;
+    uint64_t n, bits, flags;
+    if (hlz_get_varint(src, coded_size, &at, &n) || hlz_get_varint(src, coded_size, &at, &bits) ||
+        hlz_get_varint(src, coded_size, &at, &flags) || flags > HLZ_LLM_FLAG_CRLF || n == 0 ||
+        n > (uint64_t)raw_size + 1)
+        return hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt llm payload header");
+    decode_tables t = {.llm = llm};
+    hlz_status st = hlz_rans_decoder_init(&t.d, src + at, coded_size - at, error);
+    if (st != HLZ_OK) return st;
+    int32_t *ids = malloc((size_t)n * sizeof *ids);
+    t.table = malloc(llm->n_vocab * sizeof *t.table);
+    if (!ids || !t.table) st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+    if (st == HLZ_OK) st = hlz_llm_walk_decode(llm, ids, (size_t)n, decode_token, &t, error);
+    if (st == HLZ_OK) st = hlz_rans_finish(&t.d, error);
+    if (st == HLZ_OK) st = hlz_llm_untokenize(llm, ids, (size_t)n, (unsigned)flags, dst, raw_size, error);
+    free(ids), free(t.table);
     return st;
 }
 

@@ -5,6 +5,7 @@
  * options, so the archive is the same for every thread count. */
 #include "internal.h"
 #include "llm.h"
+#include "robust.h"
 #include "model.h"
 
 #include <errno.h>
@@ -35,6 +36,7 @@ typedef struct {
 typedef struct {
     const hlz_options *options;
     const hlz_llm *llm;   /* NULL when no model is used */
+    hlz_robust_params robust; /* for codec robust */
     slot *slots;
 } batch;
 
@@ -55,6 +57,9 @@ static hlz_status try_codec(const batch *b, slot *s, unsigned id, uint8_t *dst, 
 {
     if (id == HLZ_CODEC_LLM)
         return hlz_llm_encode(b->llm, s->raw, s->raw_size, dst, s->raw_size - 1, coded, &s->error);
+    if (id == HLZ_CODEC_ROBUST)
+        return hlz_robust_encode(b->llm, &b->robust, s->raw, s->raw_size, dst, s->raw_size - 1, coded, NULL,
+                                 &s->error);
     return hlz_codec_encode(id, b->options->level, s->raw, s->raw_size, dst, s->raw_size - 1, coded, &s->error);
 }
 
@@ -149,10 +154,13 @@ static hlz_status check_options(const hlz_options *o, hlz_error *error)
                         HLZ_LEVEL_MAX);
     if (o->threads < 1 || o->threads > HLZ_THREADS_MAX)
         return hlz_fail(error, HLZ_ERR_PARAM, "thread count %d is outside 1..%d", o->threads, HLZ_THREADS_MAX);
-    if (o->codec == HLZ_CODEC_LLM && !o->model)
-        return hlz_fail(error, HLZ_ERR_PARAM, "the llm codec needs a model");
+    if ((o->codec == HLZ_CODEC_LLM || o->codec == HLZ_CODEC_ROBUST) && !o->model)
+        return hlz_fail(error, HLZ_ERR_PARAM, "the %s codec needs a model", hlz_codec_name(o->codec));
+    hlz_robust_params robust;
+    if (o->codec == HLZ_CODEC_ROBUST && hlz_robust_params_default(o->mismatch, &robust) != 0)
+        return hlz_fail(error, HLZ_ERR_PARAM, "the robust codec needs a mismatch C in (1, 65535], not %g", o->mismatch);
     if (o->codec != HLZ_CODEC_AUTO && o->codec != HLZ_CODEC_STORE && o->codec != HLZ_CODEC_ZSTD &&
-        o->codec != HLZ_CODEC_LLM)
+        o->codec != HLZ_CODEC_LLM && o->codec != HLZ_CODEC_ROBUST)
         return hlz_fail(error, HLZ_ERR_UNSUPPORTED, "the %s codec is not available in this build",
                         hlz_codec_name(o->codec));
     return HLZ_OK;
@@ -210,6 +218,7 @@ hlz_status hlz_compress_file(FILE *in, FILE *out, const hlz_options *options,
     if ((st = write_all(out, header_bytes, header_size, &offset, error)) != HLZ_OK) goto done;
 
     batch b = {.options = options, .llm = llm, .slots = slots};
+    if (options->codec == HLZ_CODEC_ROBUST) hlz_robust_params_default(options->mismatch, &b.robust);
     bool at_end = false;
     while (!at_end) {
         size_t filled = 0;

@@ -7,6 +7,7 @@
  * at the index, so a missing, repeated or truncated record is an error. */
 #include "internal.h"
 #include "llm.h"
+#include "robust.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -59,6 +60,8 @@ static void decode_job(void *context, size_t i)
     if ((j->status = hlz_payload_check(r, j->coded, j->number, &j->error)) != HLZ_OK) return;
     if (r->codec == HLZ_CODEC_LLM)
         j->status = hlz_llm_decode(j->llm, j->coded, r->coded_size, j->raw, r->raw_size, &j->error);
+    else if (r->codec == HLZ_CODEC_ROBUST)
+        j->status = hlz_robust_decode(j->llm, j->coded, r->coded_size, j->raw, r->raw_size, &j->error);
     else
         j->status = hlz_codec_decode(r->codec, j->coded, r->coded_size, j->raw, r->raw_size, &j->error);
     if (j->status != HLZ_OK) {
@@ -214,34 +217,40 @@ static hlz_status walk_archive(walker *w, reader *r, const uint8_t *first, size_
             coded_sizes = grown;
         }
         coded_sizes[chunks] = record.coded_size;
-        if (record.codec == HLZ_CODEC_LLM && !header->has_llm) {
-            st = hlz_fail(error, HLZ_ERR_CORRUPT, "chunk %llu: llm data in an archive without llm settings",
-                          (unsigned long long)chunks);
+        bool model_coded = record.codec == HLZ_CODEC_LLM || record.codec == HLZ_CODEC_ROBUST;
+        if (model_coded && !header->has_llm) {
+            st = hlz_fail(error, HLZ_ERR_CORRUPT, "chunk %llu: %s data in an archive without llm settings",
+                          (unsigned long long)chunks, hlz_codec_name(record.codec));
             goto done;
         }
-        if (record.codec == HLZ_CODEC_LLM && w->mode == WALK_DECODE && !w->llm &&
+        if (model_coded && w->mode == WALK_DECODE && !w->llm &&
             (st = start_llm(w, header, &llm_params, error)) != HLZ_OK)
             goto done;
         uint64_t tokens = 0;
-        double model_bits = 0;
-        if (w->mode == WALK_LIST && record.codec == HLZ_CODEC_LLM) {
+        double model_bits = 0, mismatch = 0;
+        if (w->mode == WALK_LIST && model_coded) {
             /* Read the payload to report its tokens and the model's cross-entropy. */
             uint8_t *payload = malloc(record.coded_size ? record.coded_size : 1);
             if (!payload) { st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory"); goto done; }
             st = read_exact(r, payload, record.coded_size, "chunk data", error);
-            if (st == HLZ_OK) hlz_llm_payload_info(payload, record.coded_size, &tokens, &model_bits, NULL);
+            hlz_robust_params robust;
+            if (st == HLZ_OK && record.codec == HLZ_CODEC_LLM)
+                hlz_llm_payload_info(payload, record.coded_size, &tokens, &model_bits, NULL);
+            if (st == HLZ_OK && record.codec == HLZ_CODEC_ROBUST &&
+                hlz_robust_payload_info(payload, record.coded_size, &robust, &tokens, &model_bits, NULL) == HLZ_OK)
+                mismatch = (double)robust.mismatch / HLZ_ROBUST_ONE;
             free(payload);
             if (st != HLZ_OK) goto done;
         }
         if (w->mode == WALK_LIST) {
-            if (record.codec != HLZ_CODEC_LLM && (st = skip_bytes(r, record.coded_size, error)) != HLZ_OK) goto done;
+            if (!model_coded && (st = skip_bytes(r, record.coded_size, error)) != HLZ_OK) goto done;
             if (w->callbacks && w->callbacks->on_chunk) {
                 hlz_chunk_info info = {
                     .index = chunks, .offset = record_offset, .raw_offset = raw_total,
                     .raw_size = record.raw_size, .coded_size = record.coded_size, .codec = record.codec,
                     .reason = record.reason, .entropy = record.entropy32 / 32.0,
                     .utf8_percent = record.utf8_percent, .probe_percent = record.probe_percent,
-                    .checksum = record.checksum, .tokens = tokens, .model_bits = model_bits,
+                    .checksum = record.checksum, .tokens = tokens, .model_bits = model_bits, .mismatch = mismatch,
                 };
                 if (w->callbacks->on_chunk(w->callbacks->user, &info)) { w->stopped = 1; goto done; }
             }

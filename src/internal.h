@@ -37,6 +37,29 @@ static inline void hlz_put64(uint8_t *p, uint64_t v)
     for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
 
+/* ---- LEB128 varints (doc/format.md), used by codec payloads ------------ */
+
+static inline size_t hlz_put_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) p[n++] = (uint8_t)(v | 0x80), v >>= 7;
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+/* Reads one varint at *at; -1 when it is truncated or longer than 64 bits. */
+static inline int hlz_get_varint(const uint8_t *p, size_t size, size_t *at, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (*at >= size) return -1;
+        uint8_t b = p[(*at)++];
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) return shift == 63 && b > 1 ? -1 : 0;
+    }
+    return -1;
+}
+
 /* ---- checksum.c ---------------------------------------------------------- */
 
 /* XXH3-64 (xxHash 0.8 stable output) seeded with the chunk's number in its

@@ -63,4 +63,39 @@ hlz_status hlz_llm_payload_info(const uint8_t *src, size_t size, uint64_t *token
 void hlz_llm_option_write(const hlz_llm_params *params, uint8_t out[4 + HLZ_OPTION_LLM_SIZE]);
 hlz_status hlz_llm_option_parse(const uint8_t *value, size_t size, hlz_llm_params *params, hlz_error *error);
 
+/* ---- the parts the robust codec (robust.h) shares ------------------------- */
+
+uint32_t hlz_llm_vocab(const hlz_llm *llm);
+
+/* Payload flag CRLF: every '\n' of the chunk follows a '\r' and there is no
+ * other '\r'; the model sees the text without them (models are trained on LF
+ * text, and a '\r' it never saw costs many bits) and the decoder puts them back. */
+#define HLZ_LLM_FLAG_CRLF 1u
+
+/* Tokenizes a chunk whole, after removing its '\r' when the CRLF flag
+ * applies (set in *flags). HLZ_ERR_CODEC when the tokenizer cannot spell it. */
+hlz_status hlz_llm_tokenize(const hlz_llm *llm, const uint8_t *src, size_t size, int32_t **ids, size_t *n,
+                            unsigned *flags, hlz_error *error);
+
+/* The inverse: detokenizes n tokens, undoes the CRLF flag, and checks that
+ * exactly raw_size bytes result (HLZ_ERR_CORRUPT otherwise). */
+hlz_status hlz_llm_untokenize(const hlz_llm *llm, const int32_t *ids, size_t n, unsigned flags, uint8_t *dst,
+                              size_t raw_size, hlz_error *error);
+
+/* Cross-entropy in bits of `token` under `logits` (deterministic arithmetic). */
+double hlz_llm_token_bits(const float *logits, uint32_t n, int32_t token);
+
+/* The window walk, encoder side: calls visit(ctx, logits, ids[at], at) with
+ * the n_vocab logits that predict token `at`, for every token in order. */
+typedef void (*hlz_llm_visit)(void *ctx, const float *logits, int32_t token, size_t at);
+hlz_status hlz_llm_walk_encode(const hlz_llm *llm, const int32_t *ids, size_t n, hlz_llm_visit visit, void *ctx,
+                               hlz_error *error);
+
+/* Decoder side: pick(ctx, logits, at, &ids[at], error) decides each token
+ * from the logits that predict it (the walk then feeds it to the model); a
+ * token outside the vocabulary or a failing pick stops it. */
+typedef hlz_status (*hlz_llm_pick)(void *ctx, const float *logits, size_t at, int32_t *token, hlz_error *error);
+hlz_status hlz_llm_walk_decode(const hlz_llm *llm, int32_t *ids, size_t n, hlz_llm_pick pick, void *ctx,
+                               hlz_error *error);
+
 #endif
