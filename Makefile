@@ -85,6 +85,14 @@ $(O)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(O)/libhlz.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< $(O)/libhlz.a $(LIBS) -o $@
 
+# The CUDA backend against the CPU, bit for bit (needs a GPU; skips without one).
+$(O)/check-cuda: tests/cuda/check_cuda.c $(wildcard tests/unit/*.h) $(O)/libhlz.a
+	$(CC) $(ALL_CFLAGS) -Itests/unit $< $(O)/libhlz.a $(LIBS) -o $@
+
+.PHONY: cuda-check
+cuda-check: $(O)/check-cuda
+	$(O)/check-cuda
+
 test: all
 	@sh tests/run.sh $(O)
 
