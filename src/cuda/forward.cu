@@ -466,6 +466,8 @@ extern "C" hlz_status hlz_cuda_session_copy(const hlz_model *m, hlz_session *dst
 {
     const hlz_model_config *c = &m->config;
     size_t row = (size_t)c->n_head_kv * c->head_dim * sizeof(float);
+    dst->n_past = 0;
+    if (src->n_past == 0) return HLZ_OK;
     cudaError_t err = cudaMemcpy2D(dst->k, dst->n_ctx * row, src->k, src->n_ctx * row, src->n_past * row, c->n_layer,
                                    cudaMemcpyDeviceToDevice);
     if (err == cudaSuccess)
