@@ -16,6 +16,14 @@
 
 #include <float.h>
 #include <math.h>
+#include <time.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static unsigned long long seed = 0x5eed;
 
@@ -256,11 +264,16 @@ static void check_model(const char *label, hlz_model *cpu, hlz_model *gpu)
     int32_t *ids = malloc(n * 4);
     float *ref = malloc(n * nv * 4), *got = malloc(n * nv * 4);
     for (size_t i = 0; i < n; i++) ids[i] = (int32_t)(test_rand(&seed) % nv);
+    double t0 = now();
     CHECK(eval_pieces(cpu, ids, n, n, ref) == 0);
+    printf("# %s: cpu (16 threads) one prefill of %zu tokens: %.0f tokens/s\n", label, n, (double)n / (now() - t0));
     static const size_t batches[] = {512, 64, 7, 2, 1};
     for (size_t b = 0; b < sizeof batches / sizeof *batches; b++) {
         memset(got, 0xff, n * nv * 4);
+        t0 = now();
         CHECK(eval_pieces(gpu, ids, n, batches[b], got) == 0);
+        printf("# %s: gpu, %zu tokens per call: %.0f tokens/s (one sequence)\n", label, batches[b],
+               (double)n / (now() - t0));
         char what[96];
         snprintf(what, sizeof what, "%s logits, batch %zu (index = token * %u + id)", label, batches[b], nv);
         CHECK_SAME(what, ref, got, n * nv);

@@ -37,7 +37,7 @@ fi
 echo "== kernels and model logits (build/check-cuda)"
 timeout 300 build/check-cuda >"$LOG/check-cuda.log" 2>&1
 rc=$?
-grep -v '^ok ' "$LOG/check-cuda.log" | head -n 40
+grep -v "^ok " "$LOG/check-cuda.log" | head -n 80
 grep -c '^ok ' "$LOG/check-cuda.log" | sed 's/^/ok cases: /'
 tail -n 1 "$LOG/check-cuda.log" | grep -q 'check-cuda: PASS' || fail "check-cuda(rc=$rc)"
 
