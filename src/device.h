@@ -45,7 +45,7 @@ int hlz_cuda_test_quantize(const float *x, size_t n_tokens, uint64_t cols, hlz_q
 int hlz_cuda_test_matmul(const hlz_q8_0_block *w, uint64_t rows, uint64_t cols_pad, const hlz_q8_block *x,
                          size_t n_tokens, float *out);
 int hlz_cuda_test_rmsnorm(const float *x, const float *w, size_t n_tokens, uint32_t dim, float eps, float *y);
-/* op 0: hlz_expf, op 1: silu(a) * b (b may be NULL: then silu(a) * 1 is not used, b must be given). */
+/* op 0: out = hlz_expf(a) (b unused, may be NULL); op 1: out = silu(a) * b. */
 int hlz_cuda_test_elementwise(int op, const float *a, const float *b, size_t n, float *out);
 /* Rotates n_vec head vectors of head_dim values, vector i at position pos[i]. */
 int hlz_cuda_test_rope(float *x, size_t n_vec, uint32_t head_dim, const uint32_t *pos, const float *cos_tab,
