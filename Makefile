@@ -24,6 +24,26 @@ FUZZ_SECONDS ?= 60
 
 LIB_SRC = $(wildcard src/*.c)
 LIB_OBJ = $(LIB_SRC:src/%.c=$(O)/obj/%.o)
+
+# The CUDA backend (src/cuda/, device.h): built where nvcc exists, unless CUDA=0.
+# sm_90 code plus compute_90 PTX that newer GPUs compile at load. -fmad=false and
+# the explicit __f*_rn operations keep the arithmetic that of the CPU (bit for bit).
+NVCC ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
+CUDA ?= $(if $(NVCC),1,0)
+ifeq ($(CUDA),1)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+CUDA_ARCH ?= -gencode arch=compute_90,code=[sm_90,compute_90]
+NVCC_FLAGS = -std=c++17 -O2 $(CUDA_ARCH) -fmad=false -prec-div=true -prec-sqrt=true -ftz=false \
+             -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror,-fno-fast-math -Iinclude -Isrc -DHLZ_HAVE_CUDA
+CUDA_SRC = $(wildcard src/cuda/*.cu)
+LIB_OBJ += $(CUDA_SRC:src/cuda/%.cu=$(O)/obj/cuda/%.o)
+CFLAGS_CUDA = -DHLZ_HAVE_CUDA
+LIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lstdc++
+endif
+
+$(O)/obj/cuda/%.o: src/cuda/%.cu include/hlz.h $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCC_FLAGS) -c $< -o $@
 TEST_SRC = $(wildcard tests/unit/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(O)/tests/%)
 
@@ -32,7 +52,7 @@ all: $(O)/hlz $(O)/hlz-convert $(O)/hlz-lm $(O)/default.gguf $(TEST_BIN)
 
 $(O)/obj/%.o: src/%.c include/hlz.h $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(SIMD_DEFS) $(SIMD_FLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(CFLAGS_CUDA) $(SIMD_DEFS) $(SIMD_FLAGS) -c $< -o $@
 
 # SIMD kernel sets: each file gets its own ISA flags; the CPU is checked at run time (src/cpu.c).
 ifeq ($(shell uname -m),x86_64)
@@ -65,11 +85,19 @@ $(O)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(O)/libhlz.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< $(O)/libhlz.a $(LIBS) -o $@
 
+# The CUDA backend against the CPU, bit for bit (needs a GPU; skips without one).
+$(O)/check-cuda: tests/cuda/check_cuda.c $(wildcard tests/unit/*.h) $(O)/libhlz.a
+	$(CC) $(ALL_CFLAGS) -Itests/unit $< $(O)/libhlz.a $(LIBS) -o $@
+
+.PHONY: cuda-check
+cuda-check: $(O)/check-cuda
+	$(O)/check-cuda
+
 test: all
 	@sh tests/run.sh $(O)
 
 test-sanitize:
-	$(MAKE) O=build-san OPT="-O1 -g" SAN_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all
+	$(MAKE) O=build-san CUDA=0 OPT="-O1 -g" SAN_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 HLZ_TEST_QUICK=1 sh tests/run.sh build-san
 
 FUZZ_CC ?= clang

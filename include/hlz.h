@@ -250,7 +250,15 @@ typedef struct {
     uint64_t n_params;            /* weights, counted from the tensor shapes */
     uint8_t fingerprint[16];      /* XXH3-128 of the model file's bytes */
     const char *kernels;          /* the CPU kernel set in use: "scalar", "avx2", "avx512" */
+    const char *device;           /* where evaluations run: "cpu" or the GPU's name */
 } hlz_model_info;
+
+/* Where a model evaluates (hlz_model_set_device). */
+typedef enum {
+    HLZ_DEVICE_AUTO, /* the GPU when this build has CUDA and one is usable, else the CPU */
+    HLZ_DEVICE_CPU,
+    HLZ_DEVICE_CUDA  /* GPU 0 through CUDA */
+} hlz_device;
 
 /* Opens the GGUF model at `path`. Malformed or unsupported files give
  * HLZ_ERR_MODEL (or HLZ_ERR_IO) with a message naming the problem. The
@@ -282,6 +290,15 @@ void hlz_model_get_info(const hlz_model *model, hlz_model_info *info);
 /* Worker threads used inside one evaluation (1..HLZ_THREADS_MAX; default 1).
  * Results do not depend on it. */
 void hlz_model_set_threads(hlz_model *model, int threads);
+
+/* Moves the model's evaluation to `device` (a new model evaluates on the
+ * CPU). Call it before creating sessions: sessions belong to the device
+ * they were made on (evaluating or copying across devices is HLZ_ERR_PARAM).
+ * Results are bit-identical on every device. HLZ_DEVICE_CUDA fails with
+ * HLZ_ERR_UNSUPPORTED when the build has no CUDA or no GPU is usable and
+ * HLZ_ERR_NOMEM when the weights do not fit in GPU memory; HLZ_DEVICE_AUTO
+ * falls back to the CPU instead of failing. */
+hlz_status hlz_model_set_device(hlz_model *model, hlz_device device, hlz_error *error);
 
 /* A key/value cache for up to `n_ctx` tokens (1..the model's context length). */
 hlz_status hlz_session_create(const hlz_model *model, uint32_t n_ctx, hlz_session **session, hlz_error *error);

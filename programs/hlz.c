@@ -27,6 +27,8 @@ typedef struct {
     int verbose;
     const char *output;
     const char *model_path; /* --model */
+    hlz_device device;      /* --device */
+    const char *device_arg; /* its spelling, for messages */
     hlz_options lib;
 } cli;
 
@@ -467,6 +469,15 @@ static int open_model(cli *c)
         say(path, "cannot use this model: %s", e.message);
         return 1;
     }
+    if (hlz_model_set_device(c->lib.model, c->device, &e) != HLZ_OK) {
+        say(NULL, "--device %s: %s", c->device_arg, e.message);
+        return 1;
+    }
+    if (c->verbose && !c->quiet) {
+        hlz_model_info info;
+        hlz_model_get_info(c->lib.model, &info);
+        say(NULL, "device %s: %s", c->device_arg, info.device);
+    }
     if (c->verbose > 1 && !c->quiet) {
         hlz_model_info info;
         hlz_model_get_info(c->lib.model, &info);
@@ -505,6 +516,8 @@ static void usage(FILE *f)
             "                       needs the model the archive names\n"
             "      --chunk-size=N   bytes per chunk, with K, M or G suffixes (1K..64M, default 1M)\n"
             "  -T, --threads=N      worker threads (default: all processors; 0 means all)\n"
+            "      --device=D       where the model runs: auto (default: the GPU when one is\n"
+            "                       usable), cpu or cuda; archives are identical either way\n"
             "  -v, --verbose        print sizes and times; with -l, the scout's reasons\n"
             "  -q, --quiet          print errors only, no progress line\n"
             "  -h, --help           show this help\n"
@@ -573,7 +586,7 @@ static int parse_args(int argc, char **argv, cli *c, char ***files, int *file_co
             const char *val = eq ? eq + 1 : NULL;
 #define IS(name) (len == strlen(name) && strncmp(a, name, len) == 0)
             if (val && !(IS("--output") || IS("--codec") || IS("--chunk-size") || IS("--threads") || IS("--model") ||
-                        IS("--mismatch"))) {
+                        IS("--mismatch") || IS("--device"))) {
                 static const char *const flags[] = {"--compress", "--decompress", "--uncompress", "--test",
                                                     "--list", "--stdout", "--to-stdout", "--force", "--keep",
                                                     "--rm", "--verbose", "--quiet", "--help", "--version"};
@@ -626,6 +639,17 @@ static int parse_args(int argc, char **argv, cli *c, char ***files, int *file_co
                 }
             } else if (IS("--model")) {
                 if (!(c->model_path = option_value(argc, argv, &i, val, "--model"))) return 1;
+            } else if (IS("--device")) {
+                const char *v = option_value(argc, argv, &i, val, "--device");
+                if (!v) return 1;
+                if (strcmp(v, "auto") == 0) c->device = HLZ_DEVICE_AUTO;
+                else if (strcmp(v, "cpu") == 0) c->device = HLZ_DEVICE_CPU;
+                else if (strcmp(v, "cuda") == 0) c->device = HLZ_DEVICE_CUDA;
+                else {
+                    say(NULL, "unknown device '%s' (auto, cpu or cuda)", v);
+                    return 1;
+                }
+                c->device_arg = v;
             } else if (IS("--threads")) {
                 const char *v = option_value(argc, argv, &i, val, "--threads");
                 if (!v) return 1;
@@ -680,6 +704,7 @@ int main(int argc, char **argv)
 {
     cli c = {0};
     hlz_options_default(&c.lib);
+    c.device_arg = "auto";
     int threads;
     parse_threads("0", &threads);
     c.lib.threads = threads;

@@ -1,7 +1,7 @@
 /* forward.c - the forward pass of llama and qwen2 models (model.h states the
  * arithmetic contract). Each step below says the order of its operations;
  * the CUDA backend reproduces exactly these. */
-#include "model.h"
+#include "device.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -85,11 +85,7 @@ static void rope(const hlz_model *m, float *x, uint32_t pos)
 
 /* ---- attention ------------------------------------------------------------- */
 
-/* Where each token of a batch belongs: its session and its position there. */
-typedef struct {
-    hlz_session *session;
-    uint32_t pos;
-} token_place;
+typedef hlz_token_place token_place; /* device.h */
 
 typedef struct {
     const hlz_model *m;
@@ -249,7 +245,8 @@ hlz_status hlz_model_eval_batch(hlz_model *m, hlz_session *const *sessions, cons
             place[at] = (token_place){sessions[i], sessions[i]->n_past + (uint32_t)t};
             flat[at] = tokens[i][t];
         }
-    hlz_status st = forward(m, place, flat, n, logits, error);
+    hlz_status st = m->cuda ? hlz_cuda_forward(m, place, flat, n, logits, error)
+                            : forward(m, place, flat, n, logits, error);
     if (st == HLZ_OK)
         for (size_t i = 0; i < n_seq; i++) sessions[i]->n_past += (uint32_t)counts[i];
     free(place), free(flat);

@@ -1,7 +1,7 @@
 /* model.c - loading llama and qwen2 models from GGUF: hyperparameters,
  * weights (bound in place when already Q8_0, converted once otherwise),
  * the RoPE tables, and the sessions that hold key/value caches. */
-#include "model.h"
+#include "device.h"
 #include "detmath.h"
 
 #include <math.h>
@@ -254,6 +254,7 @@ static hlz_status finish_open(hlz_model *m, hlz_model **out, hlz_error *e)
 {
     m->kernels = hlz_kernels_best();
     m->threads = 1;
+    m->device_name = "cpu";
     hlz_fingerprint128(m->file.base, m->file.file_size, m->fingerprint);
     hlz_status st = read_config(m, e);
     if (st == HLZ_OK) st = load_weights(m, e);
@@ -296,6 +297,7 @@ hlz_status hlz_model_open_memory(hlz_model **out, const void *data, size_t size,
 void hlz_model_free(hlz_model *m)
 {
     if (!m) return;
+    hlz_cuda_model_free(m);
     hlz_tokenizer_free(m->tok);
     for (size_t i = 0; i < m->owned_count; i++) free(m->owned[i]);
     free(m->owned);
@@ -315,6 +317,21 @@ void hlz_model_get_info(const hlz_model *m, hlz_model_info *info)
         if (strcmp(m->file.tensors[i].name, "rope_freqs.weight") != 0) info->n_params += m->file.tensors[i].n_elements;
     memcpy(info->fingerprint, m->fingerprint, 16);
     info->kernels = m->kernels->name;
+    info->device = m->device_name;
+}
+
+hlz_status hlz_model_set_device(hlz_model *m, hlz_device device, hlz_error *error)
+{
+    if (device == HLZ_DEVICE_CPU) {
+        hlz_cuda_model_free(m);
+        return HLZ_OK;
+    }
+    if (device != HLZ_DEVICE_AUTO && device != HLZ_DEVICE_CUDA)
+        return hlz_fail(error, HLZ_ERR_PARAM, "unknown device %d", (int)device);
+    if (device == HLZ_DEVICE_AUTO && hlz_cuda_device_count() < 1) return HLZ_OK;
+    hlz_error ignored;
+    hlz_status st = hlz_cuda_model_init(m, device == HLZ_DEVICE_AUTO ? &ignored : error);
+    return device == HLZ_DEVICE_AUTO ? HLZ_OK : st; /* auto falls back to the CPU */
 }
 
 uint32_t hlz_session_length(const hlz_session *s) { return s->n_past; }
@@ -333,6 +350,16 @@ hlz_status hlz_session_create(const hlz_model *m, uint32_t n_ctx, hlz_session **
                         (unsigned)c->n_ctx);
     hlz_session *s = calloc(1, sizeof *s);
     size_t per = (size_t)c->n_layer * n_ctx * c->n_head_kv * c->head_dim;
+    if (s && m->cuda) {
+        s->n_ctx = n_ctx;
+        hlz_status st = hlz_cuda_session_alloc(m, s, error);
+        if (st != HLZ_OK) {
+            free(s);
+            return st;
+        }
+        *out = s;
+        return HLZ_OK;
+    }
     if (s) {
         s->k = malloc(per * sizeof(float));
         s->v = malloc(per * sizeof(float));
@@ -349,6 +376,11 @@ hlz_status hlz_session_create(const hlz_model *m, uint32_t n_ctx, hlz_session **
 void hlz_session_free(hlz_session *s)
 {
     if (!s) return;
+    if (s->on_device) {
+        hlz_cuda_session_free(s);
+        free(s);
+        return;
+    }
     free(s->k);
     free(s->v);
     free(s);
@@ -359,6 +391,9 @@ hlz_status hlz_session_copy(const hlz_model *m, hlz_session *dst, const hlz_sess
     const hlz_model_config *c = &m->config;
     if (dst->n_ctx < src->n_past)
         return hlz_fail(error, HLZ_ERR_PARAM, "session too small for the copy");
+    if (dst->on_device != src->on_device)
+        return hlz_fail(error, HLZ_ERR_PARAM, "sessions of the CPU and of the GPU cannot be copied into each other");
+    if (src->on_device) return hlz_cuda_session_copy(m, dst, src, error);
     size_t row = (size_t)c->n_head_kv * c->head_dim;
     for (uint32_t l = 0; l < c->n_layer; l++) {
         memcpy(dst->k + (size_t)l * dst->n_ctx * row, src->k + (size_t)l * src->n_ctx * row,

@@ -63,6 +63,8 @@ struct hlz_model {
     size_t owned_count, owned_cap;
     const hlz_kernels *kernels;
     int threads;
+    struct hlz_cuda_model *cuda;   /* the weights on the GPU (device.h), or NULL: the CPU evaluates */
+    const char *device_name;       /* "cpu" or the GPU's name */
 };
 
 /* One sequence's key/value cache. */
@@ -70,6 +72,7 @@ struct hlz_session {
     uint32_t n_past;   /* tokens already evaluated */
     uint32_t n_ctx;    /* capacity */
     float *k, *v;      /* [n_layer][n_ctx][n_head_kv * head_dim] */
+    bool on_device;    /* k and v are GPU memory (the model evaluates on the GPU) */
 };
 
 /* The public model API (open, free, sessions, evaluation) is declared and

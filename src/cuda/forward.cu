@@ -1,0 +1,711 @@
+/*
+ * forward.cu - forward.c on a CUDA GPU, bit for bit (device.h).
+ *
+ * Each kernel names the forward.c / kernels_ref.c step it reproduces. Only
+ * __fadd_rn, __fsub_rn, __fmul_rn, __fdiv_rn and __fsqrt_rn touch floats
+ * (never a contraction: they cannot fuse, and the build adds -fmad=false).
+ */
+extern "C" {
+#include "device.h"
+#include "internal.h"
+}
+
+#include <cuda_runtime.h>
+#include <float.h>
+#include <pthread.h>
+#include <string.h>
+
+/* ---- device arithmetic (kernels_ref.c) ------------------------------------ */
+
+__device__ static float d_f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
+    if (exp == 0x1f) {
+        bits = sign | 0x7f800000u | (mant << 13);
+    } else if (exp != 0) {
+        bits = sign | ((exp + 112) << 23) | (mant << 13);
+    } else if (mant == 0) {
+        bits = sign;
+    } else {
+        int shift = 0;
+        while (!(mant & 0x400)) mant <<= 1, shift++;
+        bits = sign | ((uint32_t)(113 - shift) << 23) | ((mant & 0x3ff) << 13);
+    }
+    return __uint_as_float(bits);
+}
+
+__device__ static float d_round_even(float v) { return __fsub_rn(__fadd_rn(v, 12582912.0f), 12582912.0f); }
+
+/* hlz_expf, operation for operation. */
+__device__ static float d_expf(float x)
+{
+    if (x != x) return x;
+    if (x > 88.0f) return __int_as_float(0x7f800000);
+    if (x < -87.33f) return 0.0f;
+    float n = d_round_even(__fmul_rn(x, 1.44269504f));
+    float r = __fsub_rn(x, __fmul_rn(n, 0.693145751953125f));
+    r = __fsub_rn(r, __fmul_rn(n, 1.42860677e-06f));
+    float p = __fdiv_rn(1.0f, 720.0f);
+    p = __fadd_rn(__fmul_rn(p, r), __fdiv_rn(1.0f, 120.0f));
+    p = __fadd_rn(__fmul_rn(p, r), __fdiv_rn(1.0f, 24.0f));
+    p = __fadd_rn(__fmul_rn(p, r), __fdiv_rn(1.0f, 6.0f));
+    p = __fadd_rn(__fmul_rn(p, r), 0.5f);
+    p = __fadd_rn(__fmul_rn(p, r), 1.0f);
+    p = __fadd_rn(__fmul_rn(p, r), 1.0f);
+    int e = __float2int_rz(n);
+    float scale = __uint_as_float((uint32_t)(e + 127) << 23);
+    return __fmul_rn(p, scale);
+}
+
+/* The canonical tree over the 32 lanes of a warp: lane i takes lane i + off
+ * for off = 16, 8, 4, 2, 1 (lanes[i] = lanes[i] + lanes[i + off]); lane 0
+ * ends with the sum. */
+__device__ static float warp_tree(float v)
+{
+    for (int off = 16; off > 0; off >>= 1) v = __fadd_rn(v, __shfl_down_sync(0xffffffffu, v, off));
+    return v;
+}
+
+/* ---- kernels ----------------------------------------------------------------- */
+
+/* rmsnorm: one warp per token. ss = dot_f32(x, x) in the canonical order;
+ * scale = 1 / sqrt(ss / n + eps); y = (x * scale) * w. */
+__global__ static void k_rmsnorm(const float *x, const float *w, float *y, uint32_t dim, float eps)
+{
+    const float *v = x + (size_t)blockIdx.x * dim;
+    float *o = y + (size_t)blockIdx.x * dim;
+    unsigned lane = threadIdx.x;
+    float acc = 0.0f;
+    for (uint32_t i = lane; i < dim; i += 32) acc = __fadd_rn(acc, __fmul_rn(v[i], v[i]));
+    float ss = __shfl_sync(0xffffffffu, warp_tree(acc), 0);
+    float scale = __fdiv_rn(1.0f, __fsqrt_rn(__fadd_rn(__fdiv_rn(ss, (float)dim), eps)));
+    for (uint32_t i = lane; i < dim; i += 32) o[i] = __fmul_rn(__fmul_rn(v[i], scale), w[i]);
+}
+
+/* quantize_rows + quantize_q8_ref: one thread per block of 32; a partial
+ * last block reads zeros past `cols`. */
+__global__ static void k_quantize(const float *x, size_t n_tokens, uint64_t cols, uint64_t blocks, hlz_q8_block *out)
+{
+    size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (id >= n_tokens * blocks) return;
+    size_t t = id / blocks, b = id % blocks;
+    const float *v = x + t * cols;
+    float val[HLZ_QBLOCK];
+    float amax = 0.0f;
+    int bad = 0;
+    for (int i = 0; i < HLZ_QBLOCK; i++) {
+        uint64_t c = b * HLZ_QBLOCK + (uint64_t)i;
+        val[i] = c < cols ? v[c] : 0.0f;
+        float a = val[i] < 0 ? -val[i] : val[i];
+        bad |= !(a <= FLT_MAX);
+        if (a > amax) amax = a;
+    }
+    hlz_q8_block *o = out + id;
+    if (bad) {
+        o->d = 0.0f, o->sum = 0;
+        for (int i = 0; i < HLZ_QBLOCK; i++) o->q[i] = 0;
+        return;
+    }
+    float d = __fdiv_rn(amax, 127.0f), inv = d != 0.0f ? __fdiv_rn(1.0f, d) : 0.0f;
+    int32_t sum = 0;
+    for (int i = 0; i < HLZ_QBLOCK; i++) {
+        int q = (int)d_round_even(__fmul_rn(val[i], inv));
+        q = q > 127 ? 127 : q < -127 ? -127 : q;
+        o->q[i] = (int8_t)q;
+        sum += q;
+    }
+    o->d = d;
+    o->sum = sum;
+}
+
+/* matmul_q8_0_ref: out[t * rows + r] = dot_q8_0(row r, token t). A 16 x 16
+ * tile of outputs per thread block; blocks of 32 are staged in shared
+ * memory MM_KB at a time; each output adds its blocks in block order:
+ * acc = acc + (float)isum * (d_w * d_x), isum exact (dp4a). */
+#define MM_TILE 16
+#define MM_KB 4
+__global__ static void k_matmul(const hlz_q8_0_block *w, uint64_t rows, uint64_t nb, const hlz_q8_block *x,
+                                size_t n_tokens, float *out)
+{
+    __shared__ int wq[MM_TILE][MM_KB][8], xq[MM_TILE][MM_KB][8];
+    __shared__ float wd[MM_TILE][MM_KB], xd[MM_TILE][MM_KB];
+    unsigned tr = threadIdx.x % MM_TILE, tt = threadIdx.x / MM_TILE, tid = threadIdx.x;
+    uint64_t r0 = (uint64_t)blockIdx.x * MM_TILE, t0 = (uint64_t)blockIdx.y * MM_TILE;
+    uint64_t r = r0 + tr, t = t0 + tt;
+    float acc = 0.0f;
+    for (uint64_t b0 = 0; b0 < nb; b0 += MM_KB) {
+        /* 256 threads: 16 rows x 4 blocks x 8 words for each operand, 2 words each. */
+        for (unsigned k = tid; k < MM_TILE * MM_KB * 8; k += blockDim.x) {
+            unsigned row = k / (MM_KB * 8), kb = (k / 8) % MM_KB, word = k % 8;
+            uint64_t gb = b0 + kb;
+            int wv = 0, xv = 0;
+            if (r0 + row < rows && gb < nb) {
+                const int8_t *p = w[(r0 + row) * nb + gb].q + 4 * word;
+                wv = (int)(uint8_t)p[0] | (int)(uint8_t)p[1] << 8 | (int)(uint8_t)p[2] << 16 | (int)(uint8_t)p[3] << 24;
+                if (word == 0) wd[row][kb] = d_f16_to_f32(w[(r0 + row) * nb + gb].d);
+            }
+            if (t0 + row < n_tokens && gb < nb) {
+                const hlz_q8_block *xb = &x[(t0 + row) * nb + gb];
+                xv = *(const int *)(xb->q + 4 * word); /* hlz_q8_block keeps q 4-byte aligned */
+                if (word == 0) xd[row][kb] = xb->d;
+            }
+            wq[row][kb][word] = wv;
+            xq[row][kb][word] = xv;
+        }
+        __syncthreads();
+        for (unsigned kb = 0; kb < MM_KB && b0 + kb < nb; kb++) {
+            int isum = 0;
+            for (int i = 0; i < 8; i++) isum = __dp4a(wq[tr][kb][i], xq[tt][kb][i], isum);
+            if (r < rows && t < n_tokens) acc = __fadd_rn(acc, __fmul_rn(__int2float_rn(isum), __fmul_rn(wd[tr][kb], xd[tt][kb])));
+        }
+        __syncthreads();
+    }
+    if (r < rows && t < n_tokens) out[t * rows + r] = acc;
+}
+
+__global__ static void k_add(float *a, const float *b, size_t n)
+{
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) a[i] = __fadd_rn(a[i], b[i]);
+}
+
+/* qwen2 biases: a[t][i] = a[t][i] + bias[i]. */
+__global__ static void k_add_bias(float *a, const float *bias, size_t n, size_t width)
+{
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) a[i] = __fadd_rn(a[i], bias[i % width]);
+}
+
+/* gate = silu(gate) * up, silu(x) = x / (1 + e^-x); op 0 is e^x alone (tests). */
+__global__ static void k_elementwise(int op, float *a, const float *b, size_t n)
+{
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    if (op == 0) a[i] = d_expf(a[i]);
+    else a[i] = __fmul_rn(__fdiv_rn(a[i], __fadd_rn(1.0f, d_expf(-a[i]))), b[i]);
+}
+
+/* rope: thread per (vector, pair); a' = a*c - b*s, b' = a*s + b*c. */
+__global__ static void k_rope(float *x, size_t n_vec, uint32_t hd, uint32_t per_token, const uint32_t *pos,
+                              const float *cos_tab, const float *sin_tab, int neox)
+{
+    uint32_t half = hd / 2;
+    size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (id >= n_vec * half) return;
+    size_t vec = id / half;
+    uint32_t i = (uint32_t)(id % half), p = pos[vec / per_token];
+    float *v = x + vec * hd;
+    float *a = neox ? &v[i] : &v[2 * i], *b = neox ? &v[i + half] : &v[2 * i + 1];
+    float c = cos_tab[(size_t)p * half + i], s = sin_tab[(size_t)p * half + i], a0 = *a, b0 = *b;
+    *a = __fsub_rn(__fmul_rn(a0, c), __fmul_rn(b0, s));
+    *b = __fadd_rn(__fmul_rn(a0, s), __fmul_rn(b0, c));
+}
+
+/* A token's place on the device: its session's caches and its position. */
+typedef struct {
+    float *k, *v;
+    uint32_t n_ctx, pos;
+} dev_place;
+
+/* Stores the new keys and values of layer `layer` into each token's cache. */
+__global__ static void k_store_kv(const dev_place *pl, const float *kn, const float *vn, size_t n, size_t kv_dim,
+                                  uint32_t layer)
+{
+    size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (id >= n * kv_dim) return;
+    size_t t = id / kv_dim, i = id % kv_dim;
+    size_t at = ((size_t)layer * pl[t].n_ctx + pl[t].pos) * kv_dim + i;
+    pl[t].k[at] = kn[id];
+    pl[t].v[at] = vn[id];
+}
+
+/* attend(): one thread block per (token, head), blockDim a multiple of 32
+ * holding head_dim. Scores: warp w takes rows j = w, w + warps, ..., each a
+ * canonical-order dot; max; e^(s - max) and their canonical sum in warp 0;
+ * p = e / sum; then thread d keeps the 32 lane sums of column d
+ * (lane j % 32 adds p_j * v_j[d] in order of j) and runs the tree itself. */
+__device__ static void attend_one(const float *q, const float *kc, const float *vc, uint32_t n, uint32_t hd,
+                                  size_t kv_row, float *scores, float *out)
+{
+    __shared__ float s_sum;
+    unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
+    float scale = __fdiv_rn(1.0f, __fsqrt_rn((float)hd));
+    for (uint32_t j = warp; j < n; j += warps) {
+        const float *kr = kc + (size_t)j * kv_row;
+        float acc = 0.0f;
+        for (uint32_t d = lane; d < hd; d += 32) acc = __fadd_rn(acc, __fmul_rn(q[d], kr[d]));
+        acc = warp_tree(acc);
+        if (lane == 0) scores[j] = __fmul_rn(acc, scale);
+    }
+    __syncthreads();
+    if (warp == 0) {
+        /* The max of the non-nan scores (what the sequential loop keeps); which
+         * zero wins a tie of +0 and -0 does not change s - max. */
+        float m = -__int_as_float(0x7f800000);
+        for (uint32_t j = lane; j < n; j += 32) m = scores[j] > m ? scores[j] : m;
+        for (int off = 16; off > 0; off >>= 1) {
+            float o = __shfl_down_sync(0xffffffffu, m, off);
+            m = o > m ? o : m;
+        }
+        m = __shfl_sync(0xffffffffu, m, 0);
+        float acc = 0.0f;
+        for (uint32_t j = lane; j < n; j += 32) {
+            float e = d_expf(__fsub_rn(scores[j], m));
+            scores[j] = e;
+            acc = __fadd_rn(acc, e);
+        }
+        acc = warp_tree(acc);
+        if (lane == 0) s_sum = acc;
+    }
+    __syncthreads();
+    float sum = s_sum;
+    for (uint32_t j = threadIdx.x; j < n; j += blockDim.x) scores[j] = __fdiv_rn(scores[j], sum);
+    __syncthreads();
+    uint32_t d = threadIdx.x;
+    if (d < hd) {
+        float l[32];
+#pragma unroll
+        for (int i = 0; i < 32; i++) l[i] = 0.0f;
+        for (uint32_t j0 = 0; j0 < n; j0 += 32) {
+#pragma unroll
+            for (int i = 0; i < 32; i++)
+                if (j0 + i < n) l[i] = __fadd_rn(l[i], __fmul_rn(scores[j0 + i], vc[(size_t)(j0 + i) * kv_row + d]));
+        }
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1)
+#pragma unroll
+            for (int i = 0; i < off; i++) l[i] = __fadd_rn(l[i], l[i + off]);
+        out[d] = l[0];
+    }
+}
+
+__global__ static void k_attention(const dev_place *pl, const float *q, float *out, float *scratch, size_t stride,
+                                   uint32_t n_head, uint32_t n_head_kv, uint32_t hd, uint32_t layer)
+{
+    size_t job = blockIdx.x, t = job / n_head;
+    uint32_t h = (uint32_t)(job % n_head), kv_h = h / (n_head / n_head_kv);
+    size_t kv_row = (size_t)n_head_kv * hd;
+    const float *kc = pl[t].k + (size_t)layer * pl[t].n_ctx * kv_row + (size_t)kv_h * hd;
+    const float *vc = pl[t].v + (size_t)layer * pl[t].n_ctx * kv_row + (size_t)kv_h * hd;
+    size_t qo = t * n_head * hd + (size_t)h * hd;
+    attend_one(q + qo, kc, vc, pl[t].pos + 1, hd, kv_row, scratch + job * stride, out + qo);
+}
+
+__global__ static void k_attention_test(const float *q, const float *k, const float *v, uint32_t n, uint32_t hd,
+                                        size_t kv_row, float *scores, float *out)
+{
+    attend_one(q, k, v, n, hd, kv_row, scores, out);
+}
+
+/* ---- the model on the device ------------------------------------------------- */
+
+typedef struct {
+    const hlz_q8_0_block *blocks;
+    uint64_t rows, cols_pad;
+} dev_matrix;
+
+typedef struct {
+    float *attn_norm, *ffn_norm, *bq, *bk, *bv;
+    dev_matrix wq, wk, wv, wo, w_gate, w_up, w_down;
+} dev_layer;
+
+struct hlz_cuda_model {
+    dev_layer *layers;
+    dev_matrix output;
+    float *output_norm, *rope_cos, *rope_sin;
+    void **owned;
+    size_t owned_count, owned_cap;
+    /* The workspace of one evaluation, grown as needed; the mutex keeps the
+     * threads that share the model from using it at once. */
+    pthread_mutex_t lock;
+    void *work;
+    size_t work_size;
+    char name[256];
+};
+
+static hlz_status cuda_fail(hlz_error *e, cudaError_t err, const char *what)
+{
+    hlz_status st = err == cudaErrorMemoryAllocation ? HLZ_ERR_NOMEM : HLZ_ERR_UNSUPPORTED;
+    cudaGetLastError(); /* clear a non-sticky error */
+    return hlz_fail(e, st, "CUDA: %s: %s", what, cudaGetErrorString(err));
+}
+
+static hlz_status upload(hlz_cuda_model *g, const void *src, size_t bytes, void **out, hlz_error *e)
+{
+    *out = NULL;
+    if (!src) return HLZ_OK;
+    if (g->owned_count == g->owned_cap) {
+        size_t cap = g->owned_cap ? 2 * g->owned_cap : 64;
+        void **grown = (void **)realloc(g->owned, cap * sizeof *grown);
+        if (!grown) return hlz_fail(e, HLZ_ERR_NOMEM, "out of memory");
+        g->owned = grown, g->owned_cap = cap;
+    }
+    void *p = NULL;
+    cudaError_t err = cudaMalloc(&p, bytes ? bytes : 1);
+    if (err != cudaSuccess) return cuda_fail(e, err, "uploading the model");
+    g->owned[g->owned_count++] = p;
+    err = cudaMemcpy(p, src, bytes, cudaMemcpyHostToDevice);
+    if (err != cudaSuccess) return cuda_fail(e, err, "uploading the model");
+    *out = p;
+    return HLZ_OK;
+}
+
+static hlz_status upload_matrix(hlz_cuda_model *g, const hlz_matrix *m, dev_matrix *out, hlz_error *e)
+{
+    void *p;
+    out->rows = m->rows, out->cols_pad = m->cols_pad;
+    hlz_status st = upload(g, m->blocks, m->rows * (m->cols_pad / HLZ_QBLOCK) * sizeof(hlz_q8_0_block), &p, e);
+    out->blocks = (const hlz_q8_0_block *)p;
+    return st;
+}
+
+static hlz_status upload_vec(hlz_cuda_model *g, const float *v, size_t n, float **out, hlz_error *e)
+{
+    void *p;
+    hlz_status st = upload(g, v, n * sizeof(float), &p, e);
+    *out = (float *)p;
+    return st;
+}
+
+extern "C" int hlz_cuda_device_count(void)
+{
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    return n;
+}
+
+extern "C" void hlz_cuda_model_free(hlz_model *m)
+{
+    hlz_cuda_model *g = m->cuda;
+    if (!g) return;
+    for (size_t i = 0; i < g->owned_count; i++) cudaFree(g->owned[i]);
+    cudaFree(g->work);
+    free(g->owned);
+    free(g->layers);
+    pthread_mutex_destroy(&g->lock);
+    free(g);
+    m->cuda = NULL;
+    m->device_name = "cpu";
+}
+
+extern "C" hlz_status hlz_cuda_model_init(hlz_model *m, hlz_error *e)
+{
+    if (m->cuda) return HLZ_OK;
+    if (hlz_cuda_device_count() < 1) return hlz_fail(e, HLZ_ERR_UNSUPPORTED, "no CUDA GPU is available");
+    const hlz_model_config *c = &m->config;
+    hlz_cuda_model *g = (hlz_cuda_model *)calloc(1, sizeof *g);
+    if (!g) return hlz_fail(e, HLZ_ERR_NOMEM, "out of memory");
+    g->layers = (dev_layer *)calloc(c->n_layer, sizeof *g->layers);
+    pthread_mutex_init(&g->lock, NULL);
+    m->cuda = g;
+    if (!g->layers) {
+        hlz_cuda_model_free(m);
+        return hlz_fail(e, HLZ_ERR_NOMEM, "out of memory");
+    }
+    cudaDeviceProp prop;
+    cudaError_t err = cudaGetDeviceProperties(&prop, 0);
+    snprintf(g->name, sizeof g->name, "%s", err == cudaSuccess ? prop.name : "CUDA GPU");
+    size_t q_dim = (size_t)c->n_head * c->head_dim, kv_dim = (size_t)c->n_head_kv * c->head_dim;
+    size_t half = c->head_dim / 2;
+    hlz_status st = HLZ_OK;
+    for (uint32_t l = 0; l < c->n_layer && st == HLZ_OK; l++) {
+        const hlz_layer *w = &m->layers[l];
+        dev_layer *d = &g->layers[l];
+        if (!st) st = upload_vec(g, w->attn_norm, c->n_embd, &d->attn_norm, e);
+        if (!st) st = upload_vec(g, w->ffn_norm, c->n_embd, &d->ffn_norm, e);
+        if (!st) st = upload_vec(g, w->bq, q_dim, &d->bq, e);
+        if (!st) st = upload_vec(g, w->bk, kv_dim, &d->bk, e);
+        if (!st) st = upload_vec(g, w->bv, kv_dim, &d->bv, e);
+        if (!st) st = upload_matrix(g, &w->wq, &d->wq, e);
+        if (!st) st = upload_matrix(g, &w->wk, &d->wk, e);
+        if (!st) st = upload_matrix(g, &w->wv, &d->wv, e);
+        if (!st) st = upload_matrix(g, &w->wo, &d->wo, e);
+        if (!st) st = upload_matrix(g, &w->w_gate, &d->w_gate, e);
+        if (!st) st = upload_matrix(g, &w->w_up, &d->w_up, e);
+        if (!st) st = upload_matrix(g, &w->w_down, &d->w_down, e);
+    }
+    if (!st) st = upload_vec(g, m->output_norm, c->n_embd, &g->output_norm, e);
+    if (!st) st = upload_matrix(g, &m->output, &g->output, e);
+    if (!st) st = upload_vec(g, m->rope_cos, (size_t)c->n_ctx * half, &g->rope_cos, e);
+    if (!st) st = upload_vec(g, m->rope_sin, (size_t)c->n_ctx * half, &g->rope_sin, e);
+    if (st) {
+        hlz_cuda_model_free(m);
+        return st;
+    }
+    m->device_name = g->name;
+    return HLZ_OK;
+}
+
+extern "C" hlz_status hlz_cuda_session_alloc(const hlz_model *m, hlz_session *s, hlz_error *e)
+{
+    const hlz_model_config *c = &m->config;
+    size_t per = (size_t)c->n_layer * s->n_ctx * c->n_head_kv * c->head_dim * sizeof(float);
+    cudaError_t err = cudaMalloc((void **)&s->k, per);
+    if (err == cudaSuccess) err = cudaMalloc((void **)&s->v, per);
+    if (err != cudaSuccess) {
+        cudaFree(s->k);
+        s->k = s->v = NULL;
+        return cuda_fail(e, err, "allocating a key/value cache");
+    }
+    s->on_device = true;
+    return HLZ_OK;
+}
+
+extern "C" void hlz_cuda_session_free(hlz_session *s)
+{
+    cudaFree(s->k);
+    cudaFree(s->v);
+    s->k = s->v = NULL;
+}
+
+extern "C" hlz_status hlz_cuda_session_copy(const hlz_model *m, hlz_session *dst, const hlz_session *src,
+                                            hlz_error *e)
+{
+    const hlz_model_config *c = &m->config;
+    size_t row = (size_t)c->n_head_kv * c->head_dim * sizeof(float);
+    dst->n_past = 0;
+    if (src->n_past == 0) return HLZ_OK;
+    cudaError_t err = cudaMemcpy2D(dst->k, dst->n_ctx * row, src->k, src->n_ctx * row, src->n_past * row, c->n_layer,
+                                   cudaMemcpyDeviceToDevice);
+    if (err == cudaSuccess)
+        err = cudaMemcpy2D(dst->v, dst->n_ctx * row, src->v, src->n_ctx * row, src->n_past * row, c->n_layer,
+                           cudaMemcpyDeviceToDevice);
+    if (err != cudaSuccess) return cuda_fail(e, err, "copying a key/value cache");
+    dst->n_past = src->n_past;
+    return HLZ_OK;
+}
+
+/* ---- the pass ---------------------------------------------------------------- */
+
+static unsigned grid_for(size_t n, unsigned threads) { return (unsigned)((n + threads - 1) / threads); }
+
+static void launch_matmul(const dev_matrix *w, const hlz_q8_block *x, size_t n, float *out)
+{
+    dim3 grid((unsigned)((w->rows + MM_TILE - 1) / MM_TILE), (unsigned)((n + MM_TILE - 1) / MM_TILE));
+    k_matmul<<<grid, MM_TILE * MM_TILE>>>(w->blocks, w->rows, w->cols_pad / HLZ_QBLOCK, x, n, out);
+}
+
+static void launch_quantize(const float *x, size_t n, uint64_t cols, hlz_q8_block *q)
+{
+    uint64_t blocks = hlz_pad32(cols) / HLZ_QBLOCK;
+    k_quantize<<<grid_for(n * blocks, 128), 128>>>(x, n, cols, blocks, q);
+}
+
+static unsigned attention_threads(uint32_t hd)
+{
+    unsigned t = (hd + 31) / 32 * 32;
+    return t < 128 ? 128 : t;
+}
+
+/* Carves the workspace into aligned pieces. */
+static void *carve(char **at, size_t bytes)
+{
+    void *p = *at;
+    *at += (bytes + 255) / 256 * 256;
+    return p;
+}
+
+static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_token_place *place,
+                                 const int32_t *tokens, size_t n, float *out, hlz_error *e)
+{
+    const hlz_model_config *c = &m->config;
+    uint32_t dim = c->n_embd, hd = c->head_dim, longest = 0;
+    for (size_t t = 0; t < n; t++) longest = place[t].pos + 1 > longest ? place[t].pos + 1 : longest;
+    size_t q_dim = (size_t)c->n_head * hd, kv_dim = (size_t)c->n_head_kv * hd;
+    size_t widest = dim > q_dim ? dim : q_dim;
+    widest = widest > c->n_ff ? widest : c->n_ff;
+    size_t jobs = n * c->n_head, stride = longest;
+    size_t sizes[] = {n * dim * 4, n * widest * 4, n * q_dim * 4, n * q_dim * 4, n * kv_dim * 4, n * kv_dim * 4,
+                      n * c->n_ff * 4, n * c->n_ff * 4, n * (hlz_pad32(widest) / HLZ_QBLOCK) * sizeof(hlz_q8_block),
+                      jobs * stride * 4, n * sizeof(dev_place), n * 4, out ? n * (size_t)c->n_vocab * 4 : 0};
+    size_t need = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) need += (sizes[i] + 255) / 256 * 256;
+    if (need > g->work_size) {
+        cudaFree(g->work);
+        g->work = NULL, g->work_size = 0;
+        cudaError_t err = cudaMalloc(&g->work, need);
+        if (err != cudaSuccess) return cuda_fail(e, err, "allocating the evaluation workspace");
+        g->work_size = need;
+    }
+    char *at = (char *)g->work;
+    float *x = (float *)carve(&at, sizes[0]), *xb = (float *)carve(&at, sizes[1]);
+    float *q = (float *)carve(&at, sizes[2]), *att = (float *)carve(&at, sizes[3]);
+    float *kn = (float *)carve(&at, sizes[4]), *vn = (float *)carve(&at, sizes[5]);
+    float *gate = (float *)carve(&at, sizes[6]), *up = (float *)carve(&at, sizes[7]);
+    hlz_q8_block *xq = (hlz_q8_block *)carve(&at, sizes[8]);
+    float *scratch = (float *)carve(&at, sizes[9]);
+    dev_place *dpl = (dev_place *)carve(&at, sizes[10]);
+    uint32_t *dpos = (uint32_t *)carve(&at, sizes[11]);
+    float *logits = (float *)carve(&at, sizes[12]);
+
+    /* Host side: the embedding rows, the places and the positions. */
+    float *hx = (float *)malloc(n * dim * 4);
+    dev_place *hpl = (dev_place *)malloc(n * sizeof *hpl);
+    uint32_t *hpos = (uint32_t *)malloc(n * 4);
+    hlz_status st = HLZ_OK;
+    if (!hx || !hpl || !hpos) st = hlz_fail(e, HLZ_ERR_NOMEM, "out of memory evaluating %zu tokens", n);
+    for (size_t t = 0; t < n && st == HLZ_OK; t++) {
+        st = hlz_gguf_tensor_row(m->token_embd, (uint64_t)tokens[t], hx + t * dim, e);
+        hpl[t].k = place[t].session->k, hpl[t].v = place[t].session->v;
+        hpl[t].n_ctx = place[t].session->n_ctx, hpl[t].pos = hpos[t] = place[t].pos;
+    }
+    cudaError_t err = cudaSuccess;
+    if (st == HLZ_OK) {
+        err = cudaMemcpy(x, hx, n * dim * 4, cudaMemcpyHostToDevice);
+        if (err == cudaSuccess) err = cudaMemcpy(dpl, hpl, n * sizeof *hpl, cudaMemcpyHostToDevice);
+        if (err == cudaSuccess) err = cudaMemcpy(dpos, hpos, n * 4, cudaMemcpyHostToDevice);
+    }
+    free(hx), free(hpl), free(hpos);
+    if (st != HLZ_OK) return st;
+    if (err != cudaSuccess) return cuda_fail(e, err, "uploading a batch");
+
+    unsigned at_threads = attention_threads(hd);
+    for (uint32_t l = 0; l < c->n_layer; l++) {
+        const dev_layer *w = &g->layers[l];
+        k_rmsnorm<<<(unsigned)n, 32>>>(x, w->attn_norm, xb, dim, c->rms_eps);
+        launch_quantize(xb, n, dim, xq);
+        launch_matmul(&w->wq, xq, n, q);
+        launch_matmul(&w->wk, xq, n, kn);
+        launch_matmul(&w->wv, xq, n, vn);
+        if (w->bq) {
+            k_add_bias<<<grid_for(n * q_dim, 256), 256>>>(q, w->bq, n * q_dim, q_dim);
+            k_add_bias<<<grid_for(n * kv_dim, 256), 256>>>(kn, w->bk, n * kv_dim, kv_dim);
+            k_add_bias<<<grid_for(n * kv_dim, 256), 256>>>(vn, w->bv, n * kv_dim, kv_dim);
+        }
+        k_rope<<<grid_for(n * c->n_head * (hd / 2), 256), 256>>>(q, n * c->n_head, hd, c->n_head, dpos, g->rope_cos,
+                                                                 g->rope_sin, c->rope_neox);
+        k_rope<<<grid_for(n * c->n_head_kv * (hd / 2), 256), 256>>>(kn, n * c->n_head_kv, hd, c->n_head_kv, dpos,
+                                                                    g->rope_cos, g->rope_sin, c->rope_neox);
+        k_store_kv<<<grid_for(n * kv_dim, 256), 256>>>(dpl, kn, vn, n, kv_dim, l);
+        k_attention<<<(unsigned)jobs, at_threads>>>(dpl, q, att, scratch, stride, c->n_head, c->n_head_kv, hd, l);
+        launch_quantize(att, n, q_dim, xq);
+        launch_matmul(&w->wo, xq, n, xb);
+        k_add<<<grid_for(n * dim, 256), 256>>>(x, xb, n * dim);
+
+        k_rmsnorm<<<(unsigned)n, 32>>>(x, w->ffn_norm, xb, dim, c->rms_eps);
+        launch_quantize(xb, n, dim, xq);
+        launch_matmul(&w->w_gate, xq, n, gate);
+        launch_matmul(&w->w_up, xq, n, up);
+        k_elementwise<<<grid_for(n * c->n_ff, 256), 256>>>(1, gate, up, n * c->n_ff);
+        launch_quantize(gate, n, c->n_ff, xq);
+        launch_matmul(&w->w_down, xq, n, xb);
+        k_add<<<grid_for(n * dim, 256), 256>>>(x, xb, n * dim);
+    }
+    if (out) {
+        k_rmsnorm<<<(unsigned)n, 32>>>(x, g->output_norm, xb, dim, c->rms_eps);
+        launch_quantize(xb, n, dim, xq);
+        launch_matmul(&g->output, xq, n, logits);
+    }
+    err = cudaGetLastError();
+    if (err == cudaSuccess) err = cudaDeviceSynchronize();
+    if (err == cudaSuccess && out) err = cudaMemcpy(out, logits, n * (size_t)c->n_vocab * 4, cudaMemcpyDeviceToHost);
+    if (err != cudaSuccess) return cuda_fail(e, err, "evaluating a batch");
+    return HLZ_OK;
+}
+
+extern "C" hlz_status hlz_cuda_forward(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
+                                       float *out, hlz_error *e)
+{
+    hlz_cuda_model *g = m->cuda;
+    for (size_t t = 0; t < n; t++)
+        if (!place[t].session->on_device)
+            return hlz_fail(e, HLZ_ERR_PARAM, "a session made before the model moved to the GPU");
+    pthread_mutex_lock(&g->lock);
+    hlz_status st = forward_locked(m, g, place, tokens, n, out, e);
+    pthread_mutex_unlock(&g->lock);
+    return st;
+}
+
+/* ---- single kernels for the check program --------------------------------------- */
+
+/* Device copies of host buffers, freed together. */
+typedef struct {
+    void *p[8];
+    int n;
+    cudaError_t err;
+} dev_bufs;
+
+static void *dev_in(dev_bufs *b, const void *src, size_t bytes)
+{
+    void *p = NULL;
+    if (b->err == cudaSuccess) b->err = cudaMalloc(&p, bytes ? bytes : 1);
+    if (b->err == cudaSuccess && src) b->err = cudaMemcpy(p, src, bytes, cudaMemcpyHostToDevice);
+    if (p) b->p[b->n++] = p;
+    return p;
+}
+
+static int dev_out(dev_bufs *b, void *dst, const void *src, size_t bytes)
+{
+    if (b->err == cudaSuccess) b->err = cudaGetLastError();
+    if (b->err == cudaSuccess) b->err = cudaDeviceSynchronize();
+    if (b->err == cudaSuccess) b->err = cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost);
+    for (int i = 0; i < b->n; i++) cudaFree(b->p[i]);
+    if (b->err != cudaSuccess) fprintf(stderr, "CUDA error: %s\n", cudaGetErrorString(b->err));
+    return b->err == cudaSuccess ? 0 : -1;
+}
+
+extern "C" int hlz_cuda_test_quantize(const float *x, size_t n_tokens, uint64_t cols, hlz_q8_block *out)
+{
+    dev_bufs b = {};
+    size_t qb = n_tokens * (hlz_pad32(cols) / HLZ_QBLOCK) * sizeof *out;
+    float *dx = (float *)dev_in(&b, x, n_tokens * cols * 4);
+    hlz_q8_block *dq = (hlz_q8_block *)dev_in(&b, NULL, qb);
+    if (b.err == cudaSuccess) launch_quantize(dx, n_tokens, cols, dq);
+    return dev_out(&b, out, dq, qb);
+}
+
+extern "C" int hlz_cuda_test_matmul(const hlz_q8_0_block *w, uint64_t rows, uint64_t cols_pad, const hlz_q8_block *x,
+                                    size_t n_tokens, float *out)
+{
+    dev_bufs b = {};
+    uint64_t nb = cols_pad / HLZ_QBLOCK;
+    dev_matrix dm = {(const hlz_q8_0_block *)dev_in(&b, w, rows * nb * sizeof *w), rows, cols_pad};
+    hlz_q8_block *dx = (hlz_q8_block *)dev_in(&b, x, n_tokens * nb * sizeof *x);
+    float *dout = (float *)dev_in(&b, NULL, n_tokens * rows * 4);
+    if (b.err == cudaSuccess) launch_matmul(&dm, dx, n_tokens, dout);
+    return dev_out(&b, out, dout, n_tokens * rows * 4);
+}
+
+extern "C" int hlz_cuda_test_rmsnorm(const float *x, const float *w, size_t n_tokens, uint32_t dim, float eps, float *y)
+{
+    dev_bufs b = {};
+    float *dx = (float *)dev_in(&b, x, n_tokens * dim * 4), *dw = (float *)dev_in(&b, w, dim * 4);
+    float *dy = (float *)dev_in(&b, NULL, n_tokens * dim * 4);
+    if (b.err == cudaSuccess) k_rmsnorm<<<(unsigned)n_tokens, 32>>>(dx, dw, dy, dim, eps);
+    return dev_out(&b, y, dy, n_tokens * dim * 4);
+}
+
+extern "C" int hlz_cuda_test_elementwise(int op, const float *a, const float *bv, size_t n, float *out)
+{
+    dev_bufs b = {};
+    float *da = (float *)dev_in(&b, a, n * 4), *db = (float *)dev_in(&b, bv ? bv : a, n * 4);
+    if (b.err == cudaSuccess) k_elementwise<<<grid_for(n, 256), 256>>>(op, da, db, n);
+    return dev_out(&b, out, da, n * 4);
+}
+
+extern "C" int hlz_cuda_test_rope(float *x, size_t n_vec, uint32_t hd, const uint32_t *pos, const float *cos_tab,
+                                  const float *sin_tab, uint32_t n_pos, int neox)
+{
+    dev_bufs b = {};
+    size_t half = hd / 2;
+    float *dx = (float *)dev_in(&b, x, n_vec * hd * 4);
+    uint32_t *dp = (uint32_t *)dev_in(&b, pos, n_vec * 4);
+    float *dc = (float *)dev_in(&b, cos_tab, n_pos * half * 4), *ds = (float *)dev_in(&b, sin_tab, n_pos * half * 4);
+    if (b.err == cudaSuccess) k_rope<<<grid_for(n_vec * half, 256), 256>>>(dx, n_vec, hd, 1, dp, dc, ds, neox);
+    return dev_out(&b, x, dx, n_vec * hd * 4);
+}
+
+extern "C" int hlz_cuda_test_attention(const float *q, const float *k, const float *v, uint32_t n, uint32_t hd,
+                                       size_t kv_row, float *out)
+{
+    dev_bufs b = {};
+    size_t rows = ((size_t)n - 1) * kv_row + hd;
+    float *dq = (float *)dev_in(&b, q, hd * 4), *dk = (float *)dev_in(&b, k, rows * 4);
+    float *dv = (float *)dev_in(&b, v, rows * 4), *ds = (float *)dev_in(&b, NULL, (size_t)n * 4);
+    float *dout = (float *)dev_in(&b, NULL, hd * 4);
+    if (b.err == cudaSuccess) k_attention_test<<<1, attention_threads(hd)>>>(dq, dk, dv, n, hd, kv_row, ds, dout);
+    return dev_out(&b, out, dout, hd * 4);
+}

@@ -1,0 +1,57 @@
+/*
+ * device.h - the optional CUDA backend of the forward pass (src/cuda/).
+ *
+ * The backend evaluates exactly forward.c's arithmetic: every float
+ * operation is the same correctly rounded operation in the same order
+ * (__fadd_rn, __fmul_rn, ..., nvcc -fmad=false), reductions follow the
+ * canonical 32-lane order with a warp, and matrix products are exact int8
+ * sums, so logits are bit-identical to the CPU's. Built only with
+ * HLZ_HAVE_CUDA; without it every entry point reports HLZ_ERR_UNSUPPORTED
+ * (device_stub.c). Internal; the public face is hlz_model_set_device.
+ */
+#ifndef HLZ_DEVICE_H
+#define HLZ_DEVICE_H
+
+#include "model.h"
+
+/* Where each token of a batch belongs: its session and its position there. */
+typedef struct {
+    hlz_session *session;
+    uint32_t pos;
+} hlz_token_place;
+
+/* Number of usable CUDA devices (0 without a GPU, a driver, or CUDA). */
+int hlz_cuda_device_count(void);
+
+/* Uploads the model's weights and tables to GPU 0 and sets m->cuda and
+ * m->device_name; HLZ_ERR_NOMEM when the GPU memory does not suffice. */
+hlz_status hlz_cuda_model_init(hlz_model *m, hlz_error *error);
+void hlz_cuda_model_free(hlz_model *m);
+
+/* Key/value caches on the GPU for a session of a CUDA model. */
+hlz_status hlz_cuda_session_alloc(const hlz_model *m, hlz_session *s, hlz_error *error);
+void hlz_cuda_session_free(hlz_session *s);
+hlz_status hlz_cuda_session_copy(const hlz_model *m, hlz_session *dst, const hlz_session *src, hlz_error *error);
+
+/* forward.c's forward() on the GPU: the `n` tokens placed by `place`,
+ * logits to `out` (host memory, n * n_vocab floats) unless NULL. */
+hlz_status hlz_cuda_forward(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
+                            float *out, hlz_error *error);
+
+/* Single-kernel entry points for tests/cuda/check_cuda.c: each runs the
+ * kernel the forward pass uses on host inputs and returns host outputs.
+ * 0 on success, -1 on a CUDA error. */
+int hlz_cuda_test_quantize(const float *x, size_t n_tokens, uint64_t cols, hlz_q8_block *out);
+int hlz_cuda_test_matmul(const hlz_q8_0_block *w, uint64_t rows, uint64_t cols_pad, const hlz_q8_block *x,
+                         size_t n_tokens, float *out);
+int hlz_cuda_test_rmsnorm(const float *x, const float *w, size_t n_tokens, uint32_t dim, float eps, float *y);
+/* op 0: out = hlz_expf(a) (b unused, may be NULL); op 1: out = silu(a) * b. */
+int hlz_cuda_test_elementwise(int op, const float *a, const float *b, size_t n, float *out);
+/* Rotates n_vec head vectors of head_dim values, vector i at position pos[i]. */
+int hlz_cuda_test_rope(float *x, size_t n_vec, uint32_t head_dim, const uint32_t *pos, const float *cos_tab,
+                       const float *sin_tab, uint32_t n_pos, int neox);
+/* One head's attention over n cached rows (row stride kv_row): out[head_dim]. */
+int hlz_cuda_test_attention(const float *q, const float *k, const float *v, uint32_t n, uint32_t head_dim,
+                            size_t kv_row, float *out);
+
+#endif

@@ -1,0 +1,37 @@
+/* device_stub.c - the CUDA entry points of device.h in a build without CUDA:
+ * there is no GPU, and asking for one is HLZ_ERR_UNSUPPORTED. */
+#include "device.h"
+#include "internal.h"
+
+#ifndef HLZ_HAVE_CUDA
+int hlz_cuda_device_count(void) { return 0; }
+
+hlz_status hlz_cuda_model_init(hlz_model *m, hlz_error *error)
+{
+    (void)m;
+    return hlz_fail(error, HLZ_ERR_UNSUPPORTED, "this build of hlz has no CUDA backend");
+}
+
+void hlz_cuda_model_free(hlz_model *m) { (void)m; }
+
+hlz_status hlz_cuda_session_alloc(const hlz_model *m, hlz_session *s, hlz_error *error)
+{
+    (void)m, (void)s;
+    return hlz_fail(error, HLZ_ERR_UNSUPPORTED, "this build of hlz has no CUDA backend");
+}
+
+void hlz_cuda_session_free(hlz_session *s) { (void)s; }
+
+hlz_status hlz_cuda_session_copy(const hlz_model *m, hlz_session *dst, const hlz_session *src, hlz_error *error)
+{
+    (void)m, (void)dst, (void)src;
+    return hlz_fail(error, HLZ_ERR_UNSUPPORTED, "this build of hlz has no CUDA backend");
+}
+
+hlz_status hlz_cuda_forward(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
+                            float *out, hlz_error *error)
+{
+    (void)m, (void)place, (void)tokens, (void)n, (void)out;
+    return hlz_fail(error, HLZ_ERR_UNSUPPORTED, "this build of hlz has no CUDA backend");
+}
+#endif

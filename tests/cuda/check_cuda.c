@@ -1,0 +1,381 @@
+/*
+ * check_cuda.c - the CUDA backend against the CPU reference, bit for bit.
+ *
+ *   build/check-cuda [MODEL.gguf]
+ *
+ * First every GPU kernel alone against its plain C reference (random inputs,
+ * odd shapes, extremes), then whole-model logits GPU versus CPU for the given
+ * model (default models/stand-in/stand-in.gguf) and random llama and qwen2
+ * models, batch sizes 1, 2, 7, 64, 512, several sequences per batch and a
+ * copied prefix. A mismatch prints the kernel, the first differing index and
+ * both values as hex floats. Ends with "check-cuda: PASS" or "check-cuda:
+ * FAIL (N cases)"; without a usable GPU it prints "skip" lines and exits 0.
+ */
+#include "device.h"
+#include "model_util.h"
+
+#include <float.h>
+#include <math.h>
+#include <time.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static unsigned long long seed = 0x5eed;
+
+static float rnd(float scale) { return tm_uniform(&seed, scale); }
+
+/* First index where two float arrays differ in bits, or -1. Two nans are
+ * equal whatever their payloads (x86 and CUDA make different default nans,
+ * and nothing downstream reads a nan's bits: quantize zeroes a nan block). */
+static long first_diff(const float *a, const float *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&a[i], &b[i], 4) != 0 && !(a[i] != a[i] && b[i] != b[i])) return (long)i;
+    return -1;
+}
+
+#define CHECK_SAME(what, cpu, gpu, n)                                                                       \
+    do {                                                                                                    \
+        long at_ = first_diff(cpu, gpu, n);                                                                 \
+        CHECK_MSG(at_ < 0, "%s: first difference at %ld of %zu: cpu %a gpu %a", what, at_, (size_t)(n),    \
+                  (double)(cpu)[at_ < 0 ? 0 : at_], (double)(gpu)[at_ < 0 ? 0 : at_]);                      \
+    } while (0)
+
+/* A value from a mix of ordinary, tiny, huge and special floats. */
+static float extreme(void)
+{
+    unsigned k = (unsigned)(test_rand(&seed) >> 58);
+    switch (k) {
+    case 0: return 0.0f;
+    case 1: return -0.0f;
+    case 2: return 1e-40f; /* subnormal */
+    case 3: return rnd(1e30f);
+    case 4: return 0.5f;  /* ties of round-half-even after scaling */
+    case 5: return -1.5f;
+    default: return rnd(4.0f);
+    }
+}
+
+static void check_quantize(void)
+{
+    static const uint64_t cols[] = {32, 33, 64, 100, 288, 4103};
+    const hlz_kernels *k = &hlz_kernels_ref;
+    for (size_t c = 0; c < sizeof cols / sizeof *cols; c++) {
+        size_t n = 7;
+        uint64_t blocks = hlz_pad32(cols[c]) / 32;
+        float *x = malloc(n * cols[c] * 4);
+        hlz_q8_block *ref = calloc(n * blocks, sizeof *ref), *gpu = calloc(n * blocks, sizeof *gpu);
+        for (size_t i = 0; i < n * cols[c]; i++) x[i] = extreme();
+        x[3] = NAN, x[cols[c] + 40 < n * cols[c] ? cols[c] + 40 : 0] = INFINITY; /* bad blocks become zeros */
+        for (size_t t = 0; t < n; t++) {
+            uint64_t full = cols[c] / 32 * 32;
+            k->quantize_q8(x + t * cols[c], full, ref + t * blocks);
+            if (full < cols[c]) {
+                float tail[32] = {0};
+                memcpy(tail, x + t * cols[c] + full, (cols[c] - full) * 4);
+                k->quantize_q8(tail, 32, ref + t * blocks + full / 32);
+            }
+        }
+        CHECK(hlz_cuda_test_quantize(x, n, cols[c], gpu) == 0);
+        for (size_t b = 0; b < n * blocks; b++)
+            CHECK_MSG(memcmp(&ref[b], &gpu[b], sizeof ref[b]) == 0,
+                      "quantize cols %llu: block %zu differs: cpu d %a sum %d q0 %d, gpu d %a sum %d q0 %d",
+                      (unsigned long long)cols[c], b, (double)ref[b].d, ref[b].sum, ref[b].q[0], (double)gpu[b].d,
+                      gpu[b].sum, gpu[b].q[0]);
+        free(x), free(ref), free(gpu);
+    }
+}
+
+static void check_matmul(void)
+{
+    static const uint64_t shapes[][3] = {{1, 32, 1}, {15, 96, 3}, {17, 160, 17}, {100, 1024, 40}, {576, 576, 64},
+                                         {33, 4096, 5}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        uint64_t rows = shapes[s][0], cols = shapes[s][1], n = shapes[s][2], nb = cols / 32;
+        hlz_q8_0_block *w = malloc(rows * nb * sizeof *w);
+        for (uint64_t b = 0; b < rows * nb; b++) {
+            unsigned kind = (unsigned)(test_rand(&seed) >> 60);
+            w[b].d = kind == 0 ? 0 : kind == 1 ? 0x0001 /* subnormal */ : kind == 2 ? 0x7bff : hlz_f32_to_f16(rnd(0.02f));
+            for (int i = 0; i < 32; i++) w[b].q[i] = (int8_t)(kind == 3 ? (i & 1 ? 127 : -128) : (int)(test_rand(&seed) >> 56));
+        }
+        float *xf = malloc(n * cols * 4), *ref = malloc(n * rows * 4), *gpu = malloc(n * rows * 4);
+        hlz_q8_block *x = malloc(n * nb * sizeof *x);
+        for (uint64_t i = 0; i < n * cols; i++) xf[i] = extreme();
+        hlz_kernels_ref.quantize_q8(xf, n * cols, x);
+        hlz_kernels_ref.matmul_q8_0(w, cols, x, n, ref, rows, 0, rows);
+        CHECK(hlz_cuda_test_matmul(w, rows, cols, x, n, gpu) == 0);
+        char what[64];
+        snprintf(what, sizeof what, "matmul %llux%llu x %llu", (unsigned long long)rows, (unsigned long long)cols,
+                 (unsigned long long)n);
+        CHECK_SAME(what, ref, gpu, n * rows);
+        free(w), free(xf), free(ref), free(gpu), free(x);
+    }
+}
+
+static void check_rmsnorm(void)
+{
+    static const uint32_t dims[] = {1, 31, 64, 288, 577, 4096};
+    for (size_t d = 0; d < sizeof dims / sizeof *dims; d++) {
+        uint32_t dim = dims[d];
+        size_t n = 5;
+        float *x = malloc(n * dim * 4), *w = malloc(dim * 4), *ref = malloc(n * dim * 4), *gpu = malloc(n * dim * 4);
+        for (size_t i = 0; i < n * dim; i++) x[i] = i < dim ? rnd(1e-3f) : rnd(30.0f);
+        for (uint32_t i = 0; i < dim; i++) w[i] = rnd(2.0f);
+        for (size_t t = 0; t < n; t++) { /* forward.c's rmsnorm */
+            const float *v = x + t * dim;
+            float ss = hlz_kernels_ref.dot_f32(v, v, dim);
+            float scale = 1.0f / sqrtf(ss / (float)dim + 1e-5f);
+            for (uint32_t i = 0; i < dim; i++) ref[t * dim + i] = (v[i] * scale) * w[i];
+        }
+        CHECK(hlz_cuda_test_rmsnorm(x, w, n, dim, 1e-5f, gpu) == 0);
+        CHECK_SAME("rmsnorm", ref, gpu, n * dim);
+        free(x), free(w), free(ref), free(gpu);
+    }
+}
+
+static void check_elementwise(void)
+{
+    size_t n = 200000;
+    float *a = malloc(n * 4), *b = malloc(n * 4), *ref = malloc(n * 4), *gpu = malloc(n * 4);
+    for (size_t i = 0; i < n; i++) {
+        a[i] = i < 100000 ? -100.0f + 200.0f * (float)i / 100000.0f : rnd(i % 3 ? 10.0f : 90.0f);
+        b[i] = rnd(3.0f);
+    }
+    float special[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1e-40f, -1e-40f, 88.0f, 88.1f, -87.33f, -87.34f, 1e30f};
+    memcpy(a, special, sizeof special);
+    for (size_t i = 0; i < n; i++) ref[i] = hlz_expf(a[i]);
+    CHECK(hlz_cuda_test_elementwise(0, a, b, n, gpu) == 0);
+    CHECK_SAME("hlz_expf", ref, gpu, n);
+    for (size_t i = 0; i < n; i++) ref[i] = (a[i] / (1.0f + hlz_expf(-a[i]))) * b[i];
+    CHECK(hlz_cuda_test_elementwise(1, a, b, n, gpu) == 0);
+    CHECK_SAME("silu(gate) * up", ref, gpu, n);
+    free(a), free(b), free(ref), free(gpu);
+}
+
+static void check_rope(void)
+{
+    static const uint32_t hds[] = {2, 8, 48, 64, 128};
+    for (size_t h = 0; h < sizeof hds / sizeof *hds; h++)
+        for (int neox = 0; neox < 2; neox++) {
+            uint32_t hd = hds[h], half = hd / 2, n_pos = 300;
+            size_t n_vec = 37;
+            float *c = malloc(n_pos * half * 4), *s = malloc(n_pos * half * 4);
+            float *x = malloc(n_vec * hd * 4), *ref = malloc(n_vec * hd * 4);
+            uint32_t *pos = malloc(n_vec * 4);
+            for (size_t i = 0; i < (size_t)n_pos * half; i++) c[i] = rnd(1.0f), s[i] = rnd(1.0f);
+            for (size_t i = 0; i < n_vec * hd; i++) x[i] = extreme();
+            for (size_t v = 0; v < n_vec; v++) pos[v] = (uint32_t)(test_rand(&seed) % n_pos);
+            memcpy(ref, x, n_vec * hd * 4);
+            for (size_t v = 0; v < n_vec; v++) /* forward.c's rope */
+                for (uint32_t i = 0; i < half; i++) {
+                    float *xv = ref + v * hd, *pa = neox ? &xv[i] : &xv[2 * i], *pb = neox ? &xv[i + half] : &xv[2 * i + 1];
+                    float a0 = *pa, b0 = *pb, cc = c[(size_t)pos[v] * half + i], ss = s[(size_t)pos[v] * half + i];
+                    *pa = a0 * cc - b0 * ss;
+                    *pb = a0 * ss + b0 * cc;
+                }
+            CHECK(hlz_cuda_test_rope(x, n_vec, hd, pos, c, s, n_pos, neox) == 0);
+            CHECK_SAME(neox ? "rope (neox)" : "rope", ref, x, n_vec * hd);
+            free(c), free(s), free(x), free(ref), free(pos);
+        }
+}
+
+/* forward.c's attend for one head. */
+static void attend_ref(const float *q, const float *kc, const float *vc, uint32_t n, uint32_t hd, size_t kv_row,
+                       float *out)
+{
+    const hlz_kernels *k = &hlz_kernels_ref;
+    float *scores = malloc(n * 4), *lanes = calloc(32 * (size_t)hd, 4);
+    float scale = 1.0f / sqrtf((float)hd), max = -INFINITY;
+    for (uint32_t j = 0; j < n; j++) {
+        scores[j] = k->dot_f32(q, kc + (size_t)j * kv_row, hd) * scale;
+        max = scores[j] > max ? scores[j] : max;
+    }
+    for (uint32_t j = 0; j < n; j++) scores[j] = hlz_expf(scores[j] - max);
+    float sum = k->sum_f32(scores, n);
+    for (uint32_t j = 0; j < n; j++) scores[j] = scores[j] / sum;
+    for (uint32_t j = 0; j < n; j++)
+        for (uint32_t d = 0; d < hd; d++)
+            lanes[(j % 32) * hd + d] = lanes[(j % 32) * hd + d] + scores[j] * vc[(size_t)j * kv_row + d];
+    for (uint32_t off = 16; off > 0; off >>= 1)
+        for (uint32_t l = 0; l < off; l++)
+            for (uint32_t d = 0; d < hd; d++) lanes[l * hd + d] = lanes[l * hd + d] + lanes[(l + off) * hd + d];
+    memcpy(out, lanes, hd * 4);
+    free(scores), free(lanes);
+}
+
+static void check_attention(void)
+{
+    static const uint32_t ns[] = {1, 2, 31, 32, 33, 100, 1000, 2049};
+    static const uint32_t hds[] = {8, 32, 48, 64, 128};
+    for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
+        for (size_t h = 0; h < sizeof hds / sizeof *hds; h++) {
+            uint32_t n = ns[a], hd = hds[h];
+            size_t kv_row = 3 * (size_t)hd, rows = (size_t)n * kv_row;
+            float *q = malloc(hd * 4), *kc = malloc(rows * 4), *vc = malloc(rows * 4);
+            float *ref = malloc(hd * 4), *gpu = malloc(hd * 4);
+            float big = a % 2 ? 30.0f : 1.0f; /* peaked and flat softmaxes */
+            for (uint32_t d = 0; d < hd; d++) q[d] = rnd(big);
+            for (size_t i = 0; i < rows; i++) kc[i] = rnd(1.0f), vc[i] = extreme();
+            attend_ref(q, kc, vc, n, hd, kv_row, ref);
+            CHECK(hlz_cuda_test_attention(q, kc, vc, n, hd, kv_row, gpu) == 0);
+            char what[64];
+            snprintf(what, sizeof what, "attention n %u head_dim %u", n, hd);
+            CHECK_SAME(what, ref, gpu, hd);
+            free(q), free(kc), free(vc), free(ref), free(gpu);
+        }
+}
+
+/* ---- whole models ----------------------------------------------------------- */
+
+#define SEQ 600 /* tokens per sequence: batch 512 plus a tail */
+
+/* Logits of `ids` evaluated `batch` tokens per call in a fresh session. */
+static int eval_pieces(hlz_model *m, const int32_t *ids, size_t n, size_t batch, float *out)
+{
+    hlz_session *s = NULL;
+    hlz_error e;
+    uint32_t nv = m->config.n_vocab;
+    if (hlz_session_create(m, (uint32_t)n, &s, &e) != HLZ_OK) {
+        printf("# session: %s\n", e.message);
+        return -1;
+    }
+    for (size_t at = 0; at < n; at += batch) {
+        size_t k = n - at < batch ? n - at : batch;
+        if (hlz_model_eval(m, s, ids + at, k, out + at * nv, &e) != HLZ_OK) {
+            printf("# eval: %s\n", e.message);
+            hlz_session_free(s);
+            return -1;
+        }
+    }
+    hlz_session_free(s);
+    return 0;
+}
+
+/* cpu and gpu are two openings of the same model, gpu moved to the GPU. */
+static void check_model(const char *label, hlz_model *cpu, hlz_model *gpu)
+{
+    uint32_t nv = cpu->config.n_vocab;
+    size_t n = SEQ < cpu->config.n_ctx ? SEQ : cpu->config.n_ctx;
+    int32_t *ids = malloc(n * 4);
+    float *ref = malloc(n * nv * 4), *got = malloc(n * nv * 4);
+    for (size_t i = 0; i < n; i++) ids[i] = (int32_t)(test_rand(&seed) % nv);
+    double t0 = now();
+    CHECK(eval_pieces(cpu, ids, n, n, ref) == 0);
+    printf("# %s: cpu (16 threads) one prefill of %zu tokens: %.0f tokens/s\n", label, n, (double)n / (now() - t0));
+    static const size_t batches[] = {512, 64, 7, 2, 1};
+    for (size_t b = 0; b < sizeof batches / sizeof *batches; b++) {
+        memset(got, 0xff, n * nv * 4);
+        t0 = now();
+        CHECK(eval_pieces(gpu, ids, n, batches[b], got) == 0);
+        printf("# %s: gpu, %zu tokens per call: %.0f tokens/s (one sequence)\n", label, batches[b],
+               (double)n / (now() - t0));
+        char what[96];
+        snprintf(what, sizeof what, "%s logits, batch %zu (index = token * %u + id)", label, batches[b], nv);
+        CHECK_SAME(what, ref, got, n * nv);
+    }
+    /* Several sequences in one batch, after a copied prefix (the llm codec's
+     * prime): sequence i continues a copy of the first 50 tokens with counts[i]. */
+    hlz_error e;
+    hlz_session *prime = NULL, *s[4] = {0};
+    CHECK(hlz_session_create(gpu, (uint32_t)n, &prime, &e) == HLZ_OK);
+    CHECK(hlz_model_eval(gpu, prime, ids, 50, NULL, &e) == HLZ_OK);
+    size_t counts[4] = {1, 7, 130, 33};
+    const int32_t *toks[4];
+    float *batch_out = malloc((1 + 7 + 130 + 33) * (size_t)nv * 4);
+    for (int i = 0; i < 4; i++) {
+        CHECK(hlz_session_create(gpu, (uint32_t)n, &s[i], &e) == HLZ_OK);
+        CHECK(hlz_session_copy(gpu, s[i], prime, &e) == HLZ_OK);
+        toks[i] = ids + 50;
+    }
+    CHECK_MSG(hlz_model_eval_batch(gpu, s, toks, counts, 4, batch_out, &e) == HLZ_OK, "%s", e.message);
+    size_t at = 0;
+    for (int i = 0; i < 4; i++) {
+        char what[96];
+        snprintf(what, sizeof what, "%s logits, sequence %d of a 4-sequence batch after a copied prefix", label, i);
+        CHECK_SAME(what, ref + 50 * (size_t)nv, batch_out + at * nv, counts[i] * nv);
+        at += counts[i];
+    }
+    for (int i = 0; i < 4; i++) hlz_session_free(s[i]);
+    hlz_session_free(prime);
+    free(batch_out), free(ids), free(ref), free(got);
+}
+
+static const char *model_path = "models/stand-in/stand-in.gguf";
+
+static void check_model_file(void)
+{
+    hlz_model *cpu = NULL, *gpu = NULL;
+    hlz_error e;
+    CHECK_MSG(hlz_model_open(&cpu, model_path, &e) == HLZ_OK, "%s: %s", model_path, e.message);
+    CHECK(hlz_model_open(&gpu, model_path, &e) == HLZ_OK);
+    hlz_model_set_threads(cpu, 16);
+    CHECK_MSG(hlz_model_set_device(gpu, HLZ_DEVICE_CUDA, &e) == HLZ_OK, "%s", e.message);
+    check_model(model_path, cpu, gpu);
+    hlz_model_free(cpu), hlz_model_free(gpu);
+}
+
+static void check_shape(const test_model_shape *sh)
+{
+    uint8_t *b1 = NULL, *b2 = NULL;
+    hlz_model *cpu = tm_open(sh, &b1), *gpu = tm_open(sh, &b2);
+    hlz_error e;
+    if (cpu && gpu) {
+        hlz_model_set_threads(cpu, 16);
+        if (hlz_model_set_device(gpu, HLZ_DEVICE_CUDA, &e) != HLZ_OK) printf("# device: %s\n", e.message);
+        else {
+            char label[96];
+            snprintf(label, sizeof label, "random %s %u/%u/%u/%u/%u", sh->arch, sh->n_embd, sh->n_layer, sh->n_head,
+                     sh->n_head_kv, sh->n_ff);
+            check_model(label, cpu, gpu);
+        }
+    } else {
+        CHECK(cpu && gpu);
+    }
+    hlz_model_free(cpu), hlz_model_free(gpu);
+    free(b1), free(b2);
+}
+
+static void check_random_llama(void)
+{
+    static const test_model_shape a = {"llama", 64, 2, 4, 2, 96, 300, 640, HLZ_GGML_F32, 1};
+    static const test_model_shape b = {"llama", 288, 3, 6, 6, 768, 512, 640, HLZ_GGML_Q8_0, 3}; /* head_dim 48 */
+    check_shape(&a);
+    if (!test_case_failed) check_shape(&b);
+}
+
+static void check_random_qwen2(void)
+{
+    static const test_model_shape a = {"qwen2", 96, 2, 6, 2, 160, 257, 640, HLZ_GGML_Q8_0, 2};
+    static const test_model_shape b = {"qwen2", 576, 2, 9, 3, 1536, 1000, 640, HLZ_GGML_BF16, 4}; /* SmolLM2 widths */
+    check_shape(&a);
+    if (!test_case_failed) check_shape(&b);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1) model_path = argv[1];
+    int gpus = hlz_cuda_device_count();
+    if (gpus < 1) {
+        printf("skip check_cuda: no usable CUDA GPU (or a build without CUDA)\n");
+        printf("check-cuda: SKIP\n");
+        return 0;
+    }
+    printf("# %d CUDA device(s)\n", gpus);
+    RUN(check_quantize);
+    RUN(check_matmul);
+    RUN(check_rmsnorm);
+    RUN(check_elementwise);
+    RUN(check_rope);
+    RUN(check_attention);
+    RUN(check_model_file);
+    RUN(check_random_llama);
+    RUN(check_random_qwen2);
+    if (test_failed_cases) printf("check-cuda: FAIL (%d cases)\n", test_failed_cases);
+    else printf("check-cuda: PASS\n");
+    TEST_MAIN_END();
+}
