@@ -4,7 +4,7 @@
 #
 #   here:   sh tools/gpu/sysroot.sh --download     # apt-get download into .device/debs (ignored)
 #   there:  . tools/gpu/sysroot.sh                 # unpack into /tmp/hlz-sysroot, export the paths
-#           make -j16 CFLAGS="$HLZ_SYSROOT_CFLAGS" LIBS="$HLZ_SYSROOT_LIBS"
+#           make -j16                               # CFLAGS (compile and link) comes from the environment
 # The .debs are unpacked beside the system, never into /, so nothing there changes.
 pkgs="libzstd-dev libzstd1 libxxhash-dev libxxhash0 libcjson-dev libcjson1"
 if [ "${1:-}" = "--download" ]; then
@@ -15,6 +15,6 @@ sr=/tmp/hlz-sysroot
 mkdir -p "$sr"
 for f in .device/debs/*.deb; do dpkg -x "$f" "$sr"; done
 lib=$sr/usr/lib/x86_64-linux-gnu
-export HLZ_SYSROOT_CFLAGS="-I$sr/usr/include"
-export HLZ_SYSROOT_LIBS="-L$lib -Wl,-rpath,$lib -lzstd -lxxhash -lcjson -lm -pthread"
+# The Makefile puts $(CFLAGS) on compile and link lines alike.
+export CFLAGS="-I$sr/usr/include -L$lib -Wl,-rpath,$lib${CFLAGS:+ $CFLAGS}"
 export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
