@@ -72,8 +72,8 @@ CONVERT_SRC = programs/hlz-convert.c $(wildcard programs/convert_*.c)
 $(O)/hlz-convert: $(CONVERT_SRC) programs/convert.h $(O)/libhlz.a
 	$(CC) $(ALL_CFLAGS) $(CONVERT_SRC) $(O)/libhlz.a $(LIBS) -o $@
 
-# The default model hlz finds beside itself: the stand-in until the trained default exists.
-DEFAULT_MODEL ?= models/stand-in/stand-in.gguf
+# The default model hlz finds beside itself (models/default; tests use models/stand-in).
+DEFAULT_MODEL ?= models/default/default.gguf
 $(O)/default.gguf: $(DEFAULT_MODEL)
 	@mkdir -p $(dir $@)
 	cp $< $@

@@ -71,7 +71,7 @@ else
     done
 fi
 
-# The default model (build/default.gguf, the committed stand-in): auto codes prose with llm when
+# The default model (build/default.gguf, from models/default): auto codes prose with llm when
 # that is smaller than zstd, and the archive decodes with the default model found again.
 if [ -f "$BUILD/default.gguf" ]; then
     i=0
@@ -84,7 +84,7 @@ if [ -f "$BUILD/default.gguf" ]; then
         i=$((i + 1))
     done
     if env -u HLZ_MODEL "$HLZ" -q -c "$T/prose.txt" >"$T/prose.hlz" 2>"$T/err" &&
-        "$HLZ" -l -v "$T/prose.hlz" >"$T/list" 2>>"$T/err" && grep -q 'model hlz stand-in' "$T/list" &&
+        "$HLZ" -l -v "$T/prose.hlz" >"$T/list" 2>>"$T/err" && grep -q 'model hlz default' "$T/list" &&
         grep -q ' text' "$T/list" &&
         env -u HLZ_MODEL "$HLZ" -d -c "$T/prose.hlz" 2>>"$T/err" | cmp -s - "$T/prose.txt" &&
         HLZ_MODEL=none "$HLZ" -q -c "$T/prose.txt" | "$HLZ" -l - | grep -q ' zstd'; then

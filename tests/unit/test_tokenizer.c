@@ -30,7 +30,9 @@
  *    ../shared/bench is there, on its files; encode speed on its English
  *    text (printed, not asserted).
  */
+#include "gguf.h"
 #include "internal.h"
+#include "model.h"
 #include "test.h"
 #include "tokenizer.h"
 
@@ -721,6 +723,28 @@ static void reference_case(const char *name)
     CHECK_MSG(edges, "%s: an edge case does not round-trip", name);
 }
 
+/* The default model's tokenizer, as the engine reads it from the GGUF
+ * metadata, against the ids of the library that trained it (hlz-default.tsv,
+ * made by tools/train/tokenizer_vectors.py on the GPU machine). */
+static void reference_default_model(void)
+{
+    const char *path = "models/default/default.gguf";
+    FILE *f = fopen(path, "rb");
+    if (!f) SKIP("models/default/default.gguf is absent");
+    fclose(f);
+    hlz_gguf g;
+    hlz_error e;
+    hlz_tokenizer *tok = NULL;
+    CHECK_MSG(hlz_gguf_open(&g, path, &e) == HLZ_OK, "%s", e.message);
+    CHECK_MSG(hlz_tokenizer_from_gguf(&g, 1u << 20, &tok, &e) == HLZ_OK && tok, "%s", e.message);
+    int bad = check_vectors(tok, "hlz-default", "gguf");
+    int edges = edge_cases(tok);
+    hlz_tokenizer_free(tok);
+    hlz_gguf_close(&g);
+    CHECK_MSG(bad == 0, "hlz-default: %d texts differ from the reference beyond the known differences", bad);
+    CHECK_MSG(edges, "hlz-default: an edge case does not round-trip");
+}
+
 static void reference_llama3(void) { reference_case("llama3"); }
 static void reference_qwen3(void) { reference_case("qwen3"); }
 static void reference_llama2(void) { reference_case("llama2"); }
@@ -836,6 +860,7 @@ int main(void)
     RUN(errors_are_values);
     RUN(tokenizer_json_small);
     RUN(reference_llama3);
+    RUN(reference_default_model);
     RUN(reference_qwen3);
     RUN(reference_llama2);
     RUN(reference_llama2_scores);
