@@ -592,8 +592,9 @@ static int parse_args(int argc, char **argv, cli *c, char ***files, int *file_co
                 if (!v) return 1;
                 if (hlz_codec_from_name(v, &c->lib.codec) != 0 ||
                     (c->lib.codec != HLZ_CODEC_AUTO && c->lib.codec != HLZ_CODEC_ZSTD &&
-                     c->lib.codec != HLZ_CODEC_STORE && c->lib.codec != HLZ_CODEC_LLM)) {
-                    say(NULL, "unknown codec '%s' (this build has auto, llm, zstd, store)", v);
+                     c->lib.codec != HLZ_CODEC_STORE && c->lib.codec != HLZ_CODEC_LLM &&
+                     c->lib.codec != HLZ_CODEC_FLOAT)) {
+                    say(NULL, "unknown codec '%s' (this build has auto, llm, float, zstd, store)", v);
                     return 1;
                 }
             } else if (IS("--chunk-size")) {
@@ -687,7 +688,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (c.mode != MODE_LIST && c.lib.codec != HLZ_CODEC_STORE && c.lib.codec != HLZ_CODEC_ZSTD &&
-        open_model(&c) != 0) {
+        c.lib.codec != HLZ_CODEC_FLOAT && open_model(&c) != 0) {
         free(files);
         return 1;
     }
