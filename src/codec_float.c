@@ -208,7 +208,9 @@ static void enc_table(const uint32_t *freq, enc_sym *syms)
 }
 
 /* Codes sym[0..n) (symbol i with table tabs[group[i]] or tabs[0] when
- * group is NULL) into o: 4 states, then the words. */
+ * group is NULL) into o: the byte count, 4 states, then the words. Symbol i
+ * belongs to state i mod 4; the states live in locals so that the stores
+ * of bytes cannot alias them. */
 static void rans_encode(const uint8_t *sym, const uint8_t *group, size_t n, const enc_sym *tabs, out_buf *o)
 {
     size_t cap = n + n / 2 + 64; /* 12 bits a symbol at worst, plus the states */
@@ -216,17 +218,29 @@ static void rans_encode(const uint8_t *sym, const uint8_t *group, size_t n, cons
     if (!words) { o->full = true; return; }
     uint32_t *w = words + cap / 4;
     uint64_t x[LANES] = {RANS_L, RANS_L, RANS_L, RANS_L};
-    for (size_t i = n; i-- > 0;) {
-        const enc_sym *e = &tabs[(group ? (size_t)group[i] * 256 : 0) + sym[i]];
-        uint64_t *s = &x[i & (LANES - 1)];
-        if (*s >= e->x_max) {
-            if (w == words) { free(words); o->full = true; return; }
-            *--w = (uint32_t)*s;
-            *s >>= 32;
-        }
-        uint64_t q = (uint64_t)(((unsigned __int128)*s * e->rcp) >> 64) >> e->shift;
-        *s += e->bias + q * e->cmpl;
+    uint64_t x0 = RANS_L, x1 = RANS_L, x2 = RANS_L, x3 = RANS_L;
+#define ENC(X, I)                                                                                 \
+    do {                                                                                          \
+        const enc_sym *e = &tabs[(group ? (size_t)group[I] * 256 : 0) + sym[I]];                  \
+        if (X >= e->x_max) *--w = (uint32_t)X, X >>= 32;                                          \
+        uint64_t q = (uint64_t)(((unsigned __int128)X * e->rcp) >> 64) >> e->shift;               \
+        X += e->bias + q * e->cmpl;                                                               \
+    } while (0)
+    size_t i = n;
+    while (i % LANES) {
+        i--;
+        switch (i % LANES) { case 0: ENC(x0, i); break; case 1: ENC(x1, i); break; default: ENC(x2, i); break; }
     }
+    /* At most 4 words a round: the capacity bound keeps w above words. */
+    for (; i > 0; i -= LANES) {
+        ENC(x3, i - 1);
+        ENC(x2, i - 2);
+        ENC(x1, i - 3);
+        ENC(x0, i - 4);
+    }
+#undef ENC
+    x[0] = x0, x[1] = x1, x[2] = x2, x[3] = x3;
+    if (w < words) { free(words); o->full = true; return; } /* cannot happen: see cap */
     uint8_t head[8 * LANES];
     for (int l = 0; l < LANES; l++) hlz_put64(head + 8 * l, x[l]);
     size_t nwords = (size_t)(words + cap / 4 - w);
@@ -248,11 +262,28 @@ static bool rans_decode(in_buf *in, uint8_t *dst, size_t stride, size_t n, const
     if (!get_varint(in, &size) || size > (uint64_t)(in->end - in->p) || size < 8 * LANES ||
         (size - 8 * LANES) % 4 != 0)
         return false;
-    const uint8_t *p = in->p, *end = in->p + size;
-    uint64_t x[LANES];
-    for (int l = 0; l < LANES; l++) x[l] = hlz_le64(p + 8 * l);
-    p += 8 * LANES;
-    for (size_t i = 0; i < n; i++) {
+    const uint8_t *p = in->p + 8 * LANES, *end = in->p + size;
+    uint64_t x0 = hlz_le64(in->p), x1 = hlz_le64(in->p + 8), x2 = hlz_le64(in->p + 16), x3 = hlz_le64(in->p + 24);
+    /* The bounds check of a renormalization is done for 4 symbols at once:
+     * a round reads at most 16 bytes. */
+#define DEC(X, I)                                                                                 \
+    do {                                                                                          \
+        const uint32_t *t = ctx ? tables + ((size_t)map[ctx[(I) * stride]] << PROB_BITS) : tables; \
+        uint32_t e = t[X & (PROB_TOTAL - 1)];                                                     \
+        dst[(I) * stride] = (uint8_t)(e >> 24);                                                   \
+        X = ((e & 0xfff) + 1) * (X >> PROB_BITS) + ((e >> 12) & 0xfff);                           \
+        if (X < RANS_L) X = (X << 32) | hlz_le32(p), p += 4;                                      \
+    } while (0)
+    size_t i = 0;
+    for (; i + LANES <= n && end - p >= 16; i += LANES) {
+        DEC(x0, i);
+        DEC(x1, i + 1);
+        DEC(x2, i + 2);
+        DEC(x3, i + 3);
+    }
+#undef DEC
+    uint64_t x[LANES] = {x0, x1, x2, x3};
+    for (; i < n; i++) { /* the last rounds, checking every word */
         const uint32_t *t = ctx ? tables + ((size_t)map[ctx[i * stride]] << PROB_BITS) : tables;
         uint64_t *s = &x[i & (LANES - 1)];
         uint32_t e = t[*s & (PROB_TOTAL - 1)];
@@ -284,7 +315,7 @@ static void gather(const uint8_t *src, uint32_t width, const field *f, size_t n,
 }
 
 typedef struct {
-    uint32_t joint[256][256]; /* [context byte & 0x7f][symbol]; o1 only */
+    uint32_t joint[128][256]; /* [context byte & 0x7f][symbol]; o1 only */
     uint32_t count[256];
     uint32_t freq[GROUPS_MAX][256];
     uint8_t map[256];
