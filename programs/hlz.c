@@ -490,7 +490,7 @@ static void usage(FILE *f)
             "  -k, --keep           keep input files (the default)\n"
             "      --rm             remove each input after its output is complete and verified\n"
             "  -1 .. -9             faster .. smaller (default -%d)\n"
-            "      --codec=NAME     auto (default: the scout picks per chunk), llm, zstd or store\n"
+            "      --codec=NAME     auto (default: the scout picks per chunk), llm, float, zstd or store\n"
             "      --model=FILE     the GGUF model of the llm codec (default: the model built with hlz,\n"
             "                       or $HLZ_MODEL; 'none': classical codecs only); decompressing\n"
             "                       needs the model the archive names\n"
