@@ -166,3 +166,7 @@ demo: $(O)/hlz
 
 clean:
 	rm -rf build build-san build-fuzz
+
+# The float codec on weights: ratio against zstd -19, ceiling, speed (bench/float_bench.sh runs it).
+$(O)/float_bench: bench/float_bench.c $(O)/libhlz.a
+	$(CC) $(ALL_CFLAGS) $< $(O)/libhlz.a $(LIBS) -o $@

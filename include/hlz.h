@@ -3,8 +3,8 @@
  *
  * An hlz archive (doc/format.md) is a header, a sequence of independently
  * coded chunks, an index and a trailer. Each chunk records the codec that
- * made it (store, zstd, llm, robust; float is reserved for a later
- * version) and a 64-bit checksum of its raw bytes, so decoding verifies
+ * made it (store, zstd, llm, float, robust) and a 64-bit checksum of its
+ * raw bytes, so decoding verifies
  * everything it outputs.
  *
  * Levels of this API, simplest first:
@@ -74,7 +74,7 @@ typedef enum {
     HLZ_CODEC_STORE = 0,
     HLZ_CODEC_ZSTD = 1,
     HLZ_CODEC_LLM = 2,    /* language model + rANS (needs options.model) */
-    HLZ_CODEC_FLOAT = 3,  /* reserved: tensor codec */
+    HLZ_CODEC_FLOAT = 3,  /* model weights: float fields and quantized blocks, rANS-coded */
     HLZ_CODEC_ROBUST = 4, /* mismatch-tolerant llm codec (Hu & Tang), options.mismatch */
     HLZ_CODEC_COUNT,
     HLZ_CODEC_AUTO = 255  /* options only: let the scout decide per chunk */
@@ -103,7 +103,7 @@ typedef struct hlz_session hlz_session;
 typedef void (*hlz_progress_fn)(void *user, uint64_t bytes_in, uint64_t bytes_out);
 
 typedef struct {
-    hlz_codec_id codec;   /* HLZ_CODEC_AUTO (default), STORE, ZSTD, LLM or ROBUST */
+    hlz_codec_id codec;   /* HLZ_CODEC_AUTO (default), STORE, ZSTD, LLM, FLOAT or ROBUST */
     uint32_t chunk_size;  /* raw bytes per chunk, HLZ_CHUNK_SIZE_MIN..MAX */
     int level;            /* 1 (fast) .. 9 (small); mapped onto zstd levels */
     int threads;          /* worker threads, 1..HLZ_THREADS_MAX */
@@ -163,6 +163,7 @@ typedef enum {
     HLZ_REASON_COMPRESSIBLE = 2,  /* the zstd probe gained: zstd */
     HLZ_REASON_FALLBACK = 3,      /* the chosen codec did not beat the raw size: stored */
     HLZ_REASON_TEXT = 4,          /* text-like: llm and zstd tried, the smaller kept */
+    HLZ_REASON_TENSOR = 5,        /* tensors named by a GGUF/safetensors header, or a float array: float */
     HLZ_REASON_COUNT
 } hlz_reason;
 

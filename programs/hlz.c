@@ -507,8 +507,8 @@ static void usage(FILE *f)
             "  -k, --keep           keep input files (the default)\n"
             "      --rm             remove each input after its output is complete and verified\n"
             "  -1 .. -9             faster .. smaller (default -%d)\n"
-            "      --codec=NAME     auto (default: the scout picks per chunk), llm, zstd, store, or robust\n"
-            "                       (llm that decodes even where the decoder's probabilities differ)\n"
+            "      --codec=NAME     auto (default: the scout picks per chunk), llm, float, zstd, store,\n"
+            "                       or robust (llm that decodes even where the decoder's probabilities differ)\n"
             "      --mismatch=C     robust: the factor C > 1 by which the decoder's probabilities may\n"
             "                       differ from the encoder's (recorded in the archive)\n"
             "      --model=FILE     the GGUF model of the llm codec (default: the model built with hlz,\n"
@@ -616,8 +616,8 @@ static int parse_args(int argc, char **argv, cli *c, char ***files, int *file_co
                 if (hlz_codec_from_name(v, &c->lib.codec) != 0 ||
                     (c->lib.codec != HLZ_CODEC_AUTO && c->lib.codec != HLZ_CODEC_ZSTD &&
                      c->lib.codec != HLZ_CODEC_STORE && c->lib.codec != HLZ_CODEC_LLM &&
-                     c->lib.codec != HLZ_CODEC_ROBUST)) {
-                    say(NULL, "unknown codec '%s' (this build has auto, llm, zstd, store, robust)", v);
+                     c->lib.codec != HLZ_CODEC_ROBUST && c->lib.codec != HLZ_CODEC_FLOAT)) {
+                    say(NULL, "unknown codec '%s' (this build has auto, llm, float, zstd, store, robust)", v);
                     return 1;
                 }
             } else if (IS("--chunk-size")) {
@@ -738,7 +738,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (c.mode != MODE_LIST && c.lib.codec != HLZ_CODEC_STORE && c.lib.codec != HLZ_CODEC_ZSTD &&
-        open_model(&c) != 0) {
+        c.lib.codec != HLZ_CODEC_FLOAT && open_model(&c) != 0) {
         free(files);
         return 1;
     }

@@ -1,4 +1,5 @@
 /* codec.c - codec names and the classical codecs: store and zstd. */
+#include "codec_float.h"
 #include "internal.h"
 
 #include <string.h>
@@ -29,6 +30,7 @@ static const char *const reason_names[HLZ_REASON_COUNT] = {
     [HLZ_REASON_COMPRESSIBLE] = "compressible (zstd probe gained)",
     [HLZ_REASON_FALLBACK] = "codec output was not smaller than the raw bytes",
     [HLZ_REASON_TEXT] = "text",
+    [HLZ_REASON_TENSOR] = "tensors (a GGUF/safetensors header, or a float array)",
 };
 
 const char *hlz_reason_name(unsigned reason)
@@ -102,6 +104,8 @@ hlz_status hlz_codec_decode(unsigned id, const uint8_t *src, size_t coded_size,
             return hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt zstd data (%zu bytes instead of %zu)", n, raw_size);
         return HLZ_OK;
     }
+    case HLZ_CODEC_FLOAT:
+        return hlz_float_decode(src, coded_size, dst, raw_size, error);
     default:
         return hlz_fail(error, HLZ_ERR_UNSUPPORTED, "the %s codec is not available in this build",
                         hlz_codec_name(id));

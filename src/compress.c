@@ -3,6 +3,7 @@
  * Chunks are read in batches of `threads` chunks, encoded in parallel and
  * written in order; each chunk depends only on its own bytes and the
  * options, so the archive is the same for every thread count. */
+#include "codec_float.h"
 #include "internal.h"
 #include "llm.h"
 #include "robust.h"
@@ -28,6 +29,8 @@ typedef struct {
     size_t raw_size;
     uint64_t number;        /* position in the archive */
     const uint8_t *payload; /* coded, or raw when stored */
+    hlz_segment *segs;      /* the float codec's plan (HLZ_SEGMENTS_MAX) */
+    size_t nseg;
     hlz_chunk_record record;
     hlz_status status;
     hlz_error error;
@@ -38,6 +41,7 @@ typedef struct {
     const hlz_llm *llm;   /* NULL when no model is used */
     hlz_robust_params robust; /* for codec robust */
     slot *slots;
+    const hlz_tensor_map *map; /* tensors named by a header in the first chunk */
 } batch;
 
 /* Text the model should see: nearly all valid UTF-8, not random-looking, and
@@ -60,6 +64,9 @@ static hlz_status try_codec(const batch *b, slot *s, unsigned id, uint8_t *dst, 
     if (id == HLZ_CODEC_ROBUST)
         return hlz_robust_encode(b->llm, &b->robust, s->raw, s->raw_size, dst, s->raw_size - 1, coded, NULL,
                                  &s->error);
+    if (id == HLZ_CODEC_FLOAT)
+        return hlz_float_encode(s->segs, s->nseg, b->options->level, s->raw, s->raw_size, dst, s->raw_size - 1,
+                                coded, &s->error);
     return hlz_codec_encode(id, b->options->level, s->raw, s->raw_size, dst, s->raw_size - 1, coded, &s->error);
 }
 
@@ -83,6 +90,26 @@ static void encode_slot(void *context, size_t i)
         r->codec = (uint8_t)b->options->codec;
         r->reason = HLZ_REASON_FORCED;
     }
+    if (r->reason != HLZ_REASON_TEXT && (r->codec != HLZ_CODEC_STORE || r->reason != HLZ_REASON_FORCED)) {
+        /* Tensors: the header's map, or a guessed float array clearly better than the zstd probe. */
+        unsigned percent = 100;
+        s->nseg = hlz_float_plan(b->map, s->number * b->options->chunk_size, s->raw, s->raw_size, s->segs,
+                                 &percent);
+        if (r->codec == HLZ_CODEC_FLOAT && s->nseg == 0)
+            s->segs[0] = (hlz_segment){HLZ_SEG_BYTES, s->raw_size}, s->nseg = 1;
+        if (b->options->codec == HLZ_CODEC_AUTO && s->nseg && percent == 0)
+            r->codec = HLZ_CODEC_FLOAT, r->reason = HLZ_REASON_TENSOR;
+        else if (b->options->codec == HLZ_CODEC_AUTO && s->nseg && percent < 97) {
+            /* A guess from a sample: keep it only if it beats zstd's fastest level on the whole chunk. */
+            size_t fcoded = 0, zcoded = 0;
+            hlz_error ignored;
+            hlz_status fst = try_codec(b, s, HLZ_CODEC_FLOAT, s->coded, &fcoded);
+            hlz_status zst = hlz_codec_encode(HLZ_CODEC_ZSTD, 1, s->raw, s->raw_size, s->spare, s->raw_size - 1,
+                                              &zcoded, &ignored);
+            if (fst == HLZ_OK && (zst != HLZ_OK || fcoded < zcoded))
+                r->codec = HLZ_CODEC_FLOAT, r->reason = HLZ_REASON_TENSOR;
+        }
+    }
     s->status = HLZ_OK;
     if (r->codec != HLZ_CODEC_STORE) {
         size_t coded = 0;
@@ -91,8 +118,9 @@ static void encode_slot(void *context, size_t i)
             s->status = st;
             return;
         }
-        if (r->reason == HLZ_REASON_TEXT) {
-            /* Keep the smaller of llm and zstd: zstd costs little next to the model. */
+        if (r->reason == HLZ_REASON_TEXT || (r->reason == HLZ_REASON_TENSOR && r->codec == HLZ_CODEC_FLOAT)) {
+            /* Keep the smaller of llm (or float) and zstd: zstd costs little next to the model,
+             * and some quantized tensors hold repeats that only zstd finds. */
             size_t zcoded = 0;
             hlz_status zst = try_codec(b, s, HLZ_CODEC_ZSTD, s->spare, &zcoded);
             if (zst != HLZ_OK && zst != HLZ_ERR_CODEC) {
@@ -160,7 +188,7 @@ static hlz_status check_options(const hlz_options *o, hlz_error *error)
     if (o->codec == HLZ_CODEC_ROBUST && hlz_robust_params_default(o->mismatch, &robust) != 0)
         return hlz_fail(error, HLZ_ERR_PARAM, "the robust codec needs a mismatch C in (1, 65535], not %g", o->mismatch);
     if (o->codec != HLZ_CODEC_AUTO && o->codec != HLZ_CODEC_STORE && o->codec != HLZ_CODEC_ZSTD &&
-        o->codec != HLZ_CODEC_LLM && o->codec != HLZ_CODEC_ROBUST)
+        o->codec != HLZ_CODEC_LLM && o->codec != HLZ_CODEC_ROBUST && o->codec != HLZ_CODEC_FLOAT)
         return hlz_fail(error, HLZ_ERR_UNSUPPORTED, "the %s codec is not available in this build",
                         hlz_codec_name(o->codec));
     return HLZ_OK;
@@ -184,13 +212,15 @@ hlz_status hlz_compress_file(FILE *in, FILE *out, const hlz_options *options,
     uint8_t *index = NULL;
     hlz_llm *llm = NULL;
     hlz_header *header = NULL;
+    hlz_tensor_map map = {0, NULL};
     uint64_t chunks = 0, coded_capacity = 0, raw_total = 0, offset = 0;
     if (!slots) return hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < slot_count; i++) {
         slots[i].raw = malloc(chunk_size);
         slots[i].coded = malloc(chunk_size);
         slots[i].spare = malloc(chunk_size);
-        if (!slots[i].raw || !slots[i].coded || !slots[i].spare) {
+        slots[i].segs = malloc(HLZ_SEGMENTS_MAX * sizeof *slots[i].segs);
+        if (!slots[i].raw || !slots[i].coded || !slots[i].spare || !slots[i].segs) {
             st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory for %zu chunk buffers", slot_count);
             goto done;
         }
@@ -217,7 +247,7 @@ hlz_status hlz_compress_file(FILE *in, FILE *out, const hlz_options *options,
     size_t header_size = hlz_header_write(header, header_bytes);
     if ((st = write_all(out, header_bytes, header_size, &offset, error)) != HLZ_OK) goto done;
 
-    batch b = {.options = options, .llm = llm, .slots = slots};
+    batch b = {.options = options, .llm = llm, .slots = slots, .map = &map};
     if (options->codec == HLZ_CODEC_ROBUST) hlz_robust_params_default(options->mismatch, &b.robust);
     bool at_end = false;
     while (!at_end) {
@@ -232,6 +262,7 @@ hlz_status hlz_compress_file(FILE *in, FILE *out, const hlz_options *options,
             if (slots[filled].raw_size > 0) filled++;
             if (feof(in)) { at_end = true; break; }
         }
+        if (chunks == 0 && filled > 0) hlz_tensor_map_build(slots[0].raw, slots[0].raw_size, &map);
         /* One chunk: the model may use every thread; several: one thread each. */
         if (options->model) hlz_model_set_threads(options->model, filled == 1 ? options->threads : 1);
         hlz_parallel_for(options->threads, filled, encode_and_check, &b);
@@ -277,7 +308,9 @@ done:
         free(slots[i].raw);
         free(slots[i].coded);
         free(slots[i].spare);
+        free(slots[i].segs);
     }
+    hlz_tensor_map_free(&map);
     free(slots);
     free(coded_sizes);
     free(index);

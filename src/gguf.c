@@ -56,6 +56,7 @@ typedef struct {
     hlz_error *error;
     hlz_gguf_buf names; /* keys then tensor names, each NUL-terminated, in file order */
     uint64_t kv_cap, tensor_cap;
+    bool prefix; /* hlz_gguf_open_prefix: the tensor data lies past the bytes we have */
 } parser;
 
 static uint64_t left(const parser *r) { return r->size - r->pos; }
@@ -308,9 +309,9 @@ static hlz_status read_alignment(hlz_gguf *g, hlz_error *error)
 
 /* Places the tensor data after the infos and checks it lies in the file,
  * aligned, without overlaps, and with no more than padding after it. */
-static hlz_status check_data(hlz_gguf *g, uint64_t infos_end, hlz_error *error)
+static hlz_status check_data(hlz_gguf *g, uint64_t infos_end, bool prefix, hlz_error *error)
 {
-    uint64_t a = g->alignment, size = g->file_size;
+    uint64_t a = g->alignment, size = prefix ? (uint64_t)1 << 62 : g->file_size;
     g->data_offset = infos_end + (a - infos_end % a) % a; /* infos_end <= size: no overflow */
     uint64_t end = infos_end;
     for (uint64_t i = 0; i < g->tensor_count; i++) {
@@ -325,7 +326,7 @@ static hlz_status check_data(hlz_gguf *g, uint64_t infos_end, hlz_error *error)
             return hlz_fail(error, HLZ_ERR_TRUNCATED, "tensor '%s': data runs past the end of the file",
                             name.s);
         t->offset += g->data_offset;
-        t->data = g->base + t->offset;
+        t->data = prefix ? NULL : g->base + t->offset;
         if (t->offset + t->size > end) end = t->offset + t->size;
     }
     /* tensor_sorted serves as scratch: sort by offset, compare neighbours, restore. */
@@ -336,7 +337,7 @@ static hlz_status check_data(hlz_gguf *g, uint64_t infos_end, hlz_error *error)
             return hlz_fail(error, HLZ_ERR_CORRUPT, "tensors '%s' and '%s' overlap",
                             quote_c(by[i - 1]->name).s, quote_c(by[i]->name).s);
     if (g->tensor_count > 1) qsort(by, (size_t)g->tensor_count, sizeof *by, compare_tensor_name);
-    if (size - end >= a)
+    if (!prefix && size - end >= a)
         return hlz_fail(error, HLZ_ERR_CORRUPT,
                         "%llu bytes of unexpected data after the last tensor (wrong tensor count?)",
                         (ull)(size - end));
@@ -367,7 +368,7 @@ static hlz_status parse(hlz_gguf *g, parser *r)
     }
     if ((st = index_names(g, r)) != HLZ_OK) return st;
     if ((st = read_alignment(g, r->error)) != HLZ_OK) return st;
-    return check_data(g, r->pos, r->error);
+    return check_data(g, r->pos, r->prefix, r->error);
 }
 
 hlz_status hlz_gguf_open_memory(hlz_gguf *g, const void *data, size_t size, hlz_error *error)
@@ -377,6 +378,19 @@ hlz_status hlz_gguf_open_memory(hlz_gguf *g, const void *data, size_t size, hlz_
     g->base = data ? data : empty;
     g->file_size = size;
     parser r = {.p = g->base, .size = size, .error = error};
+    hlz_status st = parse(g, &r);
+    free(r.names.data);
+    if (st != HLZ_OK) hlz_gguf_close(g);
+    return st;
+}
+
+hlz_status hlz_gguf_open_prefix(hlz_gguf *g, const void *data, size_t size, hlz_error *error)
+{
+    memset(g, 0, sizeof *g);
+    static const uint8_t empty[1];
+    g->base = data ? data : empty;
+    g->file_size = size;
+    parser r = {.p = g->base, .size = size, .error = error, .prefix = true};
     hlz_status st = parse(g, &r);
     free(r.names.data);
     if (st != HLZ_OK) hlz_gguf_close(g);

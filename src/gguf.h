@@ -169,6 +169,14 @@ hlz_status hlz_gguf_open(hlz_gguf *g, const char *path, hlz_error *error);
  * count claims. On failure *g is left closed. */
 hlz_status hlz_gguf_open_memory(hlz_gguf *g, const void *data, size_t size, hlz_error *error);
 
+/* Parses only the header (metadata and tensor infos) from the first `size`
+ * bytes of a file whose tensor data may lie past them, with every check of
+ * hlz_gguf_open_memory except those on the data's end: tensor offsets are
+ * checked for alignment and overlap but not against a file size, and every
+ * tensor's data is NULL. For the float codec's scout, which sees only the
+ * first chunk. */
+hlz_status hlz_gguf_open_prefix(hlz_gguf *g, const void *data, size_t size, hlz_error *error);
+
 /* Frees what open allocated and unmaps the file; *g is zeroed. */
 void hlz_gguf_close(hlz_gguf *g);
 

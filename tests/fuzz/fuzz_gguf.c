@@ -12,12 +12,18 @@
  *     getters succeed or fail with HLZ_ERR_MODEL; the first and last rows
  *     of every dequantizable tensor decode;
  *   - re-writing an opened file with the writer (same pairs, same tensors)
- *     fails, or reading it back gives other metadata or tensor bytes.
+ *     fails, or reading it back gives other metadata or tensor bytes;
+ *   - the float codec's scout (the same bytes read as the first chunk of a
+ *     GGUF or safetensors file, or with their first 8 bytes replaced by a
+ *     safetensors header length) gives a map whose ranges are sorted and
+ *     disjoint, a plan whose segments do not tile the chunk, or a float
+ *     coding of that plan that does not decode to the same bytes.
  *
  * Seeds: with HLZ_FUZZ_SEED_DIR set, the target first writes a few valid
  * GGUF files (made by the writer) into that directory.
  * Build: make build-fuzz/fuzz_gguf; run: make fuzz-gguf.
  */
+#include "codec_float.h"
 #include "gguf.h"
 
 #include <stdio.h>
@@ -187,8 +193,45 @@ static void check_round_trip(const hlz_gguf *g)
     free(file);
 }
 
+static void check_scout(const uint8_t *data, size_t size)
+{
+    hlz_tensor_map map;
+    hlz_tensor_map_build(data, size, &map);
+    for (size_t i = 1; i < map.count; i++)
+        REQUIRE(map.ranges[i - 1].offset + map.ranges[i - 1].size <= map.ranges[i].offset);
+    REQUIRE(map.count == 0 || map.ranges != NULL);
+    static hlz_segment segs[HLZ_SEGMENTS_MAX];
+    unsigned percent;
+    size_t n = hlz_float_plan(&map, 0, data, size, segs, &percent), sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        REQUIRE(segs[i].kind < HLZ_SEG_KIND_COUNT && segs[i].size % hlz_segment_width(segs[i].kind) == 0);
+        sum += segs[i].size;
+    }
+    REQUIRE(n == 0 || sum == size);
+    if (n && size) {
+        uint8_t *coded = malloc(2 * size + 64), *back = malloc(size);
+        size_t c = 0;
+        REQUIRE(coded && back);
+        hlz_status st = hlz_float_encode(segs, n, 1, data, size, coded, 2 * size + 64, &c, NULL);
+        REQUIRE(st == HLZ_OK);
+        REQUIRE(hlz_float_decode(coded, c, back, size, NULL) == HLZ_OK && memcmp(back, data, size) == 0);
+        free(coded), free(back);
+    }
+    hlz_tensor_map_free(&map);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    check_scout(data, size);
+    if (size >= 8 && size <= 65536) {
+        /* The same bytes behind a safetensors length that points at their JSON-looking part. */
+        uint8_t *copy = malloc(size);
+        REQUIRE(copy);
+        memcpy(copy, data, size);
+        hlz_put64(copy, (uint64_t)data[0] % (size - 7));
+        check_scout(copy, size);
+        free(copy);
+    }
     hlz_gguf g;
     hlz_error e = {.status = HLZ_OK, .message = ""};
     hlz_status st = hlz_gguf_open_memory(&g, data, size, &e);

@@ -1,0 +1,221 @@
+/*
+ * float_bench.c - the float codec on real weights: ratio against zstd -19
+ * on the same bytes (same run), the byte-marginal ceiling, and speed.
+ *
+ *   float_bench [-T threads] [-r repeats] KIND:PATH ...
+ *
+ * KIND is llama2c (a llama2.c checkpoint: its fp32 weights, and bf16 and
+ * fp16 derived from them by round-to-nearest-even, labelled as derived),
+ * bf16, fp16, fp32 (raw little-endian arrays) or file (any file, planned as
+ * hlz plans it: a GGUF or safetensors header in the first chunk, else a
+ * guessed float width). Chunks are 1 MiB. Speed: the input tiled to at
+ * least 64 MiB, every chunk encoded then decoded (verified), the median of
+ * the repeats, on `threads` threads (hlz_parallel_for over chunks).
+ * Ceiling: 8w / sum of the order-0 entropies of the w byte positions of a
+ * w-byte value (16/(H_high+H_low) for bf16); for files, 8/H of all bytes.
+ */
+#include "codec_float.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zstd.h>
+
+#define CHUNK ((size_t)1 << 20)
+#define TILE_MIN ((size_t)64 << 20)
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static double entropy(const uint8_t *p, size_t n, size_t stride)
+{
+    size_t c[256] = {0}, m = 0;
+    for (size_t i = 0; i < n; i += stride) c[p[i]]++, m++;
+    double h = 0;
+    for (int s = 0; s < 256; s++) if (c[s]) h -= (double)c[s] / (double)m * log2((double)c[s] / (double)m);
+    return h;
+}
+
+typedef struct {
+    const uint8_t *data;
+    size_t size, nchunks;
+    int kind; /* a segment kind, or -1: plan as hlz does */
+    hlz_tensor_map map;
+    uint8_t **coded;
+    size_t *coded_size;
+    uint8_t *back;
+    int failed;
+} job;
+
+static void encode_one(void *ctx, size_t i)
+{
+    job *j = ctx;
+    size_t off = i * CHUNK, n = j->size - off < CHUNK ? j->size - off : CHUNK;
+    hlz_segment segs[HLZ_SEGMENTS_MAX];
+    size_t nseg;
+    uint32_t w = j->kind >= 0 ? hlz_segment_width((unsigned)j->kind) : 1;
+    if (j->kind >= 0) {
+        nseg = 0;
+        if (n / w) segs[nseg++] = (hlz_segment){(uint8_t)j->kind, n / w * w};
+        if (n % w) segs[nseg++] = (hlz_segment){HLZ_SEG_BYTES, n % w};
+    } else {
+        unsigned percent;
+        nseg = hlz_float_plan(&j->map, off, j->data + off, n, segs, &percent);
+        if (nseg == 0) segs[0] = (hlz_segment){HLZ_SEG_BYTES, n}, nseg = 1;
+    }
+    hlz_error e;
+    if (hlz_float_encode(segs, nseg, 9, j->data + off, n, j->coded[i], 2 * n + 1024, &j->coded_size[i], &e) != HLZ_OK)
+        j->failed = 1;
+}
+
+static void decode_one(void *ctx, size_t i)
+{
+    job *j = ctx;
+    size_t off = i * CHUNK, n = j->size - off < CHUNK ? j->size - off : CHUNK;
+    hlz_error e;
+    if (hlz_float_decode(j->coded[i], j->coded_size[i], j->back + off, n, &e) != HLZ_OK) j->failed = 1;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int job_init(job *j, const uint8_t *data, size_t size, int kind)
+{
+    memset(j, 0, sizeof *j);
+    j->data = data, j->size = size, j->kind = kind;
+    j->nchunks = (size + CHUNK - 1) / CHUNK;
+    j->coded = calloc(j->nchunks, sizeof *j->coded);
+    j->coded_size = calloc(j->nchunks, sizeof *j->coded_size);
+    j->back = malloc(size);
+    if (!j->coded || !j->coded_size || !j->back) return -1;
+    for (size_t i = 0; i < j->nchunks; i++) if (!(j->coded[i] = malloc(2 * CHUNK + 1024))) return -1;
+    if (kind < 0) hlz_tensor_map_build(data, size < CHUNK ? size : CHUNK, &j->map);
+    return 0;
+}
+
+static void job_free(job *j)
+{
+    for (size_t i = 0; j->coded && i < j->nchunks; i++) free(j->coded[i]);
+    free(j->coded), free(j->coded_size), free(j->back);
+    hlz_tensor_map_free(&j->map);
+}
+
+static void bench(const char *label, const uint8_t *data, size_t size, int kind, int threads, int repeats)
+{
+    /* Ratio on the bytes themselves. */
+    job j;
+    if (job_init(&j, data, size, kind) != 0) { fprintf(stderr, "out of memory\n"); exit(1); }
+    hlz_parallel_for(1, j.nchunks, encode_one, &j);
+    hlz_parallel_for(1, j.nchunks, decode_one, &j);
+    size_t coded = 0;
+    for (size_t i = 0; i < j.nchunks; i++) coded += j.coded_size[i];
+    if (j.failed || memcmp(j.back, data, size) != 0) { fprintf(stderr, "%s: ROUND TRIP FAILED\n", label); exit(1); }
+    job_free(&j);
+    size_t zb = ZSTD_compressBound(size);
+    uint8_t *z = malloc(zb);
+    size_t zs = z ? ZSTD_compress(z, zb, data, size, 19) : 0;
+    free(z);
+    uint32_t w = kind >= 0 ? hlz_segment_width((unsigned)kind) : 1;
+    double h = 0;
+    for (uint32_t k = 0; k < w; k++) h += entropy(data + k, size - k, w);
+    double ceiling = 8.0 * w / h;
+
+    /* Speed on a tiled copy. */
+    size_t copies = (TILE_MIN + size - 1) / size, tsize = copies * size;
+    uint8_t *tiled = malloc(tsize);
+    if (!tiled) { fprintf(stderr, "out of memory\n"); exit(1); }
+    for (size_t c = 0; c < copies; c++) memcpy(tiled + c * size, data, size);
+    if (job_init(&j, tiled, tsize, kind) != 0) { fprintf(stderr, "out of memory\n"); exit(1); }
+    double *ct = calloc((size_t)repeats, sizeof *ct), *dt = calloc((size_t)repeats, sizeof *dt);
+    for (int r = 0; r < repeats; r++) {
+        double t0 = now();
+        hlz_parallel_for(threads, j.nchunks, encode_one, &j);
+        double t1 = now();
+        hlz_parallel_for(threads, j.nchunks, decode_one, &j);
+        double t2 = now();
+        ct[r] = t1 - t0, dt[r] = t2 - t1;
+    }
+    if (j.failed || memcmp(j.back, tiled, tsize) != 0) { fprintf(stderr, "%s: TILED ROUND TRIP FAILED\n", label); exit(1); }
+    qsort(ct, (size_t)repeats, sizeof *ct, cmp_double);
+    qsort(dt, (size_t)repeats, sizeof *dt, cmp_double);
+    double cs = (double)tsize / ct[repeats / 2] / 1e9, ds = (double)tsize / dt[repeats / 2] / 1e9;
+    printf("| %s | %zu | %.4f | %.4f | %.4f | %d | %.3f | %.3f |\n", label, size, (double)size / (double)coded,
+           ZSTD_isError(zs) ? 0.0 : (double)size / (double)zs, ceiling, threads, cs, ds);
+    fflush(stdout);
+    free(ct), free(dt);
+    job_free(&j);
+    free(tiled);
+}
+
+static uint8_t *load(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *p = malloc(n > 0 ? (size_t)n : 1);
+    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) { free(p); p = NULL; }
+    fclose(f);
+    *size = (size_t)n;
+    return p;
+}
+
+int main(int argc, char **argv)
+{
+    int threads = 1, repeats = 5;
+    printf("| input | bytes | float ratio | zstd -19 ratio | byte-marginal ceiling | threads | compress GB/s | decompress GB/s |\n");
+    printf("|---|---|---|---|---|---|---|---|\n");
+    for (int a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "-T") == 0 && a + 1 < argc) { threads = atoi(argv[++a]); continue; }
+        if (strcmp(argv[a], "-r") == 0 && a + 1 < argc) { repeats = atoi(argv[++a]); continue; }
+        char *colon = strchr(argv[a], ':');
+        if (!colon) { fprintf(stderr, "usage: float_bench [-T n] [-r n] KIND:PATH ...\n"); return 2; }
+        *colon = 0;
+        const char *kind = argv[a], *path = colon + 1;
+        size_t size;
+        uint8_t *data = load(path, &size);
+        if (!data) { fprintf(stderr, "%s: cannot read\n", path); return 1; }
+        const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+        char label[512];
+        if (strcmp(kind, "llama2c") == 0) {
+            size_t n = (size - 28) / 4;
+            uint8_t *bf = malloc(2 * n), *h = malloc(2 * n);
+            for (size_t i = 0; i < n; i++) {
+                uint32_t u = hlz_le32(data + 28 + 4 * i);
+                uint16_t b = (uint16_t)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+                hlz_put16(bf + 2 * i, b);
+                float f;
+                memcpy(&f, &u, 4);
+                _Float16 x = (_Float16)f; /* round to nearest even */
+                memcpy(h + 2 * i, &x, 2);
+            }
+            snprintf(label, sizeof label, "%s fp32", base);
+            bench(label, data + 28, 4 * n, HLZ_SEG_W32, threads, repeats);
+            snprintf(label, sizeof label, "%s bf16 (derived)", base);
+            bench(label, bf, 2 * n, HLZ_SEG_W16, threads, repeats);
+            snprintf(label, sizeof label, "%s fp16 (derived)", base);
+            bench(label, h, 2 * n, HLZ_SEG_W16, threads, repeats);
+            for (size_t i = 0; i < n; i++) { memset(data + 28 + 4 * i, 0, 2); memcpy(data + 28 + 4 * i + 2, bf + 2 * i, 2); }
+            snprintf(label, sizeof label, "%s fp32 upcast from bf16 (derived)", base);
+            bench(label, data + 28, 4 * n, HLZ_SEG_W32, threads, repeats);
+            free(bf), free(h);
+        } else {
+            int k = strcmp(kind, "bf16") == 0 || strcmp(kind, "fp16") == 0 ? HLZ_SEG_W16
+                    : strcmp(kind, "fp32") == 0 ? HLZ_SEG_W32 : -1;
+            snprintf(label, sizeof label, "%s (%s)", base, kind);
+            bench(label, data, size, k, threads, repeats);
+        }
+        free(data);
+    }
+    return 0;
+}

@@ -1,0 +1,277 @@
+/* test_float.c - the float codec: exact round trips of every segment kind,
+ * damaged payloads, the upcast-bf16 case, the tensor map of GGUF and
+ * safetensors headers (hostile ones included), and real weights
+ * (stories260K from ../shared, skipped when absent) against zstd -19. */
+#include "codec_float.h"
+#include "test.h"
+
+#include <zstd.h>
+
+#define STORIES "../shared/models/stories260K/stories260K.bin"
+
+/* Weight-like values: a sum of uniforms (roughly normal), scaled small. */
+static float weight(unsigned long long *st)
+{
+    double s = 0;
+    for (int i = 0; i < 4; i++) s += (double)(test_rand(st) >> 11) / 9007199254740992.0 - 0.5;
+    return (float)(s * 0.05);
+}
+
+static uint32_t f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+
+static void fill_bf16(uint8_t *p, size_t n, unsigned long long seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = f32_bits(weight(&seed));
+        uint16_t b = (uint16_t)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+        p[2 * i] = (uint8_t)b, p[2 * i + 1] = (uint8_t)(b >> 8);
+    }
+}
+
+static size_t roundtrip(const hlz_segment *segs, size_t nseg, const uint8_t *src, size_t size, uint8_t *coded,
+                        uint8_t *back)
+{
+    size_t n = 0;
+    hlz_error e;
+    if (hlz_float_encode(segs, nseg, 9, src, size, coded, size, &n, &e) != HLZ_OK) return 0;
+    memset(back, 0xee, size);
+    if (hlz_float_decode(coded, n, back, size, &e) != HLZ_OK) return 0;
+    return memcmp(src, back, size) == 0 ? n : 0;
+}
+
+static void every_kind(void)
+{
+    enum { N = 210 * 144 * 4 };
+    static uint8_t src[N + 7], coded[N + 7], back[N + 7];
+    fill_bf16(src, sizeof src / 2, 7);
+    for (unsigned kind = 0; kind < HLZ_SEG_KIND_COUNT; kind++) {
+        uint32_t w = hlz_segment_width(kind);
+        hlz_segment segs[3] = {{HLZ_SEG_BYTES, 3}, {(uint8_t)kind, (N / w) * w}, {HLZ_SEG_BYTES, 0}};
+        segs[2].size = sizeof src - 3 - segs[1].size;
+        size_t n = roundtrip(segs, 3, src, sizeof src, coded, back);
+        CHECK_MSG(n > 0, "kind %u", kind);
+    }
+    /* bf16 split at the right alignment beats the raw size clearly. */
+    hlz_segment one = {HLZ_SEG_W16, N};
+    size_t n = roundtrip(&one, 1, src, N, coded, back);
+    CHECK(n > 0 && n < N * 80 / 100);
+    CHECK(hlz_segment_width(HLZ_SEG_KIND_COUNT) == 0);
+}
+
+static void constant_and_random(void)
+{
+    static uint8_t src[65536], coded[65536], back[65536];
+    hlz_segment seg = {HLZ_SEG_W32, sizeof src};
+    memset(src, 0, sizeof src);
+    size_t n = roundtrip(&seg, 1, src, sizeof src, coded, back);
+    CHECK(n > 0 && n < 64);
+    test_fill_random(src, sizeof src, 3);
+    hlz_error e;
+    CHECK(hlz_float_encode(&seg, 1, 9, src, sizeof src, coded, sizeof src - 1, &n, &e) == HLZ_ERR_CODEC);
+    hlz_segment two[2] = {{HLZ_SEG_W16, 1000}, {HLZ_SEG_BYTES, 100}};
+    CHECK(hlz_float_encode(two, 2, 9, src, sizeof src, coded, sizeof src, &n, &e) == HLZ_ERR_PARAM);
+    two[0].size = 1001;
+    CHECK(hlz_float_encode(two, 1, 9, src, 1001, coded, sizeof src, &n, &e) == HLZ_ERR_PARAM);
+}
+
+/* fp32 that is upcast bf16: the zero low halves cost next to nothing. */
+static void upcast_bf16(void)
+{
+    enum { N = 32768 };
+    static uint8_t bf[2 * N], f32[4 * N], coded[4 * N], back[4 * N];
+    fill_bf16(bf, N, 11);
+    memset(f32, 0, sizeof f32);
+    for (size_t i = 0; i < N; i++) memcpy(f32 + 4 * i + 2, bf + 2 * i, 2);
+    hlz_segment s16 = {HLZ_SEG_W16, sizeof bf}, s32 = {HLZ_SEG_W32, sizeof f32};
+    size_t n16 = roundtrip(&s16, 1, bf, sizeof bf, coded, back);
+    size_t n32 = roundtrip(&s32, 1, f32, sizeof f32, coded, back);
+    CHECK(n16 > 0 && n32 > 0 && n32 < n16 + 64);
+}
+
+/* Every truncation fails; every single damaged byte fails or decodes without harm. */
+static void damaged(void)
+{
+    enum { N = 4096 };
+    static uint8_t src[N], coded[N], back[N], bad[N];
+    fill_bf16(src, N / 2, 5);
+    hlz_segment segs[2] = {{HLZ_SEG_BYTES, 100}, {HLZ_SEG_W16, N - 100}};
+    memset(src, 'x', 100);
+    size_t n = roundtrip(segs, 2, src, N, coded, back);
+    CHECK(n > 0);
+    hlz_error e;
+    for (size_t cut = 0; cut < n; cut++) CHECK_MSG(hlz_float_decode(coded, cut, back, N, &e) == HLZ_ERR_CORRUPT, "cut %zu", cut);
+    CHECK(hlz_float_decode(coded, n, back, N - 1, &e) == HLZ_ERR_CORRUPT);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(bad, coded, n);
+        bad[i] ^= (uint8_t)(1u << (i % 8));
+        hlz_status st = hlz_float_decode(bad, n, back, N, &e);
+        CHECK_MSG(st == HLZ_OK || st == HLZ_ERR_CORRUPT, "byte %zu: %d", i, (int)st);
+    }
+}
+
+/* The payload of a fixed input is pinned: a change here changes the format. */
+static void golden_payload(void)
+{
+    enum { N = 8192 };
+    static uint8_t src[N], coded[N], back[N];
+    fill_bf16(src, N / 2, 1);
+    hlz_segment seg = {HLZ_SEG_W16, N};
+    size_t n = roundtrip(&seg, 1, src, N, coded, back);
+    CHECK(n > 0);
+    unsigned long long h = (unsigned long long)hlz_checksum64(coded, n, 0);
+    if (getenv("HLZ_PRINT_GOLDEN")) printf("# golden_payload %016llx %zu\n", h, n);
+    CHECK_MSG(h == 0x3446c2468b35e3b1ull || getenv("HLZ_PRINT_GOLDEN"), "payload hash %016llx, %zu bytes", h, n);
+}
+
+static void put_le64(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+
+static void safetensors_map(void)
+{
+    static uint8_t file[8 + 256 + 4096];
+    const char *json = "{\"__metadata__\":{\"format\":\"pt\"},\"a\":{\"dtype\":\"BF16\",\"shape\":[1024],"
+                       "\"data_offsets\":[0,2048]},\"b\":{\"dtype\":\"F32\",\"shape\":[512],\"data_offsets\":[2048,4096]}}";
+    size_t j = strlen(json);
+    CHECK(j <= 256);
+    memset(file, ' ', sizeof file);
+    put_le64(file, 256);
+    memcpy(file + 8, json, j);
+    fill_bf16(file + 264, 2048, 9);
+    hlz_tensor_map map;
+    hlz_tensor_map_build(file, sizeof file, &map);
+    CHECK(map.count == 2 && map.ranges[0].offset == 264 && map.ranges[0].kind == HLZ_SEG_W16 &&
+          map.ranges[1].offset == 264 + 2048 && map.ranges[1].size == 2048 && map.ranges[1].kind == HLZ_SEG_W32);
+    hlz_segment segs[HLZ_SEGMENTS_MAX];
+    unsigned percent;
+    size_t k = hlz_float_plan(&map, 0, file, sizeof file, segs, &percent);
+    CHECK(k == 3 && segs[0].kind == HLZ_SEG_BYTES && segs[0].size == 264 && segs[1].kind == HLZ_SEG_W16 &&
+          segs[2].kind == HLZ_SEG_W32 && percent == 0);
+    /* A chunk that starts inside tensor a: its first byte is half a value. */
+    k = hlz_float_plan(&map, 265, file + 265, 1000, segs, &percent);
+    CHECK(k == 3 && segs[0].kind == HLZ_SEG_BYTES && segs[0].size == 1 && segs[1].size == 998);
+    hlz_tensor_map_free(&map);
+    /* Hostile headers leave the map empty. */
+    const char *bad[] = {"{\"a\":{\"dtype\":\"BF16\",\"data_offsets\":[10,2]}}", "{\"a\":[1,2]}", "{\"a\":{\"dtype\":7,",
+                         "{\"a\":{\"dtype\":\"F16\",\"data_offsets\":[-4,2]}}", "[]"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        memset(file, ' ', sizeof file);
+        put_le64(file, strlen(bad[i]));
+        memcpy(file + 8, bad[i], strlen(bad[i]));
+        hlz_tensor_map_build(file, sizeof file, &map);
+        CHECK_MSG(map.count == 0 && map.ranges == NULL, "case %zu", i);
+    }
+    put_le64(file, (uint64_t)1 << 40);
+    hlz_tensor_map_build(file, sizeof file, &map);
+    CHECK(map.count == 0);
+}
+
+static uint8_t *read_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *p = malloc(n > 0 ? (size_t)n : 1);
+    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) { free(p); p = NULL; }
+    fclose(f);
+    *size = (size_t)n;
+    return p;
+}
+
+static int count_float(void *user, const hlz_chunk_info *c)
+{
+    *(unsigned *)user += c->codec == HLZ_CODEC_FLOAT;
+    return 0;
+}
+
+/* Compresses `data` with the library (auto codec) and decodes it back. */
+static int archive_roundtrip(const uint8_t *data, size_t size, uint32_t chunk, size_t *archive, unsigned *float_chunks)
+{
+    FILE *in = fmemopen((void *)data, size, "rb"), *out = tmpfile(), *back = tmpfile();
+    if (!in || !out || !back) return 0;
+    hlz_options o;
+    hlz_options_default(&o);
+    o.chunk_size = chunk;
+    o.level = 3;
+    hlz_stats s;
+    hlz_error e;
+    int ok = hlz_compress_file(in, out, &o, &s, &e) == HLZ_OK;
+    *archive = (size_t)s.archive_bytes;
+    rewind(out);
+    ok = ok && hlz_decompress_file(out, back, &o, NULL, &e) == HLZ_OK;
+    size_t n = 0;
+    uint8_t *got = malloc(size + 1);
+    rewind(back);
+    if (ok && got) n = fread(got, 1, size + 1, back);
+    ok = ok && got && n == size && memcmp(got, data, size) == 0;
+    /* Count float chunks from the records. */
+    *float_chunks = 0;
+    rewind(out);
+    hlz_list_callbacks cb = {NULL, count_float, float_chunks};
+    ok = ok && hlz_list_file(out, &cb, NULL, &e) == HLZ_OK;
+    free(got);
+    fclose(in), fclose(out), fclose(back);
+    return ok;
+}
+
+static void gguf_file(void)
+{
+    size_t size;
+    uint8_t *g = read_file("models/stand-in/stand-in.gguf", &size);
+    if (!g) SKIP("models/stand-in/stand-in.gguf not found (run from the repository root)");
+    hlz_tensor_map map;
+    hlz_tensor_map_build(g, size < 1048576 ? size : 1048576, &map);
+    int has_q8 = 0;
+    for (size_t i = 0; i < map.count; i++) has_q8 |= map.ranges[i].kind == HLZ_SEG_Q8_0;
+    size_t count = map.count;
+    hlz_tensor_map_free(&map);
+    /* The header does not fit in 1 KiB: no map, never a crash. */
+    hlz_tensor_map_build(g, 1024, &map);
+    size_t small = map.count;
+    size_t archive = 0;
+    unsigned floats = 0;
+    int ok = archive_roundtrip(g, size, 1 << 18, &archive, &floats);
+    free(g);
+    CHECK(count > 10 && has_q8 && small == 0);
+    CHECK(ok);
+}
+
+static void stories260k(void)
+{
+    size_t size;
+    uint8_t *raw = read_file(STORIES, &size);
+    if (!raw) SKIP(STORIES " not found");
+    /* The llama2.c checkpoint: 7 int32 of config, then fp32 weights. Derived bf16 (round to nearest even). */
+    size_t n = (size - 28) / 4;
+    uint8_t *bf = malloc(2 * n), *coded = malloc(2 * n), *back = malloc(2 * n), *z = malloc(ZSTD_compressBound(2 * n));
+    CHECK(bf && coded && back && z);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = hlz_le32(raw + 28 + 4 * i);
+        uint16_t b = (uint16_t)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+        bf[2 * i] = (uint8_t)b, bf[2 * i + 1] = (uint8_t)(b >> 8);
+    }
+    hlz_segment seg = {HLZ_SEG_W16, 2 * n};
+    size_t c = roundtrip(&seg, 1, bf, 2 * n, coded, back);
+    size_t zs = ZSTD_compress(z, ZSTD_compressBound(2 * n), bf, 2 * n, 19);
+    size_t archive = 0;
+    unsigned floats = 0;
+    int ok = archive_roundtrip(raw, size, 1 << 18, &archive, &floats);
+    free(raw), free(bf), free(coded), free(back), free(z);
+    CHECK(c > 0 && !ZSTD_isError(zs));
+    CHECK_MSG(c * 105 < zs * 100, "float %zu bytes, zstd -19 %zu", c, zs); /* at least 5% smaller */
+    CHECK(ok);
+    CHECK_MSG(floats > 0, "archive %zu bytes, no float chunk", archive);
+}
+
+int main(void)
+{
+    RUN(every_kind);
+    RUN(constant_and_random);
+    RUN(upcast_bf16);
+    RUN(damaged);
+    RUN(golden_payload);
+    RUN(safetensors_map);
+    RUN(gguf_file);
+    RUN(stories260k);
+    TEST_MAIN_END();
+}
