@@ -322,7 +322,9 @@ static void bad_options(void)
     CHECK(hlz_compress_file(in, out, &o, NULL, &e) == HLZ_ERR_PARAM && strstr(e.message, "chunk size"));
     o = opts(HLZ_CODEC_LLM, 4096, 1); /* no model */
     CHECK(hlz_compress_file(in, out, &o, NULL, &e) == HLZ_ERR_PARAM && strstr(e.message, "model"));
-    o = opts(HLZ_CODEC_ROBUST, 4096, 1);
+    o = opts(HLZ_CODEC_ROBUST, 4096, 1); /* no model */
+    CHECK(hlz_compress_file(in, out, &o, NULL, &e) == HLZ_ERR_PARAM && strstr(e.message, "model"));
+    o = opts((hlz_codec_id)HLZ_CODEC_COUNT, 4096, 1); /* no such codec */
     CHECK(hlz_compress_file(in, out, &o, NULL, &e) == HLZ_ERR_UNSUPPORTED);
     o = opts(HLZ_CODEC_AUTO, 4096, 0);
     CHECK(hlz_compress_file(in, out, &o, NULL, &e) == HLZ_ERR_PARAM);
