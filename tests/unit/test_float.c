@@ -109,6 +109,27 @@ static void damaged(void)
     }
 }
 
+/* Random bodies behind plausible segment headers: errors, never a crash (ASan runs this). */
+static void hostile(void)
+{
+    static uint8_t buf[2048], back[4096];
+    unsigned long long st = 99;
+    hlz_error e;
+    for (int round = 0; round < 3000; round++) {
+        test_fill_random(buf, sizeof buf, (unsigned long long)round + 1);
+        unsigned kind = 1 + (unsigned)(test_rand(&st) % (HLZ_SEG_KIND_COUNT - 1));
+        uint32_t w = hlz_segment_width(kind);
+        size_t raw = (size_t)w * (1 + test_rand(&st) % (sizeof back / w));
+        buf[0] = 1, buf[1] = (uint8_t)kind;
+        buf[2] = (uint8_t)(raw | 0x80), buf[3] = (uint8_t)(raw >> 7);
+        buf[4] = (uint8_t)(test_rand(&st) % 4);      /* a stream mode */
+        if (buf[4] == 3) buf[5] = (uint8_t)(2 + test_rand(&st) % 15);
+        size_t n = 6 + (size_t)(test_rand(&st) % (sizeof buf - 6));
+        hlz_status r = hlz_float_decode(buf, n, back, raw, &e);
+        CHECK_MSG(r == HLZ_OK || r == HLZ_ERR_CORRUPT, "round %d: %d", round, (int)r);
+    }
+}
+
 /* The payload of a fixed input is pinned: a change here changes the format. */
 static void golden_payload(void)
 {
@@ -269,6 +290,7 @@ int main(void)
     RUN(constant_and_random);
     RUN(upcast_bf16);
     RUN(damaged);
+    RUN(hostile);
     RUN(golden_payload);
     RUN(safetensors_map);
     RUN(gguf_file);
