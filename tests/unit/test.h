@@ -10,6 +10,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The whole file at `path` in a malloc'd buffer (size in *size), or NULL. */
+static inline unsigned char *test_read_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *p = n >= 0 ? malloc(n > 0 ? (size_t)n : 1) : NULL;
+    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) free(p), p = NULL;
+    fclose(f);
+    *size = p ? (size_t)n : 0;
+    return p;
+}
+
 static int test_failed_cases, test_case_failed;
 static const char *test_case_name;
 

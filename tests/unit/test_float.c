@@ -185,20 +185,6 @@ static void safetensors_map(void)
     CHECK(map.count == 0);
 }
 
-static uint8_t *read_file(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc(n > 0 ? (size_t)n : 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) { free(p); p = NULL; }
-    fclose(f);
-    *size = (size_t)n;
-    return p;
-}
-
 static int count_float(void *user, const hlz_chunk_info *c)
 {
     *(unsigned *)user += c->codec == HLZ_CODEC_FLOAT;
@@ -238,7 +224,7 @@ static int archive_roundtrip(const uint8_t *data, size_t size, uint32_t chunk, s
 static void gguf_file(void)
 {
     size_t size;
-    uint8_t *g = read_file("models/stand-in/stand-in.gguf", &size);
+    uint8_t *g = test_read_file("models/stand-in/stand-in.gguf", &size);
     if (!g) SKIP("models/stand-in/stand-in.gguf not found (run from the repository root)");
     hlz_tensor_map map;
     hlz_tensor_map_build(g, size < 1048576 ? size : 1048576, &map);
@@ -260,7 +246,7 @@ static void gguf_file(void)
 static void stories260k(void)
 {
     size_t size;
-    uint8_t *raw = read_file(STORIES, &size);
+    uint8_t *raw = test_read_file(STORIES, &size);
     if (!raw) SKIP(STORIES " not found");
     /* The llama2.c checkpoint: 7 int32 of config, then fp32 weights. Derived bf16 (round to nearest even). */
     size_t n = (size - 28) / 4;
