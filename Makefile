@@ -151,6 +151,10 @@ bench-container: $(O)/hlz
 $(O)/robust-bench: bench/robust_bench.c $(O)/libhlz.a
 	$(CC) $(ALL_CFLAGS) $< $(O)/libhlz.a $(LIBS) -o $@
 
+# The gain of each online model of the hybrid predictor (bench/hybrid_bench.c, bench/hybrid.sh).
+$(O)/hybrid-bench: bench/hybrid_bench.c $(O)/libhlz.a
+	$(CC) $(ALL_CFLAGS) $< $(O)/libhlz.a $(LIBS) -lm -o $@
+
 # The float32 decoder of the real mismatch experiment (tools/robust/mismatch.sh).
 $(O)/robust-mismatch: tools/robust/robust_mismatch.c $(O)/libhlz.a
 	$(CC) $(ALL_CFLAGS) $< $(O)/libhlz.a $(LIBS) -o $@

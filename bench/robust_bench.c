@@ -68,7 +68,7 @@ int main(int argc, char **argv)
     if (hlz_llm_encode(llm, text, n, dst, cap, &coded, &e) != HLZ_OK) return fprintf(stderr, "llm: %s\n", e.message), 1;
     uint64_t tokens;
     double model_bits;
-    hlz_llm_payload_info(dst, coded, &tokens, &model_bits, &e);
+    hlz_llm_payload_info(dst, coded, &tokens, &model_bits, NULL, &e);
     printf("file\tbytes\ttokens\tcodec\tC\tratio\tbuckets\tbits_per_token\tbpb\tbucket_bits_per_token\t"
            "prefix_bits_per_token\tmodel_bits_per_token\ttop_bucket_share\tbucket_entropy\tcode\n");
     printf("%s\t%zu\t%llu\tllm\t-\t-\t-\t%.4f\t%.4f\t-\t-\t%.4f\t-\t-\t-\n", argv[2], n, (unsigned long long)tokens,

@@ -36,7 +36,7 @@ extern "C" {
 #endif
 
 #define HLZ_VERSION_STRING "0.1.0"
-#define HLZ_FORMAT_VERSION 1
+#define HLZ_FORMAT_VERSION 2
 
 /* ---- Errors ------------------------------------------------------------ */
 
@@ -86,6 +86,20 @@ const char *hlz_codec_name(unsigned codec_id);
 /* Parses a codec name ("auto", "store", "zstd", ...). Returns 0 on success. */
 int hlz_codec_from_name(const char *name, hlz_codec_id *out);
 
+/* The online models the llm codec mixes with the language model (a bit
+ * mask, recorded in each llm chunk). They learn the chunk as it is coded, so
+ * they find what the model's window cannot see: repeats far back, names and
+ * phrases particular to the file. */
+#define HLZ_MIX_MATCH 1u    /* match model: what followed the last long repeat of the recent tokens */
+#define HLZ_MIX_CONTEXT 2u  /* order-1..4 token context models */
+#define HLZ_MIX_SSE 4u      /* secondary estimation of the mixed probability */
+#define HLZ_MIX_ALL 7u
+
+/* Parses a --mix level, each including the ones before: "none" (the
+ * language model alone, as hlz 0.1), "match", "context", "full" (all, the
+ * default). Returns the parts, or -1 for an unknown name. */
+int hlz_mix_from_name(const char *name);
+
 #define HLZ_CHUNK_SIZE_MIN ((uint32_t)1 << 10)       /* 1 KiB */
 #define HLZ_CHUNK_SIZE_MAX ((uint32_t)1 << 26)       /* 64 MiB: bounds decoder memory */
 #define HLZ_CHUNK_SIZE_DEFAULT ((uint32_t)1 << 20)   /* 1 MiB */
@@ -121,6 +135,9 @@ typedef struct {
      * decoder's probability of every token is within a factor C of the
      * encoder's. Only used with codec ROBUST, which auto never picks. */
     double mismatch;
+    /* llm codec: the online models mixed with the language model (HLZ_MIX_*,
+     * default HLZ_MIX_ALL; 0 codes with the model alone). */
+    unsigned mix;
 } hlz_options;
 
 /* Fills `options` with the defaults: auto codec, 1 MiB chunks, level 9,
@@ -194,6 +211,7 @@ typedef struct {
     double model_bits;     /* llm chunks: the model's cross-entropy of the chunk in bits
                               (float probabilities, before integer tables); robust too; else 0 */
     double mismatch;       /* robust chunks: the certified mismatch C; else 0 */
+    unsigned mix;          /* llm chunks: the online models mixed in (HLZ_MIX_*); else 0 */
 } hlz_chunk_info;
 
 /* Receives the header once per archive, then each chunk in order. Return

@@ -219,7 +219,7 @@ static int cmd_score(const char *path, const char *file, int prime)
     if (!rc) {
         uint64_t tokens;
         double bits;
-        hlz_llm_payload_info(out, coded, &tokens, &bits, &e);
+        hlz_llm_payload_info(out, coded, &tokens, &bits, NULL, &e);
         printf("bytes %zu\ntokens %llu\nbits %.1f\nbits per token %.4f\nbits per byte %.4f\n"
                "coded bytes %zu (bits per byte %.4f, %+.2f%% against the model)\n",
                size, (unsigned long long)tokens, bits, bits / (double)tokens, bits / (double)size, coded,

@@ -371,6 +371,9 @@ static int list_chunk(void *user, const hlz_chunk_info *ch)
     char codec[40];
     if (ch->codec == HLZ_CODEC_ROBUST && ch->mismatch > 0)
         snprintf(codec, sizeof codec, "robust C=%.4g", ch->mismatch);
+    else if (ch->codec == HLZ_CODEC_LLM && ch->mix) /* the online models mixed in: m, c, s */
+        snprintf(codec, sizeof codec, "llm+%s%s%s", ch->mix & HLZ_MIX_MATCH ? "m" : "",
+                 ch->mix & HLZ_MIX_CONTEXT ? "c" : "", ch->mix & HLZ_MIX_SSE ? "s" : "");
     else
         snprintf(codec, sizeof codec, "%s", hlz_codec_name(ch->codec));
     double ratio = (double)ch->coded_size / (double)ch->raw_size;
@@ -511,6 +514,9 @@ static void usage(FILE *f)
             "                       or robust (llm that decodes even where the decoder's probabilities differ)\n"
             "      --mismatch=C     robust: the factor C > 1 by which the decoder's probabilities may\n"
             "                       differ from the encoder's (recorded in the archive)\n"
+            "      --mix=LEVEL      llm: online models mixed with the language model, each level\n"
+            "                       adding to the one before: none, match (long repeats), context\n"
+            "                       (order-1..4 token contexts), full (default: with secondary estimation)\n"
             "      --model=FILE     the GGUF model of the llm codec (default: the model built with hlz,\n"
             "                       or $HLZ_MODEL; 'none': classical codecs only); decompressing\n"
             "                       needs the model the archive names\n"
@@ -586,7 +592,7 @@ static int parse_args(int argc, char **argv, cli *c, char ***files, int *file_co
             const char *val = eq ? eq + 1 : NULL;
 #define IS(name) (len == strlen(name) && strncmp(a, name, len) == 0)
             if (val && !(IS("--output") || IS("--codec") || IS("--chunk-size") || IS("--threads") || IS("--model") ||
-                        IS("--mismatch") || IS("--device"))) {
+                        IS("--mismatch") || IS("--mix") || IS("--device"))) {
                 static const char *const flags[] = {"--compress", "--decompress", "--uncompress", "--test",
                                                     "--list", "--stdout", "--to-stdout", "--force", "--keep",
                                                     "--rm", "--verbose", "--quiet", "--help", "--version"};
@@ -637,6 +643,15 @@ static int parse_args(int argc, char **argv, cli *c, char ***files, int *file_co
                     say(NULL, "invalid mismatch '%s' (a number C with 1 < C <= 65535)", v);
                     return 1;
                 }
+            } else if (IS("--mix")) {
+                const char *v = option_value(argc, argv, &i, val, "--mix");
+                if (!v) return 1;
+                int parts = hlz_mix_from_name(v);
+                if (parts < 0) {
+                    say(NULL, "invalid mix '%s' (none, match, context or full)", v);
+                    return 1;
+                }
+                c->lib.mix = (unsigned)parts;
             } else if (IS("--model")) {
                 if (!(c->model_path = option_value(argc, argv, &i, val, "--model"))) return 1;
             } else if (IS("--device")) {

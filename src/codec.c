@@ -24,6 +24,15 @@ int hlz_codec_from_name(const char *name, hlz_codec_id *out)
     return -1;
 }
 
+int hlz_mix_from_name(const char *name)
+{
+    static const char *const levels[] = {"none", "match", "context", "full"};
+    static const int parts[] = {0, HLZ_MIX_MATCH, HLZ_MIX_MATCH | HLZ_MIX_CONTEXT, HLZ_MIX_ALL};
+    for (unsigned i = 0; i < sizeof levels / sizeof levels[0]; i++)
+        if (strcmp(name, levels[i]) == 0) return parts[i];
+    return -1;
+}
+
 static const char *const reason_names[HLZ_REASON_COUNT] = {
     [HLZ_REASON_FORCED] = "forced by --codec",
     [HLZ_REASON_INCOMPRESSIBLE] = "incompressible (high entropy, zstd probe gained nothing)",

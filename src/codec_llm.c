@@ -3,6 +3,7 @@
 #include "llm.h"
 #include "detmath.h"
 #include "entropy.h"
+#include "hybrid.h"
 #include "model.h"
 
 #include <stdlib.h>
@@ -19,6 +20,7 @@ struct hlz_llm {
     hlz_session *prime;   /* the model's state after the priming tokens */
     float *prime_logits;  /* the logits that follow them */
     uint32_t n_vocab;
+    unsigned mix;         /* encoder: the hybrid parts (HLZ_MIX_*) chunks are coded with */
 };
 
 void hlz_llm_params_default(const hlz_model *model, hlz_llm_params *p)
@@ -32,6 +34,7 @@ void hlz_llm_params_default(const hlz_model *model, hlz_llm_params *p)
 }
 
 const hlz_llm_params *hlz_llm_get_params(const hlz_llm *llm) { return &llm->params; }
+void hlz_llm_set_mix(hlz_llm *llm, unsigned parts) { llm->mix = parts & HLZ_MIX_ALL; }
 uint32_t hlz_llm_vocab(const hlz_llm *llm) { return llm->n_vocab; }
 
 void hlz_llm_free(hlz_llm *llm)
@@ -168,7 +171,9 @@ hlz_status hlz_llm_tokenize(const hlz_llm *llm, const uint8_t *src, size_t size,
 
 typedef struct {
     const hlz_llm *llm;
-    uint32_t *cum, *freq;  /* per token of the chunk */
+    hlz_hybrid *hybrid;    /* the online models (with no parts: the model's table alone) */
+    hlz_symbol *sym;       /* the rANS symbols of the chunk, in coding order */
+    size_t n_sym;
     uint32_t *table;       /* n_vocab scratch */
     double bits;
 } encode_tables;
@@ -176,11 +181,9 @@ typedef struct {
 static void record(void *context, const float *logits, int32_t token, size_t at)
 {
     encode_tables *t = context;
+    (void)at;
     hlz_freq_from_logits(logits, t->llm->n_vocab, t->table);
-    uint32_t c = 0;
-    for (int32_t k = 0; k < token; k++) c += t->table[k];
-    t->cum[at] = c;
-    t->freq[at] = t->table[token];
+    t->n_sym += hlz_hybrid_encode(t->hybrid, t->table, token, t->sym + t->n_sym);
     t->bits += hlz_llm_token_bits(logits, t->llm->n_vocab, token);
 }
 
@@ -193,21 +196,24 @@ hlz_status hlz_llm_encode(const hlz_llm *llm, const uint8_t *src, size_t size, u
     unsigned flags;
     hlz_status st = hlz_llm_tokenize(llm, src, size, &ids, &n, &flags, error);
     if (st != HLZ_OK) return st;
-    encode_tables t = {.llm = llm, .cum = malloc(n * sizeof(uint32_t)), .freq = malloc(n * sizeof(uint32_t)),
+    if (llm->mix) flags |= HLZ_LLM_FLAG_HYBRID;
+    encode_tables t = {.llm = llm, .sym = malloc(n * HLZ_HYBRID_SYMBOLS * sizeof(hlz_symbol)),
                        .table = malloc(llm->n_vocab * sizeof(uint32_t))};
-    if (!t.cum || !t.freq || !t.table) st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+    if (!t.sym || !t.table) st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+    if (st == HLZ_OK) st = hlz_hybrid_create(llm->mix, llm->n_vocab, n, &t.hybrid, error);
     if (st == HLZ_OK) st = hlz_llm_walk_encode(llm, ids, n, record, &t, error);
     if (st == HLZ_OK) {
-        uint8_t head[30];
+        uint8_t head[40];
         size_t h = hlz_put_varint(head, n);
         h += hlz_put_varint(head + h, (uint64_t)(t.bits * 64.0 + 0.5));
         h += hlz_put_varint(head + h, flags);
+        if (flags & HLZ_LLM_FLAG_HYBRID) h += hlz_put_varint(head + h, llm->mix);
         hlz_rans_encoder enc;
         uint8_t *start = NULL;
         int full = capacity < h;
         if (!full) {
             hlz_rans_encoder_init(&enc, dst + h, capacity - h);
-            for (size_t i = n; i-- > 0 && !full;) full = hlz_rans_put(&enc, t.cum[i], t.freq[i]) != 0;
+            for (size_t i = t.n_sym; i-- > 0 && !full;) full = hlz_rans_put(&enc, t.sym[i].cum, t.sym[i].freq) != 0;
             full = full || hlz_rans_flush(&enc, &start) != 0;
         }
         if (full) {
@@ -219,19 +225,22 @@ hlz_status hlz_llm_encode(const hlz_llm *llm, const uint8_t *src, size_t size, u
             *coded_size = h + stream;
         }
     }
-    free(ids), free(t.cum), free(t.freq), free(t.table);
+    hlz_hybrid_free(t.hybrid);
+    free(ids), free(t.sym), free(t.table);
     return st;
 }
 
 hlz_status hlz_llm_payload_info(const uint8_t *src, size_t size, uint64_t *tokens, double *model_bits,
-                                hlz_error *error)
+                                unsigned *mix, hlz_error *error)
 {
     size_t at = 0;
-    uint64_t bits, flags;
+    uint64_t bits, flags, parts = 0;
     if (hlz_get_varint(src, size, &at, tokens) || hlz_get_varint(src, size, &at, &bits) ||
-        hlz_get_varint(src, size, &at, &flags) || flags > HLZ_LLM_FLAG_CRLF)
+        hlz_get_varint(src, size, &at, &flags) || flags > HLZ_LLM_FLAGS ||
+        ((flags & HLZ_LLM_FLAG_HYBRID) && (hlz_get_varint(src, size, &at, &parts) || parts == 0 || parts > HLZ_MIX_ALL)))
         return hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt llm payload header");
     *model_bits = (double)bits / 64.0;
+    if (mix) *mix = (unsigned)parts;
     return HLZ_OK;
 }
 
@@ -294,6 +303,7 @@ hlz_status hlz_llm_untokenize(const hlz_llm *llm, const int32_t *ids, size_t n, 
 typedef struct {
     const hlz_llm *llm;
     hlz_rans_decoder d;
+    hlz_hybrid *hybrid;
     uint32_t *table;
 } decode_tables;
 
@@ -303,19 +313,19 @@ static hlz_status decode_token(void *context, const float *logits, size_t at, in
     decode_tables *t = context;
     (void)at;
     hlz_freq_from_logits(logits, t->llm->n_vocab, t->table);
-    uint32_t cum, sym = hlz_freq_find(t->table, t->llm->n_vocab, hlz_rans_slot(&t->d), &cum);
-    *token = (int32_t)sym;
-    return hlz_rans_advance(&t->d, cum, t->table[sym], e);
+    return hlz_hybrid_decode(t->hybrid, t->table, &t->d, token, e);
 }
 
 hlz_status hlz_llm_decode(const hlz_llm *llm, const uint8_t *src, size_t coded_size, uint8_t *dst,
                           size_t raw_size, hlz_error *error)
 {
     size_t at = 0;
-    uint64_t n, bits, flags;
+    uint64_t n, bits, flags, parts = 0;
     if (hlz_get_varint(src, coded_size, &at, &n) || hlz_get_varint(src, coded_size, &at, &bits) ||
-        hlz_get_varint(src, coded_size, &at, &flags) || flags > HLZ_LLM_FLAG_CRLF || n == 0 ||
-        n > (uint64_t)raw_size + 1)
+        hlz_get_varint(src, coded_size, &at, &flags) || flags > HLZ_LLM_FLAGS || n == 0 ||
+        n > (uint64_t)raw_size + 1 ||
+        ((flags & HLZ_LLM_FLAG_HYBRID) &&
+         (hlz_get_varint(src, coded_size, &at, &parts) || parts == 0 || parts > HLZ_MIX_ALL)))
         return hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt llm payload header");
     decode_tables t = {.llm = llm};
     hlz_status st = hlz_rans_decoder_init(&t.d, src + at, coded_size - at, error);
@@ -323,9 +333,12 @@ hlz_status hlz_llm_decode(const hlz_llm *llm, const uint8_t *src, size_t coded_s
     int32_t *ids = malloc((size_t)n * sizeof *ids);
     t.table = malloc(llm->n_vocab * sizeof *t.table);
     if (!ids || !t.table) st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+    if (st == HLZ_OK) st = hlz_hybrid_create((unsigned)parts, llm->n_vocab, (size_t)n, &t.hybrid, error);
     if (st == HLZ_OK) st = hlz_llm_walk_decode(llm, ids, (size_t)n, decode_token, &t, error);
     if (st == HLZ_OK) st = hlz_rans_finish(&t.d, error);
-    if (st == HLZ_OK) st = hlz_llm_untokenize(llm, ids, (size_t)n, (unsigned)flags, dst, raw_size, error);
+    if (st == HLZ_OK)
+        st = hlz_llm_untokenize(llm, ids, (size_t)n, (unsigned)flags & HLZ_LLM_FLAG_CRLF, dst, raw_size, error);
+    hlz_hybrid_free(t.hybrid);
     free(ids), free(t.table);
     return st;
 }

@@ -20,6 +20,7 @@ void hlz_options_default(hlz_options *options)
     options->chunk_size = HLZ_CHUNK_SIZE_DEFAULT;
     options->level = HLZ_LEVEL_DEFAULT;
     options->threads = 1;
+    options->mix = HLZ_MIX_ALL;
 }
 
 typedef struct {
@@ -184,6 +185,7 @@ static hlz_status check_options(const hlz_options *o, hlz_error *error)
         return hlz_fail(error, HLZ_ERR_PARAM, "thread count %d is outside 1..%d", o->threads, HLZ_THREADS_MAX);
     if ((o->codec == HLZ_CODEC_LLM || o->codec == HLZ_CODEC_ROBUST) && !o->model)
         return hlz_fail(error, HLZ_ERR_PARAM, "the %s codec needs a model", hlz_codec_name(o->codec));
+    if (o->mix & ~HLZ_MIX_ALL) return hlz_fail(error, HLZ_ERR_PARAM, "unknown online model parts 0x%x", o->mix);
     hlz_robust_params robust;
     if (o->codec == HLZ_CODEC_ROBUST && hlz_robust_params_default(o->mismatch, &robust) != 0)
         return hlz_fail(error, HLZ_ERR_PARAM, "the robust codec needs a mismatch C in (1, 65535], not %g", o->mismatch);
@@ -228,12 +230,15 @@ hlz_status hlz_compress_file(FILE *in, FILE *out, const hlz_options *options,
 
     header = calloc(1, sizeof *header); /* 64 KiB: kept off the stack */
     if (!header) { st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory"); goto done; }
-    header->version = HLZ_FORMAT_VERSION;
+    header->version = 1; /* 2 only where hybrid llm chunks need it (below) */
     header->chunk_size = options->chunk_size;
     if (options->model && options->codec != HLZ_CODEC_STORE && options->codec != HLZ_CODEC_ZSTD) {
         hlz_llm_params params;
         hlz_llm_params_default(options->model, &params);
         if ((st = hlz_llm_create(options->model, &params, &llm, error)) != HLZ_OK) goto done;
+        hlz_llm_set_mix(llm, options->mix);
+        /* Hybrid llm chunks are new in version 2: older readers then ask for an upgrade. */
+        if (options->mix) header->version = 2;
         hlz_model_info info;
         hlz_model_get_info(options->model, &info);
         memcpy(header->model_fingerprint, info.fingerprint, 16);

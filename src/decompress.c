@@ -228,6 +228,7 @@ static hlz_status walk_archive(walker *w, reader *r, const uint8_t *first, size_
             goto done;
         uint64_t tokens = 0;
         double model_bits = 0, mismatch = 0;
+        unsigned mix = 0;
         if (w->mode == WALK_LIST && model_coded) {
             /* Read the payload to report its tokens and the model's cross-entropy. */
             uint8_t *payload = malloc(record.coded_size ? record.coded_size : 1);
@@ -235,7 +236,7 @@ static hlz_status walk_archive(walker *w, reader *r, const uint8_t *first, size_
             st = read_exact(r, payload, record.coded_size, "chunk data", error);
             hlz_robust_params robust;
             if (st == HLZ_OK && record.codec == HLZ_CODEC_LLM)
-                hlz_llm_payload_info(payload, record.coded_size, &tokens, &model_bits, NULL);
+                hlz_llm_payload_info(payload, record.coded_size, &tokens, &model_bits, &mix, NULL);
             if (st == HLZ_OK && record.codec == HLZ_CODEC_ROBUST &&
                 hlz_robust_payload_info(payload, record.coded_size, &robust, &tokens, &model_bits, NULL) == HLZ_OK)
                 mismatch = (double)robust.mismatch / HLZ_ROBUST_ONE;
@@ -250,7 +251,7 @@ static hlz_status walk_archive(walker *w, reader *r, const uint8_t *first, size_
                     .raw_size = record.raw_size, .coded_size = record.coded_size, .codec = record.codec,
                     .reason = record.reason, .entropy = record.entropy32 / 32.0,
                     .utf8_percent = record.utf8_percent, .probe_percent = record.probe_percent,
-                    .checksum = record.checksum, .tokens = tokens, .model_bits = model_bits, .mismatch = mismatch,
+                    .checksum = record.checksum, .tokens = tokens, .model_bits = model_bits, .mismatch = mismatch, .mix = mix,
                 };
                 if (w->callbacks->on_chunk(w->callbacks->user, &info)) { w->stopped = 1; goto done; }
             }

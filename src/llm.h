@@ -11,7 +11,8 @@
  *
  * Payload (doc/format.md): varint token count, varint model cross-entropy
  * of the chunk in 1/64 bits (informational), varint flags (1: CRLF line ends
- * removed before tokenizing), then the rANS stream.
+ * removed before tokenizing; 2: hybrid, then a varint of its parts,
+ * HLZ_MIX_*: the online models of hybrid.h take part), then the rANS stream.
  */
 #ifndef HLZ_LLM_H
 #define HLZ_LLM_H
@@ -45,6 +46,11 @@ hlz_status hlz_llm_create(hlz_model *model, const hlz_llm_params *params, hlz_ll
 void hlz_llm_free(hlz_llm *llm);
 const hlz_llm_params *hlz_llm_get_params(const hlz_llm *llm);
 
+/* Encoder: the hybrid parts (HLZ_MIX_*, hybrid.h) to code chunks with; 0
+ * (the default) codes with the model's tables alone, as hlz 0.1 did. Call
+ * before encoding starts. */
+void hlz_llm_set_mix(hlz_llm *llm, unsigned parts);
+
 /* Codes `size` bytes of text into dst (capacity `capacity`). HLZ_ERR_CODEC
  * when the result would not fit or the tokenizer cannot spell the text:
  * callers then use another codec. Thread-safe for one llm. */
@@ -55,9 +61,10 @@ hlz_status hlz_llm_encode(const hlz_llm *llm, const uint8_t *src, size_t size, u
 hlz_status hlz_llm_decode(const hlz_llm *llm, const uint8_t *src, size_t coded_size, uint8_t *dst,
                           size_t raw_size, hlz_error *error);
 
-/* Reads the token count and cross-entropy (bits) a payload records. */
+/* Reads the token count, cross-entropy (bits) and hybrid parts (0: none;
+ * `mix` may be NULL) a payload records. */
 hlz_status hlz_llm_payload_info(const uint8_t *src, size_t size, uint64_t *tokens, double *model_bits,
-                                hlz_error *error);
+                                unsigned *mix, hlz_error *error);
 
 /* The header option that records params, and back. */
 void hlz_llm_option_write(const hlz_llm_params *params, uint8_t out[4 + HLZ_OPTION_LLM_SIZE]);
@@ -71,6 +78,8 @@ uint32_t hlz_llm_vocab(const hlz_llm *llm);
  * other '\r'; the model sees the text without them (models are trained on LF
  * text, and a '\r' it never saw costs many bits) and the decoder puts them back. */
 #define HLZ_LLM_FLAG_CRLF 1u
+#define HLZ_LLM_FLAG_HYBRID 2u /* llm payloads only */
+#define HLZ_LLM_FLAGS 3u
 
 /* Tokenizes a chunk whole, after removing its '\r' when the CRLF flag
  * applies (set in *flags). HLZ_ERR_CODEC when the tokenizer cannot spell it. */

@@ -26,10 +26,13 @@ grep -v '^#' MANIFEST | while read -r archive input check opts; do
         echo "ok golden_$archive"
     fi
 done | tee "$T/log"
-# The llm archive decodes and re-encodes identically with every SIMD level switched off in turn.
+# The llm archives (the model alone, and mixed) decode and re-encode identically with every
+# SIMD level switched off in turn.
 for level in scalar avx2 avx512; do
     if HLZ_CPU=$level "$HLZ" -d -q --model "$MODEL" -c prose-llm.hlz 2>"$T/err" | cmp -s - prose.txt &&
-        HLZ_CPU=$level "$HLZ" -q -T 1 --model "$MODEL" --codec llm --chunk-size 1K -c prose.txt | cmp -s - prose-llm.hlz; then
+        HLZ_CPU=$level "$HLZ" -q -T 1 --model "$MODEL" --codec llm --mix none --chunk-size 1K -c prose.txt | cmp -s - prose-llm.hlz &&
+        HLZ_CPU=$level "$HLZ" -d -q --model "$MODEL" -c log-hybrid.hlz 2>"$T/err" | cmp -s - log.txt &&
+        HLZ_CPU=$level "$HLZ" -q -T 1 --model "$MODEL" --codec llm --chunk-size 2K -c log.txt | cmp -s - log-hybrid.hlz; then
         echo "ok golden_llm_kernels_$level"
     else
         echo "FAIL golden_llm_kernels_$level: $(head -c 200 "$T/err")"

@@ -21,7 +21,7 @@ static void header_round_trip(void)
     hlz_error e;
     CHECK(hlz_header_size(buf, &size, &e) == HLZ_OK && size == n);
     CHECK(hlz_header_parse(buf, n, &back, &e) == HLZ_OK);
-    CHECK(back.chunk_size == h.chunk_size && back.version == 1);
+    CHECK(back.chunk_size == h.chunk_size && back.version == HLZ_FORMAT_VERSION);
     CHECK(memcmp(back.model_fingerprint, h.model_fingerprint, 16) == 0);
     CHECK(strcmp(back.model_name, "tiny1") == 0);
     CHECK(back.options_size == sizeof opt && hlz_header_uses_model(&back));
@@ -57,7 +57,7 @@ static void header_rejects_bad_fields(void)
     buf[0] ^= 1;
     CHECK(hlz_header_size(buf, &size, &e) == HLZ_ERR_NOT_ARCHIVE);
     buf[0] ^= 1;
-    buf[8] = 2; /* a future version */
+    buf[8] = HLZ_FORMAT_VERSION + 1; /* a future version */
     CHECK(hlz_header_size(buf, &size, &e) == HLZ_ERR_VERSION);
     CHECK(strstr(e.message, "newer") != NULL);
     buf[8] = 1;

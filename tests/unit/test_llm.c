@@ -39,7 +39,7 @@ static void codec_round_trips(void)
             CHECK(memcmp(back, src, n) == 0);
             uint64_t tokens;
             double bits;
-            CHECK(hlz_llm_payload_info(dst, coded, &tokens, &bits, &e) == HLZ_OK && tokens >= 1 && bits > 0);
+            CHECK(hlz_llm_payload_info(dst, coded, &tokens, &bits, NULL, &e) == HLZ_OK && tokens >= 1 && bits > 0);
             /* The coded size is the model's cross-entropy plus a little. */
             CHECK_MSG(8.0 * coded <= bits * 1.01 + 200, "%zu bytes for %.1f bits", coded, bits);
             /* A wrong size or a cut stream is an error, never a crash. */

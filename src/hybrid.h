@@ -1,0 +1,56 @@
+/*
+ * hybrid.h - online models mixed with the language model (the llm codec's
+ * payload flag HYBRID; doc/format.md, "Hybrid prediction").
+ *
+ * The language model sees one window at a time; these models see the whole
+ * chunk as it is coded and learn it: a match model (the token that followed
+ * the longest earlier occurrence of the last tokens) and order-1..4 token
+ * context models (the token that last followed the same 1..4 tokens). Each
+ * token is coded as up to HLZ_HYBRID_CANDIDATES binary decisions "is it
+ * candidate c?" and, when none is, a token of the model's table with the
+ * candidates removed. The probability of each decision comes from a logistic
+ * mixer over the model's own probability of c and the online models'
+ * statistics, with weights chosen by the match length and the model's
+ * confidence, then (optionally) secondary estimation. When the mixer trusts
+ * only the model, this codes exactly what the model's table does.
+ *
+ * Everything is integer arithmetic on state that both sides build in the same
+ * order, so it is part of the determinism contract: the tables depend only on
+ * the model's integer tables and the tokens before.
+ */
+#ifndef HLZ_HYBRID_H
+#define HLZ_HYBRID_H
+
+#include "entropy.h"
+
+/* The parts (HLZ_MIX_* in hlz.h) are a bit mask stored in the payload; the
+ * mixer is on whenever any is. */
+
+#define HLZ_HYBRID_CANDIDATES 4                          /* decisions per token at most */
+#define HLZ_HYBRID_SYMBOLS (HLZ_HYBRID_CANDIDATES + 1)   /* rANS symbols per token at most */
+
+typedef struct hlz_hybrid hlz_hybrid;
+
+typedef struct {
+    uint32_t cum, freq; /* one rANS symbol over HLZ_FREQ_TOTAL */
+} hlz_symbol;
+
+/* State for coding one chunk of at most `n_tokens` tokens (table sizes grow
+ * with it, up to a cap) over a vocabulary of n_vocab. parts: HLZ_MIX_*;
+ * HLZ_ERR_CORRUPT for unknown bits, HLZ_ERR_NOMEM. */
+hlz_status hlz_hybrid_create(unsigned parts, uint32_t n_vocab, size_t n_tokens, hlz_hybrid **out,
+                             hlz_error *error);
+void hlz_hybrid_free(hlz_hybrid *h);
+
+/* Encoder: the symbols that code `token` given the model's frequency table
+ * `freq` (n_vocab entries summing to HLZ_FREQ_TOTAL; used as scratch), in
+ * coding order, into sym[HLZ_HYBRID_SYMBOLS]; returns how many. Then learns
+ * the token. At most n_tokens calls. */
+size_t hlz_hybrid_encode(hlz_hybrid *h, uint32_t *freq, int32_t token, hlz_symbol *sym);
+
+/* Decoder: the same walk, reading the symbols from d. HLZ_ERR_CORRUPT when
+ * the stream runs out or n_tokens would be exceeded. */
+hlz_status hlz_hybrid_decode(hlz_hybrid *h, uint32_t *freq, hlz_rans_decoder *d, int32_t *token,
+                             hlz_error *error);
+
+#endif
