@@ -8,8 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EVAL_PIECE 64 /* tokens per evaluation call: bounds the logits buffer */
+#define EVAL_PIECE 64 /* tokens per evaluation call on the CPU: bounds the logits buffer */
 #define PRIME_MAX 64  /* tokens of the priming text at most */
+/* On the GPU a walk evaluates many windows (encoder) or many chunks
+ * (decoder) per call; their logits come back to the host, and this bounds
+ * them: 256 MiB per walk. */
+#define GROUP_LOGITS_BYTES ((size_t)256 << 20)
+#define GROUP_MAX 256 /* windows per call at most */
 
 static const char prime_text[] = "The following is a plain text document.\n\n";
 
@@ -19,6 +24,7 @@ struct hlz_llm {
     hlz_session *prime;   /* the model's state after the priming tokens */
     float *prime_logits;  /* the logits that follow them */
     uint32_t n_vocab;
+    uint32_t group;       /* windows the encoder evaluates per call (1: the CPU's piecewise path) */
 };
 
 void hlz_llm_params_default(const hlz_model *model, hlz_llm_params *p)
@@ -32,6 +38,10 @@ void hlz_llm_params_default(const hlz_model *model, hlz_llm_params *p)
 }
 
 const hlz_llm_params *hlz_llm_get_params(const hlz_llm *llm) { return &llm->params; }
+void hlz_llm_set_group(hlz_llm *llm, uint32_t windows)
+{
+    llm->group = windows < 1 ? 1 : windows > GROUP_MAX ? GROUP_MAX : windows;
+}
 uint32_t hlz_llm_vocab(const hlz_llm *llm) { return llm->n_vocab; }
 
 void hlz_llm_free(hlz_llm *llm)
@@ -71,6 +81,12 @@ hlz_status hlz_llm_create(hlz_model *model, const hlz_llm_params *params, hlz_ll
     llm->model = model;
     llm->params = *params;
     llm->n_vocab = c->n_vocab;
+    llm->group = 1;
+    if (model->cuda) {
+        size_t per_window = ((size_t)params->carry + params->window) * c->n_vocab * sizeof(float);
+        size_t g = GROUP_LOGITS_BYTES / per_window;
+        llm->group = g < 1 ? 1 : g > GROUP_MAX ? GROUP_MAX : (uint32_t)g;
+    }
     float *all = malloc(n_prime * (size_t)c->n_vocab * sizeof *all);
     llm->prime_logits = malloc((size_t)c->n_vocab * sizeof *llm->prime_logits);
     if (!all || !llm->prime_logits) st = hlz_fail(e, HLZ_ERR_NOMEM, "out of memory");
@@ -121,8 +137,9 @@ static hlz_status encode_window(const hlz_llm *llm, hlz_session *s, const int32_
     return st;
 }
 
-hlz_status hlz_llm_walk_encode(const hlz_llm *llm, const int32_t *ids, size_t n, hlz_llm_visit visit, void *ctx,
-                               hlz_error *error)
+/* The CPU's walk: one window at a time, evaluated in pieces of EVAL_PIECE. */
+static hlz_status walk_encode_single(const hlz_llm *llm, const int32_t *ids, size_t n, hlz_llm_visit visit,
+                                     void *ctx, hlz_error *error)
 {
     float *logits = malloc((size_t)EVAL_PIECE * llm->n_vocab * sizeof *logits);
     hlz_session *s = NULL;
@@ -133,6 +150,67 @@ hlz_status hlz_llm_walk_encode(const hlz_llm *llm, const int32_t *ids, size_t n,
         st = encode_window(llm, s, ids, begin, end, logits, visit, ctx, error);
     }
     hlz_session_free(s);
+    free(logits);
+    return st;
+}
+
+/* Windows [w0, w0 + count) of the chunk in one evaluation call, each in its
+ * own session, then visit() for their tokens in order of position. */
+static hlz_status encode_group(const hlz_llm *llm, hlz_session **s, const int32_t *ids, size_t n, size_t w0,
+                               size_t count, float *logits, hlz_llm_visit visit, void *ctx, hlz_error *e)
+{
+    const int32_t *toks[GROUP_MAX];
+    size_t counts[GROUP_MAX], window = llm->params.window;
+    hlz_status st = HLZ_OK;
+    for (size_t k = 0; k < count && st == HLZ_OK; k++) {
+        size_t begin = (w0 + k) * window, end = n - begin < window ? n : begin + window;
+        size_t first = window_first(llm, begin);
+        st = hlz_session_copy(llm->model, s[k], llm->prime, e);
+        toks[k] = ids + first;
+        counts[k] = end - 1 - first; /* row i predicts token first + i + 1 */
+    }
+    if (st == HLZ_OK) st = hlz_model_eval_batch(llm->model, s, toks, counts, count, logits, e);
+    const float *row = logits;
+    for (size_t k = 0; k < count && st == HLZ_OK; k++) {
+        size_t begin = (w0 + k) * window, first = window_first(llm, begin);
+        if (first == begin) visit(ctx, llm->prime_logits, ids[begin], begin);
+        for (size_t i = 0; i < counts[k]; i++, row += llm->n_vocab)
+            if (first + i + 1 >= begin) visit(ctx, row, ids[first + i + 1], first + i + 1);
+    }
+    return st;
+}
+
+hlz_status hlz_llm_walk_encode(const hlz_llm *llm, const int32_t *ids, size_t n, hlz_llm_visit visit, void *ctx,
+                               hlz_error *error)
+{
+    size_t window = llm->params.window, windows = (n + window - 1) / window;
+    size_t group = llm->group < windows ? llm->group : windows;
+    if (group <= 1) return walk_encode_single(llm, ids, n, visit, ctx, error);
+    uint32_t n_ctx = hlz_session_length(llm->prime) + llm->params.carry + llm->params.window;
+    hlz_session *s[GROUP_MAX] = {0};
+    float *logits = NULL;
+    hlz_status st = HLZ_OK;
+    for (size_t w0 = 0; st == HLZ_OK && w0 < windows;) {
+        if (!logits) { /* (re)made for `group` windows */
+            logits = malloc(group * (llm->params.carry + window) * (size_t)llm->n_vocab * sizeof *logits);
+            if (!logits) st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory for the logits of %zu windows", group);
+            for (size_t k = 0; k < group && st == HLZ_OK; k++)
+                if (!s[k]) st = hlz_session_create(llm->model, n_ctx, &s[k], error);
+        }
+        size_t count = windows - w0 < group ? windows - w0 : group;
+        if (st == HLZ_OK) st = encode_group(llm, s, ids, n, w0, count, logits, visit, ctx, error);
+        if (st == HLZ_ERR_NOMEM && group > 1) {
+            /* The GPU (or the host) is short of memory: fewer windows per call.
+             * Nothing was visited for this group (the evaluation failed first). */
+            for (size_t k = group / 2; k < group; k++) hlz_session_free(s[k]), s[k] = NULL;
+            group /= 2;
+            free(logits), logits = NULL;
+            st = HLZ_OK;
+            continue;
+        }
+        w0 += count;
+    }
+    for (size_t k = 0; k < GROUP_MAX; k++) hlz_session_free(s[k]);
     free(logits);
     return st;
 }
@@ -267,6 +345,139 @@ hlz_status hlz_llm_walk_decode(const hlz_llm *llm, int32_t *ids, size_t n, hlz_l
     return st;
 }
 
+/* ---- many chunks in lockstep (the GPU's decoder) ----------------------------- */
+
+typedef struct {
+    hlz_session *s;
+    size_t begin, end, at;  /* the window [begin, end) and the next token to decide */
+    size_t pending;         /* carried tokens still to evaluate before `at` can be decided */
+    bool active, started;
+} stream_state;
+
+typedef struct {
+    const hlz_llm *llm;
+    hlz_llm_stream *streams;
+    stream_state *state;
+    float *next;            /* per stream: the n_vocab logits that predict its token `at` */
+} lockstep;
+
+/* Starts the window at `at`: the prime, then its carried tokens (pending). */
+static hlz_status start_window(lockstep *L, size_t i, hlz_error *e)
+{
+    stream_state *t = &L->state[i];
+    const hlz_llm *llm = L->llm;
+    t->begin = t->at;
+    t->end = L->streams[i].n - t->begin < llm->params.window ? L->streams[i].n : t->begin + llm->params.window;
+    t->pending = t->begin - window_first(llm, t->begin);
+    t->started = true;
+    if (t->pending == 0) memcpy(L->next + i * llm->n_vocab, llm->prime_logits, llm->n_vocab * sizeof(float));
+    return hlz_session_copy(llm->model, t->s, llm->prime, e);
+}
+
+/* Evaluates, in calls of at most `room` tokens, the pending carried tokens
+ * of every stream (all of them when `carry`) or the token each active
+ * stream just decided (at - 1), and keeps the logits of each stream's last one. */
+static hlz_status lockstep_eval(lockstep *L, size_t count, bool carry, size_t room, float *logits,
+                                hlz_session **ses, const int32_t **toks, size_t *counts, size_t *who, hlz_error *e)
+{
+    const hlz_llm *llm = L->llm;
+    size_t i = 0;
+    for (;;) {
+        size_t m = 0, used = 0;
+        for (; i < count && used < room; i++) {
+            stream_state *t = &L->state[i];
+            size_t k = carry ? t->pending : t->active && t->at < t->end && t->at > t->begin ? 1 : 0;
+            if (k == 0) continue;
+            k = k < room - used ? k : room - used;
+            ses[m] = t->s;
+            toks[m] = L->streams[i].ids + (carry ? t->begin - t->pending : t->at - 1);
+            counts[m] = k, who[m] = i, used += k, m++;
+            if (carry) t->pending -= k;
+            if (carry && t->pending > 0) break; /* the rest of this stream goes in the next call */
+        }
+        if (m == 0) return HLZ_OK;
+        hlz_status st = hlz_model_eval_batch(llm->model, ses, toks, counts, m, logits, e);
+        if (st != HLZ_OK) return st;
+        size_t row = 0;
+        for (size_t j = 0; j < m; j++) {
+            row += counts[j];
+            if (!carry || L->state[who[j]].pending == 0)
+                memcpy(L->next + who[j] * llm->n_vocab, logits + (row - 1) * llm->n_vocab, llm->n_vocab * sizeof(float));
+        }
+    }
+}
+
+typedef struct {
+    lockstep *L;
+    size_t *list; /* the streams deciding a token this step */
+} pick_job;
+
+static void pick_one(void *context, size_t j)
+{
+    pick_job *p = context;
+    lockstep *L = p->L;
+    size_t i = p->list[j];
+    hlz_llm_stream *c = &L->streams[i];
+    stream_state *t = &L->state[i];
+    c->status = c->pick(c->ctx, L->next + i * L->llm->n_vocab, t->at, &c->ids[t->at], &c->error);
+    if (c->status == HLZ_OK && (c->ids[t->at] < 0 || (uint32_t)c->ids[t->at] >= L->llm->n_vocab))
+        c->status = hlz_fail(&c->error, HLZ_ERR_CORRUPT, "decoded token %ld is not in the vocabulary",
+                             (long)c->ids[t->at]);
+    if (c->status != HLZ_OK) t->active = false;
+    else t->at++;
+}
+
+hlz_status hlz_llm_walk_decode_many(const hlz_llm *llm, hlz_llm_stream *streams, size_t count, int threads,
+                                    hlz_error *error)
+{
+    if (count == 0) return HLZ_OK;
+    size_t v = llm->n_vocab;
+    /* Tokens per evaluation call: the logits budget, and no more than one
+     * step of every stream or one stream's carried tokens can use. */
+    size_t room = GROUP_LOGITS_BYTES / (v * sizeof(float));
+    room = room < 1 ? 1 : room;
+    room = room < count + llm->params.carry ? room : count + llm->params.carry;
+    uint32_t n_ctx = hlz_session_length(llm->prime) + llm->params.carry + llm->params.window;
+    lockstep L = {.llm = llm, .streams = streams, .state = calloc(count, sizeof(stream_state)),
+                  .next = malloc(count * v * sizeof(float))};
+    float *logits = malloc(room * v * sizeof *logits);
+    hlz_session **ses = malloc(count * sizeof *ses);
+    const int32_t **toks = malloc(count * sizeof *toks);
+    size_t *counts = malloc(count * sizeof *counts), *who = malloc(count * sizeof *who);
+    size_t *list = malloc(count * sizeof *list);
+    hlz_status st = HLZ_OK;
+    if (!L.state || !L.next || !logits || !ses || !toks || !counts || !who || !list)
+        st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory decoding %zu chunks", count);
+    for (size_t i = 0; i < count && st == HLZ_OK; i++) {
+        streams[i].status = HLZ_OK;
+        L.state[i].active = streams[i].n > 0;
+        if (L.state[i].active) st = hlz_session_create(llm->model, n_ctx, &L.state[i].s, error);
+    }
+    for (;;) {
+        if (st != HLZ_OK) break;
+        bool any = false;
+        for (size_t i = 0; i < count && st == HLZ_OK; i++) {
+            stream_state *t = &L.state[i];
+            if (t->active && t->at == streams[i].n) t->active = false; /* done */
+            if (t->active && (!t->started || t->at == t->end)) st = start_window(&L, i, error);
+            any = any || t->active;
+        }
+        if (st != HLZ_OK || !any) break;
+        st = lockstep_eval(&L, count, true, room, logits, ses, toks, counts, who, error);
+        if (st != HLZ_OK) break;
+        size_t m = 0;
+        for (size_t i = 0; i < count; i++)
+            if (L.state[i].active) list[m++] = i;
+        pick_job p = {&L, list};
+        /* The picks are independent (one context per chunk): spread them over the threads. */
+        hlz_parallel_for(threads, m, pick_one, &p);
+        st = lockstep_eval(&L, count, false, room, logits, ses, toks, counts, who, error);
+    }
+    for (size_t i = 0; L.state && i < count; i++) hlz_session_free(L.state[i].s);
+    free(L.state), free(L.next), free(logits), free(ses), free(toks), free(counts), free(who), free(list);
+    return st;
+}
+
 hlz_status hlz_llm_untokenize(const hlz_llm *llm, const int32_t *ids, size_t n, unsigned flags, uint8_t *dst,
                               size_t raw_size, hlz_error *error)
 {
@@ -295,6 +506,7 @@ typedef struct {
     const hlz_llm *llm;
     hlz_rans_decoder d;
     uint32_t *table;
+    unsigned flags;
 } decode_tables;
 
 /* Decodes one token from the table of `logits`. */
@@ -308,26 +520,55 @@ static hlz_status decode_token(void *context, const float *logits, size_t at, in
     return hlz_rans_advance(&t->d, cum, t->table[sym], e);
 }
 
-hlz_status hlz_llm_decode(const hlz_llm *llm, const uint8_t *src, size_t coded_size, uint8_t *dst,
-                          size_t raw_size, hlz_error *error)
+hlz_status hlz_llm_decode_start(const hlz_llm *llm, const uint8_t *src, size_t coded_size, size_t raw_size,
+                                hlz_llm_stream *stream, hlz_error *error)
 {
+    memset(stream, 0, sizeof *stream);
     size_t at = 0;
     uint64_t n, bits, flags;
     if (hlz_get_varint(src, coded_size, &at, &n) || hlz_get_varint(src, coded_size, &at, &bits) ||
         hlz_get_varint(src, coded_size, &at, &flags) || flags > HLZ_LLM_FLAG_CRLF || n == 0 ||
         n > (uint64_t)raw_size + 1)
         return hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt llm payload header");
-    decode_tables t = {.llm = llm};
-    hlz_status st = hlz_rans_decoder_init(&t.d, src + at, coded_size - at, error);
-    if (st != HLZ_OK) return st;
-    int32_t *ids = malloc((size_t)n * sizeof *ids);
-    t.table = malloc(llm->n_vocab * sizeof *t.table);
-    if (!ids || !t.table) st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
-    if (st == HLZ_OK) st = hlz_llm_walk_decode(llm, ids, (size_t)n, decode_token, &t, error);
-    if (st == HLZ_OK) st = hlz_rans_finish(&t.d, error);
-    if (st == HLZ_OK) st = hlz_llm_untokenize(llm, ids, (size_t)n, (unsigned)flags, dst, raw_size, error);
-    free(ids), free(t.table);
+    decode_tables *t = calloc(1, sizeof *t);
+    if (!t) return hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+    t->llm = llm, t->flags = (unsigned)flags;
+    hlz_status st = hlz_rans_decoder_init(&t->d, src + at, coded_size - at, error);
+    if (st == HLZ_OK) {
+        stream->ids = malloc((size_t)n * sizeof *stream->ids);
+        t->table = malloc(llm->n_vocab * sizeof *t->table);
+        if (!stream->ids || !t->table) st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+    }
+    if (st != HLZ_OK) {
+        free(stream->ids), free(t->table), free(t);
+        stream->ids = NULL;
+        return st;
+    }
+    stream->n = (size_t)n, stream->pick = decode_token, stream->ctx = t;
+    return HLZ_OK;
+}
+
+hlz_status hlz_llm_decode_finish(const hlz_llm *llm, hlz_llm_stream *stream, uint8_t *dst, size_t raw_size,
+                                 hlz_error *error)
+{
+    decode_tables *t = stream->ctx;
+    hlz_status st = stream->status;
+    if (st != HLZ_OK && error) *error = stream->error;
+    if (st == HLZ_OK) st = hlz_rans_finish(&t->d, error);
+    if (st == HLZ_OK) st = hlz_llm_untokenize(llm, stream->ids, stream->n, t->flags, dst, raw_size, error);
+    free(stream->ids), free(t->table), free(t);
+    stream->ids = NULL, stream->ctx = NULL;
     return st;
+}
+
+hlz_status hlz_llm_decode(const hlz_llm *llm, const uint8_t *src, size_t coded_size, uint8_t *dst,
+                          size_t raw_size, hlz_error *error)
+{
+    hlz_llm_stream stream;
+    hlz_status st = hlz_llm_decode_start(llm, src, coded_size, raw_size, &stream, error);
+    if (st != HLZ_OK) return st;
+    stream.status = hlz_llm_walk_decode(llm, stream.ids, stream.n, stream.pick, stream.ctx, &stream.error);
+    return hlz_llm_decode_finish(llm, &stream, dst, raw_size, error);
 }
 
 /* ---- the header option ------------------------------------------------------ */

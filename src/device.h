@@ -23,6 +23,9 @@ typedef struct {
 /* Number of usable CUDA devices (0 without a GPU, a driver, or CUDA). */
 int hlz_cuda_device_count(void);
 
+/* Free memory of GPU 0 in bytes (0 without a GPU): what batch sizes adapt to. */
+size_t hlz_cuda_free_memory(void);
+
 /* Uploads the model's weights and tables to GPU 0 and sets m->cuda and
  * m->device_name; HLZ_ERR_NOMEM when the GPU memory does not suffice. */
 hlz_status hlz_cuda_model_init(hlz_model *m, hlz_error *error);

@@ -5,6 +5,7 @@
 
 #ifndef HLZ_HAVE_CUDA
 int hlz_cuda_device_count(void) { return 0; }
+size_t hlz_cuda_free_memory(void) { return 0; }
 
 hlz_status hlz_cuda_model_init(hlz_model *m, hlz_error *error)
 {

@@ -98,4 +98,41 @@ typedef hlz_status (*hlz_llm_pick)(void *ctx, const float *logits, size_t at, in
 hlz_status hlz_llm_walk_decode(const hlz_llm *llm, int32_t *ids, size_t n, hlz_llm_pick pick, void *ctx,
                                hlz_error *error);
 
+/* Many chunks decoded in lockstep (the GPU's decoder): each step decides
+ * one token of every unfinished stream with its own pick and context (the
+ * picks run on up to `threads` threads at once, so contexts must not be
+ * shared) and evaluates all those tokens in one batched call. Each stream
+ * gets the tokens, the logits and the positions hlz_llm_walk_decode would
+ * give it, in the same order. A stream whose pick fails (or decides a token
+ * outside the vocabulary) stops with its status and error set; the others go
+ * on. The return value is HLZ_OK unless the evaluation itself failed (out of
+ * memory, a device error), which stops every stream. */
+typedef struct {
+    int32_t *ids;          /* n tokens to decide */
+    size_t n;
+    hlz_llm_pick pick;
+    void *ctx;
+    hlz_status status;     /* out: HLZ_OK or why this stream stopped */
+    hlz_error error;       /* out */
+} hlz_llm_stream;
+hlz_status hlz_llm_walk_decode_many(const hlz_llm *llm, hlz_llm_stream *streams, size_t count, int threads,
+                                    hlz_error *error);
+
+/* hlz_llm_decode in parts, for the lockstep walk: start parses the payload
+ * and fills *stream (ids, n, pick, ctx); finish checks the end of the
+ * stream, detokenizes into dst and frees what start made. Call finish for
+ * every started stream, whatever happened: when stream->status (or the
+ * walk) failed it only frees and returns that status (stream->error copied
+ * to *error); set stream->status to the walk's error when the walk failed. */
+hlz_status hlz_llm_decode_start(const hlz_llm *llm, const uint8_t *src, size_t coded_size, size_t raw_size,
+                                hlz_llm_stream *stream, hlz_error *error);
+hlz_status hlz_llm_decode_finish(const hlz_llm *llm, hlz_llm_stream *stream, uint8_t *dst, size_t raw_size,
+                                 hlz_error *error);
+
+/* Windows the encoder's walk evaluates per call: chosen at creation from a
+ * 256 MiB logits budget when the model is on the GPU (1, window by window,
+ * on the CPU); the walk halves it when memory runs out. Tests set it to
+ * compare paths; any value gives the same visits in the same order. */
+void hlz_llm_set_group(hlz_llm *llm, uint32_t windows);
+
 #endif

@@ -377,6 +377,16 @@ extern "C" int hlz_cuda_device_count(void)
     return n;
 }
 
+extern "C" size_t hlz_cuda_free_memory(void)
+{
+    size_t free_bytes = 0, total = 0;
+    if (cudaMemGetInfo(&free_bytes, &total) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    return free_bytes;
+}
+
 extern "C" void hlz_cuda_model_free(hlz_model *m)
 {
     hlz_cuda_model *g = m->cuda;
