@@ -13,6 +13,7 @@ extern "C" {
 #include <cuda_runtime.h>
 #include <float.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- device arithmetic (kernels_ref.c) ------------------------------------ */
@@ -163,6 +164,85 @@ __global__ static void k_matmul(const hlz_q8_0_block *w, uint64_t rows, uint64_t
     if (r < rows && t < n_tokens) out[t * rows + r] = acc;
 }
 
+/* The same products on the tensor cores: the weights repacked at upload
+ * into int8 rows (q: rows x nb x 32, 16-byte aligned) and float scales
+ * (d: rows x nb, the exact f32 values of the fp16 scales). Each warp owns 16
+ * rows x MMA_NT * 8 tokens; for every block of 32 it runs one
+ * mma.sync.m16n8k32 s8 x s8 -> s32 per 8 tokens from a zero accumulator, so
+ * isum_b is the exact int32 sum of the block, then adds
+ * (float)isum_b * (d_w * d_x) to each output in block order: exactly
+ * matmul_q8_0_ref. Fragments (PTX ISA, m16n8k32 .s8): lane = 4 g + c holds
+ * A rows g and g + 8, bytes 4c..4c+3 and 16+4c..16+4c+3; B token g, the same
+ * bytes; D rows g, g + 8, tokens 2c, 2c + 1. */
+#define MMA_WARPS 4
+#define MMA_NT 4
+__global__ static void __launch_bounds__(MMA_WARPS * 32)
+k_matmul_mma(const int8_t *wq, const float *wd, uint64_t rows, uint64_t nb, const hlz_q8_block *x, size_t n_tokens,
+             float *out)
+{
+    unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, c = lane % 4;
+    uint64_t r0 = ((uint64_t)blockIdx.x * MMA_WARPS + warp) * 16;
+    size_t t0 = (size_t)blockIdx.y * MMA_NT * 8;
+    if (r0 >= rows) return;
+    uint64_t ra = r0 + g, rb = r0 + g + 8;
+    bool va = ra < rows, vb = rb < rows;
+    const int8_t *pa = wq + (va ? ra : 0) * nb * 32, *pb = wq + (vb ? rb : 0) * nb * 32;
+    float acc[MMA_NT][4];
+#pragma unroll
+    for (int j = 0; j < MMA_NT; j++)
+#pragma unroll
+        for (int i = 0; i < 4; i++) acc[j][i] = 0.0f;
+    for (uint64_t b = 0; b < nb; b++) {
+        int a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        float da = 0.0f, db = 0.0f;
+        if (va) {
+            a0 = *(const int *)(pa + b * 32 + 4 * c), a2 = *(const int *)(pa + b * 32 + 16 + 4 * c);
+            da = wd[ra * nb + b];
+        }
+        if (vb) {
+            a1 = *(const int *)(pb + b * 32 + 4 * c), a3 = *(const int *)(pb + b * 32 + 16 + 4 * c);
+            db = wd[rb * nb + b];
+        }
+#pragma unroll
+        for (int j = 0; j < MMA_NT; j++) {
+            size_t tb = t0 + (size_t)j * 8 + g; /* this lane's B column */
+            int b0 = 0, b1 = 0;
+            if (tb < n_tokens) {
+                const hlz_q8_block *xb = &x[tb * nb + b];
+                b0 = *(const int *)(xb->q + 4 * c), b1 = *(const int *)(xb->q + 16 + 4 * c);
+            }
+            int d0, d1, d2, d3;
+            asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                         "{%10,%10,%10,%10};\n"
+                         : "=r"(d0), "=r"(d1), "=r"(d2), "=r"(d3)
+                         : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1), "r"(0));
+            size_t tc = t0 + (size_t)j * 8 + 2 * c; /* this lane's D columns: tc, tc + 1 */
+            float x0 = tc < n_tokens ? x[tc * nb + b].d : 0.0f, x1 = tc + 1 < n_tokens ? x[(tc + 1) * nb + b].d : 0.0f;
+            acc[j][0] = __fadd_rn(acc[j][0], __fmul_rn(__int2float_rn(d0), __fmul_rn(da, x0)));
+            acc[j][1] = __fadd_rn(acc[j][1], __fmul_rn(__int2float_rn(d1), __fmul_rn(da, x1)));
+            acc[j][2] = __fadd_rn(acc[j][2], __fmul_rn(__int2float_rn(d2), __fmul_rn(db, x0)));
+            acc[j][3] = __fadd_rn(acc[j][3], __fmul_rn(__int2float_rn(d3), __fmul_rn(db, x1)));
+        }
+    }
+#pragma unroll
+    for (int j = 0; j < MMA_NT; j++) {
+        size_t tc = t0 + (size_t)j * 8 + 2 * c;
+        if (va && tc < n_tokens) out[tc * rows + ra] = acc[j][0];
+        if (va && tc + 1 < n_tokens) out[(tc + 1) * rows + ra] = acc[j][1];
+        if (vb && tc < n_tokens) out[tc * rows + rb] = acc[j][2];
+        if (vb && tc + 1 < n_tokens) out[(tc + 1) * rows + rb] = acc[j][3];
+    }
+}
+
+/* The tensor-core layout of a Q8_0 matrix: q (32 int8 per block) and d. */
+__global__ static void k_repack(const hlz_q8_0_block *w, size_t blocks, int8_t *q, float *d)
+{
+    size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (id >= blocks) return;
+    for (int i = 0; i < HLZ_QBLOCK; i++) q[id * HLZ_QBLOCK + i] = w[id].q[i];
+    d[id] = d_f16_to_f32(w[id].d);
+}
+
 __global__ static void k_add(float *a, const float *b, size_t n)
 {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
@@ -300,8 +380,10 @@ __global__ static void k_attention_test(const float *q, const float *k, const fl
 /* ---- the model on the device ------------------------------------------------- */
 
 typedef struct {
-    const hlz_q8_0_block *blocks;
+    const hlz_q8_0_block *blocks;  /* as on the host (the dp4a kernel) */
     uint64_t rows, cols_pad;
+    const int8_t *q;               /* repacked for the tensor cores (k_repack) */
+    const float *d;
 } dev_matrix;
 
 typedef struct {
@@ -330,10 +412,10 @@ static hlz_status cuda_fail(hlz_error *e, cudaError_t err, const char *what)
     return hlz_fail(e, st, "CUDA: %s: %s", what, cudaGetErrorString(err));
 }
 
-static hlz_status upload(hlz_cuda_model *g, const void *src, size_t bytes, void **out, hlz_error *e)
+/* GPU memory that the model owns (freed with it). */
+static hlz_status alloc_owned(hlz_cuda_model *g, size_t bytes, void **out, hlz_error *e)
 {
     *out = NULL;
-    if (!src) return HLZ_OK;
     if (g->owned_count == g->owned_cap) {
         size_t cap = g->owned_cap ? 2 * g->owned_cap : 64;
         void **grown = (void **)realloc(g->owned, cap * sizeof *grown);
@@ -344,19 +426,40 @@ static hlz_status upload(hlz_cuda_model *g, const void *src, size_t bytes, void 
     cudaError_t err = cudaMalloc(&p, bytes ? bytes : 1);
     if (err != cudaSuccess) return cuda_fail(e, err, "uploading the model");
     g->owned[g->owned_count++] = p;
-    err = cudaMemcpy(p, src, bytes, cudaMemcpyHostToDevice);
+    *out = p;
+    return HLZ_OK;
+}
+
+static hlz_status upload(hlz_cuda_model *g, const void *src, size_t bytes, void **out, hlz_error *e)
+{
+    *out = NULL;
+    if (!src) return HLZ_OK;
+    void *p;
+    hlz_status st = alloc_owned(g, bytes, &p, e);
+    if (st != HLZ_OK) return st;
+    cudaError_t err = cudaMemcpy(p, src, bytes, cudaMemcpyHostToDevice);
     if (err != cudaSuccess) return cuda_fail(e, err, "uploading the model");
     *out = p;
     return HLZ_OK;
 }
 
+static unsigned grid_for(size_t n, unsigned threads) { return (unsigned)((n + threads - 1) / threads); }
+
 static hlz_status upload_matrix(hlz_cuda_model *g, const hlz_matrix *m, dev_matrix *out, hlz_error *e)
 {
-    void *p;
+    void *p, *q, *d;
+    size_t blocks = m->rows * (m->cols_pad / HLZ_QBLOCK);
     out->rows = m->rows, out->cols_pad = m->cols_pad;
-    hlz_status st = upload(g, m->blocks, m->rows * (m->cols_pad / HLZ_QBLOCK) * sizeof(hlz_q8_0_block), &p, e);
+    hlz_status st = upload(g, m->blocks, blocks * sizeof(hlz_q8_0_block), &p, e);
     out->blocks = (const hlz_q8_0_block *)p;
-    return st;
+    if (st == HLZ_OK) st = alloc_owned(g, blocks * HLZ_QBLOCK, &q, e);
+    if (st == HLZ_OK) st = alloc_owned(g, blocks * sizeof(float), &d, e);
+    if (st != HLZ_OK) return st;
+    if (blocks) k_repack<<<grid_for(blocks, 256), 256>>>(out->blocks, blocks, (int8_t *)q, (float *)d);
+    cudaError_t err = cudaGetLastError();
+    if (err != cudaSuccess) return cuda_fail(e, err, "repacking the model");
+    out->q = (const int8_t *)q, out->d = (const float *)d;
+    return HLZ_OK;
 }
 
 static hlz_status upload_vec(hlz_cuda_model *g, const float *v, size_t n, float **out, hlz_error *e)
@@ -490,10 +593,25 @@ extern "C" hlz_status hlz_cuda_session_copy(const hlz_model *m, hlz_session *dst
 
 /* ---- the pass ---------------------------------------------------------------- */
 
-static unsigned grid_for(size_t n, unsigned threads) { return (unsigned)((n + threads - 1) / threads); }
+/* HLZ_CUDA_MATMUL=dp4a selects the first kernel (for comparisons); the
+ * tensor-core kernel is the default. Both give the same bits. */
+static bool use_mma(void)
+{
+    static int mode = -1;
+    if (mode < 0) {
+        const char *v = getenv("HLZ_CUDA_MATMUL");
+        mode = !(v && strcmp(v, "dp4a") == 0);
+    }
+    return mode == 1;
+}
 
 static void launch_matmul(const dev_matrix *w, const hlz_q8_block *x, size_t n, float *out)
 {
+    if (use_mma() && w->q) {
+        dim3 grid((unsigned)((w->rows + 16 * MMA_WARPS - 1) / (16 * MMA_WARPS)), (unsigned)((n + 8 * MMA_NT - 1) / (8 * MMA_NT)));
+        k_matmul_mma<<<grid, MMA_WARPS * 32>>>(w->q, w->d, w->rows, w->cols_pad / HLZ_QBLOCK, x, n, out);
+        return;
+    }
     dim3 grid((unsigned)((w->rows + MM_TILE - 1) / MM_TILE), (unsigned)((n + MM_TILE - 1) / MM_TILE));
     k_matmul<<<grid, MM_TILE * MM_TILE>>>(w->blocks, w->rows, w->cols_pad / HLZ_QBLOCK, x, n, out);
 }
@@ -672,7 +790,11 @@ extern "C" int hlz_cuda_test_matmul(const hlz_q8_0_block *w, uint64_t rows, uint
 {
     dev_bufs b = {};
     uint64_t nb = cols_pad / HLZ_QBLOCK;
-    dev_matrix dm = {(const hlz_q8_0_block *)dev_in(&b, w, rows * nb * sizeof *w), rows, cols_pad};
+    dev_matrix dm = {(const hlz_q8_0_block *)dev_in(&b, w, rows * nb * sizeof *w), rows, cols_pad, NULL, NULL};
+    dm.q = (const int8_t *)dev_in(&b, NULL, rows * nb * HLZ_QBLOCK);
+    dm.d = (const float *)dev_in(&b, NULL, rows * nb * sizeof(float));
+    if (b.err == cudaSuccess && rows > 0 && nb > 0)
+        k_repack<<<grid_for(rows * nb, 256), 256>>>(dm.blocks, rows * nb, (int8_t *)dm.q, (float *)dm.d);
     hlz_q8_block *dx = (hlz_q8_block *)dev_in(&b, x, n_tokens * nb * sizeof *x);
     float *dout = (float *)dev_in(&b, NULL, n_tokens * rows * 4);
     if (b.err == cudaSuccess) launch_matmul(&dm, dx, n_tokens, dout);

@@ -93,8 +93,9 @@ static void check_quantize(void)
 
 static void check_matmul(void)
 {
+    /* rows x cols x tokens: partial tiles of both kernels (16 x 16; 64 rows x 32 tokens), long rows, big batches */
     static const uint64_t shapes[][3] = {{1, 32, 1}, {15, 96, 3}, {17, 160, 17}, {100, 1024, 40}, {576, 576, 64},
-                                         {33, 4096, 5}};
+                                         {33, 4096, 5}, {65, 64, 33}, {384, 384, 1000}, {1000, 96, 257}};
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         uint64_t rows = shapes[s][0], cols = shapes[s][1], n = shapes[s][2], nb = cols / 32;
         hlz_q8_0_block *w = malloc(rows * nb * sizeof *w);
@@ -302,7 +303,28 @@ static void check_model(const char *label, hlz_model *cpu, hlz_model *gpu)
     }
     for (int i = 0; i < 4; i++) hlz_session_free(s[i]);
     hlz_session_free(prime);
-    free(batch_out), free(ids), free(ref), free(got);
+    free(batch_out);
+    /* Over 4096 tokens in one call: 7 sequences of n tokens. */
+    enum { MANY = 7 };
+    hlz_session *ms[MANY] = {0};
+    const int32_t *mt[MANY];
+    size_t mc[MANY];
+    float *many = malloc(MANY * n * nv * 4);
+    for (int i = 0; i < MANY; i++) {
+        CHECK(hlz_session_create(gpu, (uint32_t)n, &ms[i], &e) == HLZ_OK);
+        mt[i] = ids, mc[i] = n;
+    }
+    t0 = now();
+    CHECK_MSG(hlz_model_eval_batch(gpu, ms, mt, mc, MANY, many, &e) == HLZ_OK, "%s", e.message);
+    printf("# %s: gpu, %d sequences of %zu tokens in one call: %.0f tokens/s\n", label, MANY, n,
+           (double)(MANY * n) / (now() - t0));
+    for (int i = 0; i < MANY; i++) {
+        char what[96];
+        snprintf(what, sizeof what, "%s logits, sequence %d of a %zu-token batch", label, i, MANY * n);
+        CHECK_SAME(what, ref, many + (size_t)i * n * nv, n * nv);
+        hlz_session_free(ms[i]);
+    }
+    free(many), free(ids), free(ref), free(got);
 }
 
 static const char *model_path = "models/stand-in/stand-in.gguf";
