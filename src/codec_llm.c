@@ -25,6 +25,7 @@ struct hlz_llm {
     float *prime_logits;  /* the logits that follow them */
     uint32_t n_vocab;
     uint32_t group;       /* windows the encoder evaluates per call (1: the CPU's piecewise path) */
+    size_t budget;        /* bytes of logits the lockstep decoder's calls for carried tokens return at most */
 };
 
 void hlz_llm_params_default(const hlz_model *model, hlz_llm_params *p)
@@ -38,6 +39,8 @@ void hlz_llm_params_default(const hlz_model *model, hlz_llm_params *p)
 }
 
 const hlz_llm_params *hlz_llm_get_params(const hlz_llm *llm) { return &llm->params; }
+void hlz_llm_set_logits_budget(hlz_llm *llm, size_t bytes) { llm->budget = bytes; }
+
 void hlz_llm_set_group(hlz_llm *llm, uint32_t windows)
 {
     llm->group = windows < 1 ? 1 : windows > GROUP_MAX ? GROUP_MAX : windows;
@@ -82,6 +85,7 @@ hlz_status hlz_llm_create(hlz_model *model, const hlz_llm_params *params, hlz_ll
     llm->params = *params;
     llm->n_vocab = c->n_vocab;
     llm->group = 1;
+    llm->budget = GROUP_LOGITS_BYTES;
     if (model->cuda) {
         size_t per_window = ((size_t)params->carry + params->window) * c->n_vocab * sizeof(float);
         size_t g = GROUP_LOGITS_BYTES / per_window;
@@ -357,8 +361,16 @@ typedef struct {
 typedef struct {
     const hlz_llm *llm;
     hlz_llm_stream *streams;
+    size_t count;
     stream_state *state;
-    float *next;            /* per stream: the n_vocab logits that predict its token `at` */
+    const float **next;     /* per stream: the n_vocab logits that predict its token `at` */
+    float *carried;         /* per stream: n_vocab logits after its carried tokens */
+    float *step;            /* the logits of one step, row after row */
+    float *logits;          /* room rows for the carried tokens */
+    size_t room;
+    hlz_session **ses;      /* the arguments of one batched evaluation */
+    const int32_t **toks;
+    size_t *counts, *who;
 } lockstep;
 
 /* Starts the window at `at`: the prime, then its carried tokens (pending). */
@@ -370,41 +382,55 @@ static hlz_status start_window(lockstep *L, size_t i, hlz_error *e)
     t->end = L->streams[i].n - t->begin < llm->params.window ? L->streams[i].n : t->begin + llm->params.window;
     t->pending = t->begin - window_first(llm, t->begin);
     t->started = true;
-    if (t->pending == 0) memcpy(L->next + i * llm->n_vocab, llm->prime_logits, llm->n_vocab * sizeof(float));
+    L->next[i] = llm->prime_logits;
     return hlz_session_copy(llm->model, t->s, llm->prime, e);
 }
 
-/* Evaluates, in calls of at most `room` tokens, the pending carried tokens
- * of every stream (all of them when `carry`) or the token each active
- * stream just decided (at - 1), and keeps the logits of each stream's last one. */
-static hlz_status lockstep_eval(lockstep *L, size_t count, bool carry, size_t room, float *logits,
-                                hlz_session **ses, const int32_t **toks, size_t *counts, size_t *who, hlz_error *e)
+/* Evaluates the pending carried tokens of every stream, in calls of at most
+ * `room` tokens, and keeps the logits after each stream's last one. */
+static hlz_status eval_carried(lockstep *L, hlz_error *e)
 {
     const hlz_llm *llm = L->llm;
-    size_t i = 0;
+    size_t i = 0, v = llm->n_vocab;
     for (;;) {
         size_t m = 0, used = 0;
-        for (; i < count && used < room; i++) {
+        for (; i < L->count && used < L->room; i++) {
             stream_state *t = &L->state[i];
-            size_t k = carry ? t->pending : t->active && t->at < t->end && t->at > t->begin ? 1 : 0;
-            if (k == 0) continue;
-            k = k < room - used ? k : room - used;
-            ses[m] = t->s;
-            toks[m] = L->streams[i].ids + (carry ? t->begin - t->pending : t->at - 1);
-            counts[m] = k, who[m] = i, used += k, m++;
-            if (carry) t->pending -= k;
-            if (carry && t->pending > 0) break; /* the rest of this stream goes in the next call */
+            if (t->pending == 0) continue;
+            size_t k = t->pending < L->room - used ? t->pending : L->room - used;
+            L->ses[m] = t->s, L->toks[m] = L->streams[i].ids + t->begin - t->pending;
+            L->counts[m] = k, L->who[m] = i, used += k, m++;
+            t->pending -= k;
+            if (t->pending > 0) break; /* the rest of this stream goes in the next call */
         }
         if (m == 0) return HLZ_OK;
-        hlz_status st = hlz_model_eval_batch(llm->model, ses, toks, counts, m, logits, e);
+        hlz_status st = hlz_model_eval_batch(llm->model, L->ses, L->toks, L->counts, m, L->logits, e);
         if (st != HLZ_OK) return st;
         size_t row = 0;
         for (size_t j = 0; j < m; j++) {
-            row += counts[j];
-            if (!carry || L->state[who[j]].pending == 0)
-                memcpy(L->next + who[j] * llm->n_vocab, logits + (row - 1) * llm->n_vocab, llm->n_vocab * sizeof(float));
+            row += L->counts[j];
+            size_t w = L->who[j];
+            if (L->state[w].pending > 0) continue;
+            memcpy(L->carried + w * v, L->logits + (row - 1) * v, v * sizeof(float));
+            L->next[w] = L->carried + w * v;
         }
     }
+}
+
+/* Evaluates the token each active stream just decided, when the next one
+ * is in the same window: one call, one row per stream. */
+static hlz_status eval_step(lockstep *L, hlz_error *e)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < L->count; i++) {
+        stream_state *t = &L->state[i];
+        if (!t->active || t->at >= t->end) continue;
+        L->ses[m] = t->s, L->toks[m] = L->streams[i].ids + t->at - 1, L->counts[m] = 1, L->who[m] = i, m++;
+    }
+    if (m == 0) return HLZ_OK;
+    hlz_status st = hlz_model_eval_batch(L->llm->model, L->ses, L->toks, L->counts, m, L->step, e);
+    for (size_t j = 0; j < m && st == HLZ_OK; j++) L->next[L->who[j]] = L->step + j * L->llm->n_vocab;
+    return st;
 }
 
 typedef struct {
@@ -419,7 +445,7 @@ static void pick_one(void *context, size_t j)
     size_t i = p->list[j];
     hlz_llm_stream *c = &L->streams[i];
     stream_state *t = &L->state[i];
-    c->status = c->pick(c->ctx, L->next + i * L->llm->n_vocab, t->at, &c->ids[t->at], &c->error);
+    c->status = c->pick(c->ctx, L->next[i], t->at, &c->ids[t->at], &c->error);
     if (c->status == HLZ_OK && (c->ids[t->at] < 0 || (uint32_t)c->ids[t->at] >= L->llm->n_vocab))
         c->status = hlz_fail(&c->error, HLZ_ERR_CORRUPT, "decoded token %ld is not in the vocabulary",
                              (long)c->ids[t->at]);
@@ -432,49 +458,45 @@ hlz_status hlz_llm_walk_decode_many(const hlz_llm *llm, hlz_llm_stream *streams,
 {
     if (count == 0) return HLZ_OK;
     size_t v = llm->n_vocab;
-    /* Tokens per evaluation call: the logits budget, and no more than one
-     * step of every stream or one stream's carried tokens can use. */
-    size_t room = GROUP_LOGITS_BYTES / (v * sizeof(float));
+    /* Tokens per call for the carried tokens: the logits budget, and no more
+     * than every stream's carried tokens can use. */
+    size_t room = llm->budget / (v * sizeof(float));
     room = room < 1 ? 1 : room;
-    room = room < count + llm->params.carry ? room : count + llm->params.carry;
+    room = room < count * llm->params.carry ? room : count * llm->params.carry;
     uint32_t n_ctx = hlz_session_length(llm->prime) + llm->params.carry + llm->params.window;
-    lockstep L = {.llm = llm, .streams = streams, .state = calloc(count, sizeof(stream_state)),
-                  .next = malloc(count * v * sizeof(float))};
-    float *logits = malloc(room * v * sizeof *logits);
-    hlz_session **ses = malloc(count * sizeof *ses);
-    const int32_t **toks = malloc(count * sizeof *toks);
-    size_t *counts = malloc(count * sizeof *counts), *who = malloc(count * sizeof *who);
+    lockstep L = {.llm = llm, .streams = streams, .count = count, .state = calloc(count, sizeof(stream_state)),
+                  .next = malloc(count * sizeof(float *)), .carried = malloc(count * v * sizeof(float)),
+                  .step = malloc(count * v * sizeof(float)), .logits = malloc((room ? room : 1) * v * sizeof(float)),
+                  .room = room, .ses = malloc(count * sizeof(hlz_session *)),
+                  .toks = malloc(count * sizeof(int32_t *)), .counts = malloc(count * sizeof(size_t)),
+                  .who = malloc(count * sizeof(size_t))};
     size_t *list = malloc(count * sizeof *list);
     hlz_status st = HLZ_OK;
-    if (!L.state || !L.next || !logits || !ses || !toks || !counts || !who || !list)
+    if (!L.state || !L.next || !L.carried || !L.step || !L.logits || !L.ses || !L.toks || !L.counts || !L.who || !list)
         st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory decoding %zu chunks", count);
     for (size_t i = 0; i < count && st == HLZ_OK; i++) {
         streams[i].status = HLZ_OK;
         L.state[i].active = streams[i].n > 0;
         if (L.state[i].active) st = hlz_session_create(llm->model, n_ctx, &L.state[i].s, error);
     }
-    for (;;) {
-        if (st != HLZ_OK) break;
-        bool any = false;
+    while (st == HLZ_OK) {
+        size_t m = 0;
         for (size_t i = 0; i < count && st == HLZ_OK; i++) {
             stream_state *t = &L.state[i];
             if (t->active && t->at == streams[i].n) t->active = false; /* done */
             if (t->active && (!t->started || t->at == t->end)) st = start_window(&L, i, error);
-            any = any || t->active;
+            if (t->active) list[m++] = i;
         }
-        if (st != HLZ_OK || !any) break;
-        st = lockstep_eval(&L, count, true, room, logits, ses, toks, counts, who, error);
-        if (st != HLZ_OK) break;
-        size_t m = 0;
-        for (size_t i = 0; i < count; i++)
-            if (L.state[i].active) list[m++] = i;
-        pick_job p = {&L, list};
+        if (st != HLZ_OK || m == 0) break;
+        if ((st = eval_carried(&L, error)) != HLZ_OK) break;
         /* The picks are independent (one context per chunk): spread them over the threads. */
+        pick_job p = {&L, list};
         hlz_parallel_for(threads, m, pick_one, &p);
-        st = lockstep_eval(&L, count, false, room, logits, ses, toks, counts, who, error);
+        st = eval_step(&L, error);
     }
     for (size_t i = 0; L.state && i < count; i++) hlz_session_free(L.state[i].s);
-    free(L.state), free(L.next), free(logits), free(ses), free(toks), free(counts), free(who), free(list);
+    free(L.state), free(L.next), free(L.carried), free(L.step), free(L.logits), free(L.ses), free(L.toks);
+    free(L.counts), free(L.who), free(list);
     return st;
 }
 

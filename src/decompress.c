@@ -390,10 +390,12 @@ static hlz_status walk(walker *w, FILE *in, hlz_stats *stats, hlz_error *error)
         hlz_model *model = w->options ? w->options->model : NULL;
         if (model && model->cuda) {
             /* As many chunks in flight as a quarter of the free GPU memory holds
-             * key/value caches for (the model's whole context each, an upper
-             * bound), within LOCKSTEP_MIN..LOCKSTEP_MAX. */
+             * key/value caches for (1024 positions each: the prime, the carried
+             * tokens and a window of the default settings fit), within
+             * LOCKSTEP_MIN..LOCKSTEP_MAX. */
             const hlz_model_config *c = &model->config;
-            size_t per = (size_t)c->n_layer * c->n_ctx * c->n_head_kv * c->head_dim * 2 * sizeof(float);
+            size_t positions = c->n_ctx < 1024 ? c->n_ctx : 1024;
+            size_t per = (size_t)c->n_layer * positions * c->n_head_kv * c->head_dim * 2 * sizeof(float);
             size_t fit = hlz_cuda_free_memory() / 4 / (per ? per : 1);
             fit = fit < LOCKSTEP_MIN ? LOCKSTEP_MIN : fit > LOCKSTEP_MAX ? LOCKSTEP_MAX : fit;
             w->lockstep = true;

@@ -135,4 +135,8 @@ hlz_status hlz_llm_decode_finish(const hlz_llm *llm, hlz_llm_stream *stream, uin
  * compare paths; any value gives the same visits in the same order. */
 void hlz_llm_set_group(hlz_llm *llm, uint32_t windows);
 
+/* The lockstep decoder evaluates carried tokens in calls that return at
+ * most this many bytes of logits (256 MiB; at least one row): for tests. */
+void hlz_llm_set_logits_budget(hlz_llm *llm, size_t bytes);
+
 #endif

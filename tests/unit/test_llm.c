@@ -234,6 +234,8 @@ static void lockstep_decoding(void)
         if (damaged[i]) coded[i][coded_size[i] / 2] ^= 0x5a;
     }
     for (int threads = 1; threads <= 3; threads += 2) {
+        /* With 3 threads, carried tokens also go 3 rows per call (split across calls). */
+        hlz_llm_set_logits_budget(llm, threads == 1 ? (size_t)1 << 28 : 3 * shape.n_vocab * sizeof(float));
         hlz_llm_stream streams[N];
         for (int i = 0; i < N; i++)
             CHECK((robust[i] ? hlz_robust_decode_start : hlz_llm_decode_start)(llm, coded[i], coded_size[i], sizes[i],
