@@ -57,4 +57,10 @@ int hlz_cuda_test_rope(float *x, size_t n_vec, uint32_t head_dim, const uint32_t
 int hlz_cuda_test_attention(const float *q, const float *k, const float *v, uint32_t n, uint32_t head_dim,
                             size_t kv_row, float *out);
 
+/* Benchmarks (bench/gpu_bench.c): the seconds one matrix product of rows x
+ * cols_pad weights by n_tokens vectors takes on the GPU (kernel only, the
+ * mean of `reps` launches), with the tensor-core kernel (mma != 0) or the
+ * dp4a one. 0 on success, -1 on a CUDA error. */
+int hlz_cuda_bench_matmul(uint64_t rows, uint64_t cols_pad, size_t n_tokens, int mma, int reps, double *seconds);
+
 #endif

@@ -15,6 +15,7 @@ extern "C" {
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- device arithmetic (kernels_ref.c) ------------------------------------ */
 
@@ -593,6 +594,32 @@ extern "C" hlz_status hlz_cuda_session_copy(const hlz_model *m, hlz_session *dst
 
 /* ---- the pass ---------------------------------------------------------------- */
 
+/* Where the evaluation time goes, for benchmarks: HLZ_CUDA_STATS=1 prints
+ * the sums at exit (stderr). Wall-clock nanoseconds; prepare is the host's
+ * part before the kernels (embedding rows, uploads), kernels ends with the
+ * synchronization, copy is the logits' download. */
+static struct {
+    unsigned long long calls, tokens, logit_bytes, wait_ns, prepare_ns, kernel_ns, copy_ns;
+} stats;
+
+static unsigned long long now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
+}
+
+__attribute__((destructor)) static void print_stats(void)
+{
+    const char *v = getenv("HLZ_CUDA_STATS");
+    if (!v || !*v || strcmp(v, "0") == 0 || stats.calls == 0) return;
+    fprintf(stderr,
+            "hlz-cuda-stats: calls %llu tokens %llu (%.1f per call) lock-wait %.3f s prepare %.3f s kernels %.3f s "
+            "logits-copy %.3f s (%.1f MB)\n",
+            stats.calls, stats.tokens, (double)stats.tokens / (double)stats.calls, stats.wait_ns * 1e-9,
+            stats.prepare_ns * 1e-9, stats.kernel_ns * 1e-9, stats.copy_ns * 1e-9, stats.logit_bytes / 1e6);
+}
+
 /* HLZ_CUDA_MATMUL=dp4a selects the first kernel (for comparisons); the
  * tensor-core kernel is the default. Both give the same bits. */
 static bool use_mma(void)
@@ -637,7 +664,8 @@ static void *carve(char **at, size_t bytes)
 }
 
 static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_token_place *place,
-                                 const int32_t *tokens, size_t n, float *out, hlz_error *e)
+                                 const int32_t *tokens, size_t n, float *out, const unsigned long long *t_start,
+                                 hlz_error *e)
 {
     const hlz_model_config *c = &m->config;
     uint32_t dim = c->n_embd, hd = c->head_dim, longest = 0;
@@ -690,6 +718,7 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
     if (st != HLZ_OK) return st;
     if (err != cudaSuccess) return cuda_fail(e, err, "uploading a batch");
 
+    unsigned long long t_kernels = now_ns();
     unsigned at_threads = attention_threads(hd);
     for (uint32_t l = 0; l < c->n_layer; l++) {
         const dev_layer *w = &g->layers[l];
@@ -729,8 +758,12 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
     }
     err = cudaGetLastError();
     if (err == cudaSuccess) err = cudaDeviceSynchronize();
+    unsigned long long t_copy = now_ns();
     if (err == cudaSuccess && out) err = cudaMemcpy(out, logits, n * (size_t)c->n_vocab * 4, cudaMemcpyDeviceToHost);
     if (err != cudaSuccess) return cuda_fail(e, err, "evaluating a batch");
+    unsigned long long t_end = now_ns();
+    stats.calls++, stats.tokens += n, stats.logit_bytes += out ? n * (size_t)c->n_vocab * 4 : 0;
+    stats.prepare_ns += t_kernels - *t_start, stats.kernel_ns += t_copy - t_kernels, stats.copy_ns += t_end - t_copy;
     return HLZ_OK;
 }
 
@@ -741,8 +774,11 @@ extern "C" hlz_status hlz_cuda_forward(hlz_model *m, const hlz_token_place *plac
     for (size_t t = 0; t < n; t++)
         if (!place[t].session->on_device)
             return hlz_fail(e, HLZ_ERR_PARAM, "a session made before the model moved to the GPU");
+    unsigned long long t0 = now_ns();
     pthread_mutex_lock(&g->lock);
-    hlz_status st = forward_locked(m, g, place, tokens, n, out, e);
+    unsigned long long t1 = now_ns();
+    stats.wait_ns += t1 - t0; /* under the lock, like the other sums */
+    hlz_status st = forward_locked(m, g, place, tokens, n, out, &t1, e);
     pthread_mutex_unlock(&g->lock);
     return st;
 }
@@ -840,4 +876,51 @@ extern "C" int hlz_cuda_test_attention(const float *q, const float *k, const flo
     float *dout = (float *)dev_in(&b, NULL, hd * 4);
     if (b.err == cudaSuccess) k_attention_test<<<1, attention_threads(hd)>>>(dq, dk, dv, n, hd, kv_row, ds, dout);
     return dev_out(&b, out, dout, hd * 4);
+}
+
+extern "C" int hlz_cuda_bench_matmul(uint64_t rows, uint64_t cols_pad, size_t n_tokens, int mma, int reps,
+                                     double *seconds)
+{
+    uint64_t nb = cols_pad / HLZ_QBLOCK;
+    hlz_q8_0_block *w = (hlz_q8_0_block *)malloc(rows * nb * sizeof *w);
+    hlz_q8_block *x = (hlz_q8_block *)malloc(n_tokens * nb * sizeof *x);
+    if (!w || !x) {
+        free(w), free(x);
+        return -1;
+    }
+    unsigned s = 12345;
+    for (uint64_t i = 0; i < rows * nb; i++) {
+        w[i].d = 0x2000; /* an ordinary fp16 */
+        for (int k = 0; k < HLZ_QBLOCK; k++) w[i].q[k] = (int8_t)((s = s * 1103515245u + 12345u) >> 24);
+    }
+    for (size_t i = 0; i < n_tokens * nb; i++) {
+        x[i].d = 0.01f, x[i].sum = 0;
+        for (int k = 0; k < HLZ_QBLOCK; k++) x[i].q[k] = (int8_t)((s = s * 1103515245u + 12345u) >> 24);
+    }
+    dev_bufs b = {};
+    dev_matrix dm = {(const hlz_q8_0_block *)dev_in(&b, w, rows * nb * sizeof *w), rows, cols_pad, NULL, NULL};
+    if (mma) {
+        dm.q = (const int8_t *)dev_in(&b, NULL, rows * nb * HLZ_QBLOCK);
+        dm.d = (const float *)dev_in(&b, NULL, rows * nb * sizeof(float));
+        if (b.err == cudaSuccess)
+            k_repack<<<grid_for(rows * nb, 256), 256>>>(dm.blocks, rows * nb, (int8_t *)dm.q, (float *)dm.d);
+    }
+    hlz_q8_block *dx = (hlz_q8_block *)dev_in(&b, x, n_tokens * nb * sizeof *x);
+    float *dout = (float *)dev_in(&b, NULL, n_tokens * rows * 4);
+    free(w), free(x);
+    cudaEvent_t e0, e1;
+    cudaEventCreate(&e0), cudaEventCreate(&e1);
+    if (b.err == cudaSuccess) {
+        launch_matmul(&dm, dx, n_tokens, dout); /* warm up */
+        cudaEventRecord(e0);
+        for (int r = 0; r < reps; r++) launch_matmul(&dm, dx, n_tokens, dout);
+        cudaEventRecord(e1);
+        cudaEventSynchronize(e1);
+        float ms = 0;
+        cudaEventElapsedTime(&ms, e0, e1);
+        *seconds = ms * 1e-3 / reps;
+    }
+    cudaEventDestroy(e0), cudaEventDestroy(e1);
+    float one;
+    return dev_out(&b, &one, dout, sizeof one);
 }
