@@ -37,7 +37,7 @@ REPORT=$R/report.txt
 say() { echo "$*" | tee -a "$REPORT"; }
 : >"$REPORT"
 
-say "# bench/gpu_throughput.sh, $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD 2>/dev/null || cat COMMIT 2>/dev/null || echo '?')"
+say "# bench/gpu_throughput.sh, $(date -u +%FT%TZ), commit $(cat COMMIT 2>/dev/null || git rev-parse --short HEAD 2>/dev/null || echo '?')"
 say "# GPU: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | head -1)"
 say "# CPU: $(nproc) cores; hlz -T $THREADS, chunks of $CHUNK"
 
