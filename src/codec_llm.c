@@ -26,6 +26,7 @@ struct hlz_llm {
     uint32_t n_vocab;
     uint32_t group;       /* windows the encoder evaluates per call (1: the CPU's piecewise path) */
     size_t budget;        /* bytes of logits the lockstep decoder's calls for carried tokens return at most */
+    bool stats;           /* hlz_llm_encode asks the model for token statistics, not logits (the GPU) */
 };
 
 void hlz_llm_params_default(const hlz_model *model, hlz_llm_params *p)
@@ -40,6 +41,7 @@ void hlz_llm_params_default(const hlz_model *model, hlz_llm_params *p)
 
 const hlz_llm_params *hlz_llm_get_params(const hlz_llm *llm) { return &llm->params; }
 void hlz_llm_set_logits_budget(hlz_llm *llm, size_t bytes) { llm->budget = bytes; }
+void hlz_llm_set_stats(hlz_llm *llm, bool on) { llm->stats = on; }
 
 void hlz_llm_set_group(hlz_llm *llm, uint32_t windows)
 {
@@ -86,6 +88,9 @@ hlz_status hlz_llm_create(hlz_model *model, const hlz_llm_params *params, hlz_ll
     llm->n_vocab = c->n_vocab;
     llm->group = 1;
     llm->budget = GROUP_LOGITS_BYTES;
+    /* HLZ_GPU_TABLES=0 keeps the GPU's encoder on logits (for comparisons). */
+    const char *tables = getenv("HLZ_GPU_TABLES");
+    llm->stats = model->cuda != NULL && !(tables && strcmp(tables, "0") == 0);
     if (model->cuda) {
         size_t per_window = ((size_t)params->carry + params->window) * c->n_vocab * sizeof(float);
         size_t g = GROUP_LOGITS_BYTES / per_window;
@@ -255,15 +260,71 @@ typedef struct {
     double bits;
 } encode_tables;
 
+/* Positions are recorded in order: the bits are a sum in that order. */
+static void record_stats(encode_tables *t, const hlz_token_stats *s, size_t at)
+{
+    t->cum[at] = s->cum;
+    t->freq[at] = s->freq;
+    t->bits += hlz_token_stats_bits(s);
+}
+
 static void record(void *context, const float *logits, int32_t token, size_t at)
 {
     encode_tables *t = context;
-    hlz_freq_from_logits(logits, t->llm->n_vocab, t->table);
-    uint32_t c = 0;
-    for (int32_t k = 0; k < token; k++) c += t->table[k];
-    t->cum[at] = c;
-    t->freq[at] = t->table[token];
-    t->bits += hlz_llm_token_bits(logits, t->llm->n_vocab, token);
+    hlz_token_stats s;
+    hlz_token_stats_from_logits(logits, t->llm->n_vocab, token, t->table, &s);
+    record_stats(t, &s, at);
+}
+
+/* The encoder's walk when the model gives token statistics (the GPU): the
+ * windows of hlz_llm_walk_encode, `group` per call, with only the 24 bytes
+ * of each token's statistics coming back; recorded in order of position. */
+static hlz_status walk_encode_stats(const hlz_llm *llm, const int32_t *ids, size_t n, encode_tables *t,
+                                    hlz_error *error)
+{
+    size_t window = llm->params.window, windows = (n + window - 1) / window;
+    size_t group = llm->group < windows ? llm->group : windows;
+    uint32_t n_ctx = hlz_session_length(llm->prime) + llm->params.carry + llm->params.window;
+    hlz_session *s[GROUP_MAX] = {0};
+    const int32_t *toks[GROUP_MAX];
+    size_t counts[GROUP_MAX];
+    size_t rows_max = GROUP_MAX * (llm->params.carry + window);
+    int32_t *next = malloc(rows_max * sizeof *next);
+    hlz_token_stats *stats = malloc(rows_max * sizeof *stats);
+    hlz_status st = next && stats ? HLZ_OK : hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+    for (size_t w0 = 0; st == HLZ_OK && w0 < windows;) {
+        size_t count = windows - w0 < group ? windows - w0 : group, rows = 0;
+        for (size_t k = 0; k < count && st == HLZ_OK; k++) {
+            size_t begin = (w0 + k) * window, end = n - begin < window ? n : begin + window;
+            size_t first = window_first(llm, begin);
+            if (!s[k]) st = hlz_session_create(llm->model, n_ctx, &s[k], error);
+            if (st == HLZ_OK) st = hlz_session_copy(llm->model, s[k], llm->prime, error);
+            toks[k] = ids + first;
+            counts[k] = end - 1 - first; /* row i predicts token first + i + 1 */
+            for (size_t i = 0; i < counts[k]; i++) next[rows++] = first + i + 1 >= begin ? ids[first + i + 1] : -1;
+        }
+        if (st == HLZ_OK) st = hlz_model_eval_batch_stats(llm->model, s, toks, counts, count, next, stats, error);
+        if (st == HLZ_ERR_NOMEM && group > 1) { /* fewer windows per call; nothing was recorded for these */
+            for (size_t k = group / 2; k < group; k++) hlz_session_free(s[k]), s[k] = NULL;
+            group /= 2;
+            st = HLZ_OK;
+            continue;
+        }
+        for (size_t k = 0, row = 0; k < count && st == HLZ_OK; k++) {
+            size_t begin = (w0 + k) * window, first = window_first(llm, begin);
+            if (first == begin) {
+                hlz_token_stats p;
+                hlz_token_stats_from_logits(llm->prime_logits, llm->n_vocab, ids[begin], t->table, &p);
+                record_stats(t, &p, begin);
+            }
+            for (size_t i = 0; i < counts[k]; i++, row++)
+                if (next[row] >= 0) record_stats(t, &stats[row], first + i + 1);
+        }
+        w0 += count;
+    }
+    for (size_t k = 0; k < GROUP_MAX; k++) hlz_session_free(s[k]);
+    free(next), free(stats);
+    return st;
 }
 
 hlz_status hlz_llm_encode(const hlz_llm *llm, const uint8_t *src, size_t size, uint8_t *dst, size_t capacity,
@@ -278,7 +339,8 @@ hlz_status hlz_llm_encode(const hlz_llm *llm, const uint8_t *src, size_t size, u
     encode_tables t = {.llm = llm, .cum = malloc(n * sizeof(uint32_t)), .freq = malloc(n * sizeof(uint32_t)),
                        .table = malloc(llm->n_vocab * sizeof(uint32_t))};
     if (!t.cum || !t.freq || !t.table) st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
-    if (st == HLZ_OK) st = hlz_llm_walk_encode(llm, ids, n, record, &t, error);
+    if (st == HLZ_OK) st = llm->stats ? walk_encode_stats(llm, ids, n, &t, error)
+                                      : hlz_llm_walk_encode(llm, ids, n, record, &t, error);
     if (st == HLZ_OK) {
         uint8_t head[30];
         size_t h = hlz_put_varint(head, n);

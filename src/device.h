@@ -41,6 +41,13 @@ hlz_status hlz_cuda_session_copy(const hlz_model *m, hlz_session *dst, const hlz
 hlz_status hlz_cuda_forward(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
                             float *out, hlz_error *error);
 
+/* hlz_cuda_forward, then for each token t with next[t] >= 0 the statistics
+ * of token next[t] under its logits (entropy.h), computed on the GPU: only
+ * they come back to `stats` (n entries). */
+struct hlz_token_stats;
+hlz_status hlz_cuda_forward_stats(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
+                                  const int32_t *next, struct hlz_token_stats *stats, hlz_error *error);
+
 /* Single-kernel entry points for tests/cuda/check_cuda.c: each runs the
  * kernel the forward pass uses on host inputs and returns host outputs.
  * 0 on success, -1 on a CUDA error. */
@@ -56,6 +63,11 @@ int hlz_cuda_test_rope(float *x, size_t n_vec, uint32_t head_dim, const uint32_t
 /* One head's attention over n cached rows (row stride kv_row): out[head_dim]. */
 int hlz_cuda_test_attention(const float *q, const float *k, const float *v, uint32_t n, uint32_t head_dim,
                             size_t kv_row, float *out);
+
+/* The statistics kernel alone: stats[r] for token next[r] under row r of
+ * `logits` (n_rows x n_vocab, host memory; next[r] < 0 skips the row). */
+int hlz_cuda_test_token_stats(const float *logits, size_t n_rows, uint32_t n_vocab, const int32_t *next,
+                              struct hlz_token_stats *stats);
 
 /* Benchmarks (bench/gpu_bench.c): the seconds one matrix product of rows x
  * cols_pad weights by n_tokens vectors takes on the GPU (kernel only, the

@@ -35,6 +35,13 @@ hlz_status hlz_cuda_forward(hlz_model *m, const hlz_token_place *place, const in
     (void)m, (void)place, (void)tokens, (void)n, (void)out;
     return hlz_fail(error, HLZ_ERR_UNSUPPORTED, "this build of hlz has no CUDA backend");
 }
+hlz_status hlz_cuda_forward_stats(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
+                                  const int32_t *next, struct hlz_token_stats *stats, hlz_error *error)
+{
+    (void)m, (void)place, (void)tokens, (void)n, (void)next, (void)stats;
+    return hlz_fail(error, HLZ_ERR_UNSUPPORTED, "this build of hlz has no CUDA backend");
+}
+
 int hlz_cuda_bench_matmul(uint64_t rows, uint64_t cols_pad, size_t n_tokens, int mma, int reps, double *seconds)
 {
     (void)rows, (void)cols_pad, (void)n_tokens, (void)mma, (void)reps, (void)seconds;

@@ -2,6 +2,7 @@
  * arithmetic contract). Each step below says the order of its operations;
  * the CUDA backend reproduces exactly these. */
 #include "device.h"
+#include "entropy.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -215,8 +216,10 @@ done:
     return st;
 }
 
-hlz_status hlz_model_eval_batch(hlz_model *m, hlz_session *const *sessions, const int32_t *const *tokens,
-                                const size_t *counts, size_t n_seq, float *logits, hlz_error *error)
+/* hlz_model_eval_batch, and with `next` its statistics variant. */
+static hlz_status eval_batch(hlz_model *m, hlz_session *const *sessions, const int32_t *const *tokens,
+                             const size_t *counts, size_t n_seq, float *logits, const int32_t *next,
+                             hlz_token_stats *stats, hlz_error *error)
 {
     size_t n = 0;
     for (size_t i = 0; i < n_seq; i++) {
@@ -232,11 +235,18 @@ hlz_status hlz_model_eval_batch(hlz_model *m, hlz_session *const *sessions, cons
                                 (int)tokens[i][t], (unsigned)m->config.n_vocab);
         n += counts[i];
     }
+    for (size_t t = 0; next && t < n; t++)
+        if (next[t] >= 0 && (uint32_t)next[t] >= m->config.n_vocab)
+            return hlz_fail(error, HLZ_ERR_PARAM, "token id %d is outside the vocabulary (%u)", (int)next[t],
+                            (unsigned)m->config.n_vocab);
     if (n == 0) return HLZ_OK;
     token_place *place = malloc(n * sizeof *place);
     int32_t *flat = malloc(n * sizeof *flat);
-    if (!place || !flat) {
-        free(place), free(flat);
+    /* The CPU makes the statistics from logits, row by row. */
+    float *rows = next && !m->cuda ? malloc(n * (size_t)m->config.n_vocab * sizeof *rows) : NULL;
+    uint32_t *scratch = next && !m->cuda ? malloc(m->config.n_vocab * sizeof *scratch) : NULL;
+    if (!place || !flat || (next && !m->cuda && (!rows || !scratch))) {
+        free(place), free(flat), free(rows), free(scratch);
         return hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
     }
     size_t at = 0;
@@ -245,12 +255,33 @@ hlz_status hlz_model_eval_batch(hlz_model *m, hlz_session *const *sessions, cons
             place[at] = (token_place){sessions[i], sessions[i]->n_past + (uint32_t)t};
             flat[at] = tokens[i][t];
         }
-    hlz_status st = m->cuda ? hlz_cuda_forward(m, place, flat, n, logits, error)
-                            : forward(m, place, flat, n, logits, error);
+    hlz_status st;
+    if (next && m->cuda) {
+        st = hlz_cuda_forward_stats(m, place, flat, n, next, stats, error);
+    } else {
+        st = m->cuda ? hlz_cuda_forward(m, place, flat, n, next ? rows : logits, error)
+                     : forward(m, place, flat, n, next ? rows : logits, error);
+        for (size_t t = 0; next && st == HLZ_OK && t < n; t++)
+            if (next[t] >= 0)
+                hlz_token_stats_from_logits(rows + t * m->config.n_vocab, m->config.n_vocab, next[t], scratch, &stats[t]);
+    }
     if (st == HLZ_OK)
         for (size_t i = 0; i < n_seq; i++) sessions[i]->n_past += (uint32_t)counts[i];
-    free(place), free(flat);
+    free(place), free(flat), free(rows), free(scratch);
     return st;
+}
+
+hlz_status hlz_model_eval_batch(hlz_model *m, hlz_session *const *sessions, const int32_t *const *tokens,
+                                const size_t *counts, size_t n_seq, float *logits, hlz_error *error)
+{
+    return eval_batch(m, sessions, tokens, counts, n_seq, logits, NULL, NULL, error);
+}
+
+hlz_status hlz_model_eval_batch_stats(hlz_model *m, hlz_session *const *sessions, const int32_t *const *tokens,
+                                      const size_t *counts, size_t n_seq, const int32_t *next,
+                                      hlz_token_stats *stats, hlz_error *error)
+{
+    return eval_batch(m, sessions, tokens, counts, n_seq, NULL, next, stats, error);
 }
 
 hlz_status hlz_model_eval(hlz_model *m, hlz_session *s, const int32_t *tokens, size_t n, float *logits,

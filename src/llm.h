@@ -135,6 +135,13 @@ hlz_status hlz_llm_decode_finish(const hlz_llm *llm, hlz_llm_stream *stream, uin
  * compare paths; any value gives the same visits in the same order. */
 void hlz_llm_set_group(hlz_llm *llm, uint32_t windows);
 
+/* hlz_llm_encode asks the model for the statistics of each token (entropy.h:
+ * on the GPU only they come back, not the logits) rather than walking with
+ * visit(): on by default when the model is on the GPU (HLZ_GPU_TABLES=0 in
+ * the environment turns that off). The payload is the same either way;
+ * tests turn it on for the CPU. */
+void hlz_llm_set_stats(hlz_llm *llm, bool on);
+
 /* The lockstep decoder evaluates carried tokens in calls that return at
  * most this many bytes of logits (256 MiB; at least one row): for tests. */
 void hlz_llm_set_logits_budget(hlz_llm *llm, size_t bytes);

@@ -7,6 +7,7 @@
  */
 extern "C" {
 #include "device.h"
+#include "entropy.h"
 #include "internal.h"
 }
 
@@ -378,6 +379,124 @@ __global__ static void k_attention_test(const float *q, const float *k, const fl
     attend_one(q, k, v, n, hd, kv_row, scores, out);
 }
 
+/* ---- token statistics (entropy.c: hlz_token_stats_from_logits) -------------- */
+
+#define ST_THREADS 256
+
+/* entropy.c's logit_step: the grid step of x below the top m. */
+__device__ static uint32_t d_logit_step(float x, float m)
+{
+    if (x != x || x == -__int_as_float(0x7f800000)) return HLZ_LOGIT_KMAX;
+    if (x == __int_as_float(0x7f800000)) return 0;
+    float r = __fmul_rn(__fsub_rn(m, x), (float)HLZ_LOGIT_STEPS);
+    if (!(r < (float)HLZ_LOGIT_KMAX)) return HLZ_LOGIT_KMAX;
+    uint32_t k = (uint32_t)d_round_even(r);
+    return k < HLZ_LOGIT_KMAX ? k : HLZ_LOGIT_KMAX;
+}
+
+/* "a before b" in a first-occurrence maximum: the larger value, or of equal
+ * values the lower index; a missing entry (index UINT32_MAX) never wins. */
+__device__ static bool first_max(float a, uint32_t ia, float b, uint32_t ib)
+{
+    if (ib == 0xffffffffu) return true;
+    if (ia == 0xffffffffu) return false;
+    return a > b || (!(b > a) && ia < ib);
+}
+
+/* One thread block per row. The values are the sequential loops' (order
+ * does not matter for maxima of first occurrences, for integer sums and for
+ * the per-element steps), except the sum of exponentials, which one thread
+ * adds in order of i, as the CPU does. The row is overwritten with the
+ * exponentials. */
+__global__ static void __launch_bounds__(ST_THREADS)
+k_token_stats(float *logits, uint32_t nv, const int32_t *next, const uint64_t *w, hlz_token_stats *out)
+{
+    __shared__ float s_v[ST_THREADS], s_v2[ST_THREADS];
+    __shared__ uint32_t s_i[ST_THREADS], s_i2[ST_THREADS];
+    __shared__ unsigned long long s_sum[ST_THREADS];
+    __shared__ uint32_t s_cum[ST_THREADS], s_used[ST_THREADS];
+    size_t row = blockIdx.x;
+    int32_t tok = next[row];
+    if (tok < 0) return;
+    float *l = logits + row * nv;
+    unsigned tid = threadIdx.x;
+    /* 1. m2: the largest finite logit (entropy.c's max, from -inf); m1: hlz_token_stats' max. */
+    float m1 = 0.0f, m2 = -__int_as_float(0x7f800000);
+    uint32_t i1 = 0xffffffffu;
+    for (uint32_t i = tid; i < nv; i += ST_THREADS) {
+        float x = l[i];
+        if (x == x && x != __int_as_float(0x7f800000) && x > m2) m2 = x;
+        if (x == x && first_max(x, i, m1, i1)) m1 = x, i1 = i;
+    }
+    s_v[tid] = m1, s_i[tid] = i1, s_v2[tid] = m2;
+    __syncthreads();
+    for (unsigned off = ST_THREADS / 2; off > 0; off >>= 1) {
+        if (tid < off) {
+            if (first_max(s_v[tid + off], s_i[tid + off], s_v[tid], s_i[tid])) s_v[tid] = s_v[tid + off], s_i[tid] = s_i[tid + off];
+            if (s_v2[tid + off] > s_v2[tid]) s_v2[tid] = s_v2[tid + off];
+        }
+        __syncthreads();
+    }
+    float l0 = l[0];
+    m1 = l0 != l0 ? l0 : s_v[0]; /* nothing is larger than a leading nan */
+    m2 = s_v2[0];
+    __syncthreads();
+    /* 2. W = the sum of the weights; the first token of the smallest step. */
+    unsigned long long total = 0;
+    uint32_t bk = HLZ_LOGIT_KMAX + 1, bi = 0xffffffffu;
+    for (uint32_t i = tid; i < nv; i += ST_THREADS) {
+        uint32_t k = d_logit_step(l[i], m2);
+        if (k < bk) bk = k, bi = i;
+        if (k < HLZ_LOGIT_KMAX) total += w[k];
+    }
+    s_sum[tid] = total, s_i[tid] = bi, s_i2[tid] = bk;
+    __syncthreads();
+    for (unsigned off = ST_THREADS / 2; off > 0; off >>= 1) {
+        if (tid < off) {
+            s_sum[tid] += s_sum[tid + off];
+            uint32_t ok = s_i2[tid + off], oi = s_i[tid + off];
+            if (ok < s_i2[tid] || (ok == s_i2[tid] && oi < s_i[tid])) s_i2[tid] = ok, s_i[tid] = oi;
+        }
+        __syncthreads();
+    }
+    total = s_sum[0];
+    uint32_t best = s_i[0];
+    unsigned long long scale = total ? ((unsigned long long)(HLZ_FREQ_TOTAL - nv) << 34) / total : 0;
+    __syncthreads();
+    /* 3. f_i; the sum of all of them and of those before the token. */
+    uint32_t used = 0, cum = 0;
+    for (uint32_t i = tid; i < nv; i += ST_THREADS) {
+        uint32_t k = d_logit_step(l[i], m2);
+        unsigned long long wi = k < HLZ_LOGIT_KMAX ? w[k] : 0;
+        uint32_t f = 1 + (uint32_t)((wi * scale) >> 34);
+        used += f;
+        if (i < (uint32_t)tok) cum += f;
+        if (i == (uint32_t)tok) out[row].freq = f;
+    }
+    s_used[tid] = used, s_cum[tid] = cum;
+    __syncthreads();
+    for (unsigned off = ST_THREADS / 2; off > 0; off >>= 1) {
+        if (tid < off) s_used[tid] += s_used[tid + off], s_cum[tid] += s_cum[tid + off];
+        __syncthreads();
+    }
+    if (tid == 0) {
+        uint32_t extra = HLZ_FREQ_TOTAL - s_used[0];
+        if (best == (uint32_t)tok) out[row].freq += extra;
+        out[row].cum = s_cum[0] + (best < (uint32_t)tok ? extra : 0);
+        out[row].max = m1;
+        out[row].logit = l[tok];
+    }
+    __syncthreads();
+    /* 4. The exponentials in parallel, their sum in order on one thread. */
+    for (uint32_t i = tid; i < nv; i += ST_THREADS) l[i] = d_expf(__fsub_rn(l[i], m1));
+    __syncthreads();
+    if (tid == 0) {
+        double sum = 0;
+        for (uint32_t i = 0; i < nv; i++) sum = __dadd_rn(sum, (double)l[i]);
+        out[row].sum = sum;
+    }
+}
+
 /* ---- the model on the device ------------------------------------------------- */
 
 typedef struct {
@@ -396,6 +515,7 @@ struct hlz_cuda_model {
     dev_layer *layers;
     dev_matrix output;
     float *output_norm, *rope_cos, *rope_sin;
+    uint64_t *logit_w;  /* hlz_logit_weights(), for the token statistics */
     void **owned;
     size_t owned_count, owned_cap;
     /* The workspace of one evaluation, grown as needed; the mutex keeps the
@@ -545,6 +665,9 @@ extern "C" hlz_status hlz_cuda_model_init(hlz_model *m, hlz_error *e)
     if (!st) st = upload_matrix(g, &m->output, &g->output, e);
     if (!st) st = upload_vec(g, m->rope_cos, (size_t)c->n_ctx * half, &g->rope_cos, e);
     if (!st) st = upload_vec(g, m->rope_sin, (size_t)c->n_ctx * half, &g->rope_sin, e);
+    void *lw;
+    if (!st) st = upload(g, hlz_logit_weights(), HLZ_LOGIT_KMAX * sizeof(uint64_t), &lw, e);
+    if (!st) g->logit_w = (uint64_t *)lw;
     if (st) {
         hlz_cuda_model_free(m);
         return st;
@@ -600,7 +723,7 @@ extern "C" hlz_status hlz_cuda_session_copy(const hlz_model *m, hlz_session *dst
  * synchronization, copy is the logits' download. */
 static struct {
     unsigned long long calls, tokens, logit_bytes, wait_ns, prepare_ns, kernel_ns, copy_ns;
-} stats;
+} timing;
 
 static unsigned long long now_ns(void)
 {
@@ -612,12 +735,12 @@ static unsigned long long now_ns(void)
 __attribute__((destructor)) static void print_stats(void)
 {
     const char *v = getenv("HLZ_CUDA_STATS");
-    if (!v || !*v || strcmp(v, "0") == 0 || stats.calls == 0) return;
+    if (!v || !*v || strcmp(v, "0") == 0 || timing.calls == 0) return;
     fprintf(stderr,
             "hlz-cuda-stats: calls %llu tokens %llu (%.1f per call) lock-wait %.3f s prepare %.3f s kernels %.3f s "
-            "logits-copy %.3f s (%.1f MB)\n",
-            stats.calls, stats.tokens, (double)stats.tokens / (double)stats.calls, stats.wait_ns * 1e-9,
-            stats.prepare_ns * 1e-9, stats.kernel_ns * 1e-9, stats.copy_ns * 1e-9, stats.logit_bytes / 1e6);
+            "results-copy %.3f s (%.1f MB)\n",
+            timing.calls, timing.tokens, (double)timing.tokens / (double)timing.calls, timing.wait_ns * 1e-9,
+            timing.prepare_ns * 1e-9, timing.kernel_ns * 1e-9, timing.copy_ns * 1e-9, timing.logit_bytes / 1e6);
 }
 
 /* HLZ_CUDA_MATMUL=dp4a selects the first kernel (for comparisons); the
@@ -664,9 +787,10 @@ static void *carve(char **at, size_t bytes)
 }
 
 static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_token_place *place,
-                                 const int32_t *tokens, size_t n, float *out, const unsigned long long *t_start,
-                                 hlz_error *e)
+                                 const int32_t *tokens, size_t n, float *out, const int32_t *next,
+                                 hlz_token_stats *stats, const unsigned long long *t_start, hlz_error *e)
 {
+    bool want = out || stats; /* the logits, on the device */
     const hlz_model_config *c = &m->config;
     uint32_t dim = c->n_embd, hd = c->head_dim, longest = 0;
     for (size_t t = 0; t < n; t++) longest = place[t].pos + 1 > longest ? place[t].pos + 1 : longest;
@@ -676,7 +800,8 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
     size_t jobs = n * c->n_head, stride = longest;
     size_t sizes[] = {n * dim * 4, n * widest * 4, n * q_dim * 4, n * q_dim * 4, n * kv_dim * 4, n * kv_dim * 4,
                       n * c->n_ff * 4, n * c->n_ff * 4, n * (hlz_pad32(widest) / HLZ_QBLOCK) * sizeof(hlz_q8_block),
-                      jobs * stride * 4, n * sizeof(dev_place), n * 4, out ? n * (size_t)c->n_vocab * 4 : 0};
+                      jobs * stride * 4, n * sizeof(dev_place), n * 4, want ? n * (size_t)c->n_vocab * 4 : 0,
+                      stats ? n * 4 : 0, stats ? n * sizeof *stats : 0};
     size_t need = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) need += (sizes[i] + 255) / 256 * 256;
     if (need > g->work_size) {
@@ -696,6 +821,8 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
     dev_place *dpl = (dev_place *)carve(&at, sizes[10]);
     uint32_t *dpos = (uint32_t *)carve(&at, sizes[11]);
     float *logits = (float *)carve(&at, sizes[12]);
+    int32_t *dnext = (int32_t *)carve(&at, sizes[13]);
+    hlz_token_stats *dstats = (hlz_token_stats *)carve(&at, sizes[14]);
 
     /* Host side: the embedding rows, the places and the positions. */
     float *hx = (float *)malloc(n * dim * 4);
@@ -713,6 +840,8 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
         err = cudaMemcpy(x, hx, n * dim * 4, cudaMemcpyHostToDevice);
         if (err == cudaSuccess) err = cudaMemcpy(dpl, hpl, n * sizeof *hpl, cudaMemcpyHostToDevice);
         if (err == cudaSuccess) err = cudaMemcpy(dpos, hpos, n * 4, cudaMemcpyHostToDevice);
+        if (err == cudaSuccess && stats) err = cudaMemcpy(dnext, next, n * 4, cudaMemcpyHostToDevice);
+        if (err == cudaSuccess && stats) err = cudaMemset(dstats, 0, n * sizeof *stats);
     }
     free(hx), free(hpl), free(hpos);
     if (st != HLZ_OK) return st;
@@ -751,24 +880,27 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
         launch_matmul(&w->w_down, xq, n, xb);
         k_add<<<grid_for(n * dim, 256), 256>>>(x, xb, n * dim);
     }
-    if (out) {
+    if (want) {
         k_rmsnorm<<<(unsigned)n, 32>>>(x, g->output_norm, xb, dim, c->rms_eps);
         launch_quantize(xb, n, dim, xq);
         launch_matmul(&g->output, xq, n, logits);
     }
+    if (stats) k_token_stats<<<(unsigned)n, ST_THREADS>>>(logits, c->n_vocab, dnext, g->logit_w, dstats);
     err = cudaGetLastError();
     if (err == cudaSuccess) err = cudaDeviceSynchronize();
     unsigned long long t_copy = now_ns();
     if (err == cudaSuccess && out) err = cudaMemcpy(out, logits, n * (size_t)c->n_vocab * 4, cudaMemcpyDeviceToHost);
+    if (err == cudaSuccess && stats) err = cudaMemcpy(stats, dstats, n * sizeof *stats, cudaMemcpyDeviceToHost);
     if (err != cudaSuccess) return cuda_fail(e, err, "evaluating a batch");
     unsigned long long t_end = now_ns();
-    stats.calls++, stats.tokens += n, stats.logit_bytes += out ? n * (size_t)c->n_vocab * 4 : 0;
-    stats.prepare_ns += t_kernels - *t_start, stats.kernel_ns += t_copy - t_kernels, stats.copy_ns += t_end - t_copy;
+    timing.calls++, timing.tokens += n;
+    timing.logit_bytes += out ? n * (size_t)c->n_vocab * 4 : stats ? n * sizeof *stats : 0;
+    timing.prepare_ns += t_kernels - *t_start, timing.kernel_ns += t_copy - t_kernels, timing.copy_ns += t_end - t_copy;
     return HLZ_OK;
 }
 
-extern "C" hlz_status hlz_cuda_forward(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
-                                       float *out, hlz_error *e)
+static hlz_status forward_any(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
+                              float *out, const int32_t *next, hlz_token_stats *stats, hlz_error *e)
 {
     hlz_cuda_model *g = m->cuda;
     for (size_t t = 0; t < n; t++)
@@ -777,10 +909,22 @@ extern "C" hlz_status hlz_cuda_forward(hlz_model *m, const hlz_token_place *plac
     unsigned long long t0 = now_ns();
     pthread_mutex_lock(&g->lock);
     unsigned long long t1 = now_ns();
-    stats.wait_ns += t1 - t0; /* under the lock, like the other sums */
-    hlz_status st = forward_locked(m, g, place, tokens, n, out, &t1, e);
+    timing.wait_ns += t1 - t0; /* under the lock, like the other sums */
+    hlz_status st = forward_locked(m, g, place, tokens, n, out, next, stats, &t1, e);
     pthread_mutex_unlock(&g->lock);
     return st;
+}
+
+extern "C" hlz_status hlz_cuda_forward(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
+                                       float *out, hlz_error *e)
+{
+    return forward_any(m, place, tokens, n, out, NULL, NULL, e);
+}
+
+extern "C" hlz_status hlz_cuda_forward_stats(hlz_model *m, const hlz_token_place *place, const int32_t *tokens,
+                                             size_t n, const int32_t *next, hlz_token_stats *stats, hlz_error *e)
+{
+    return forward_any(m, place, tokens, n, NULL, next, stats, e);
 }
 
 /* ---- single kernels for the check program --------------------------------------- */
@@ -923,4 +1067,17 @@ extern "C" int hlz_cuda_bench_matmul(uint64_t rows, uint64_t cols_pad, size_t n_
     cudaEventDestroy(e0), cudaEventDestroy(e1);
     float one;
     return dev_out(&b, &one, dout, sizeof one);
+}
+
+extern "C" int hlz_cuda_test_token_stats(const float *logits, size_t n_rows, uint32_t n_vocab, const int32_t *next,
+                                         hlz_token_stats *stats)
+{
+    dev_bufs b = {};
+    float *dl = (float *)dev_in(&b, logits, n_rows * n_vocab * 4);
+    int32_t *dn = (int32_t *)dev_in(&b, next, n_rows * 4);
+    uint64_t *dw = (uint64_t *)dev_in(&b, hlz_logit_weights(), HLZ_LOGIT_KMAX * sizeof(uint64_t));
+    hlz_token_stats *ds = (hlz_token_stats *)dev_in(&b, NULL, n_rows * sizeof *stats);
+    if (b.err == cudaSuccess) b.err = cudaMemset(ds, 0, n_rows * sizeof *stats);
+    if (b.err == cudaSuccess) k_token_stats<<<(unsigned)n_rows, ST_THREADS>>>(dl, n_vocab, dn, dw, ds);
+    return dev_out(&b, stats, ds, n_rows * sizeof *stats);
 }

@@ -12,6 +12,7 @@
  * FAIL (N cases)"; without a usable GPU it prints "skip" lines and exits 0.
  */
 #include "device.h"
+#include "entropy.h"
 #include "model_util.h"
 
 #include <float.h>
@@ -231,6 +232,54 @@ static void check_attention(void)
         }
 }
 
+/* Token statistics: the same bits as hlz_token_stats_from_logits (two nans are equal). */
+static int same_stats(const hlz_token_stats *a, const hlz_token_stats *b)
+{
+    return a->cum == b->cum && a->freq == b->freq && first_diff(&a->max, &b->max, 1) < 0 &&
+           first_diff(&a->logit, &b->logit, 1) < 0 &&
+           (memcmp(&a->sum, &b->sum, sizeof a->sum) == 0 || (a->sum != a->sum && b->sum != b->sum));
+}
+
+static void check_token_stats(void)
+{
+    static const uint32_t vocabs[] = {2, 257, 300, 8192, 49152};
+    enum { ROWS = 9 };
+    for (size_t v = 0; v < sizeof vocabs / sizeof *vocabs; v++) {
+        uint32_t nv = vocabs[v];
+        float *l = malloc((size_t)ROWS * nv * 4);
+        int32_t next[ROWS];
+        hlz_token_stats ref[ROWS], gpu[ROWS];
+        uint32_t *scratch = malloc(nv * 4);
+        for (int r = 0; r < ROWS; r++) {
+            float *x = l + (size_t)r * nv;
+            for (uint32_t i = 0; i < nv; i++) {
+                switch (r) {
+                case 0: x[i] = rnd(8.0f); break;                          /* ordinary */
+                case 1: x[i] = rnd(8.0f) + (i == nv / 3 ? 40.0f : 0.0f); break; /* peaked */
+                case 2: x[i] = extreme(); break;                          /* zeros of both signs, huge, ties */
+                case 3: x[i] = (float)(i % 5); break;                     /* many ties of the top */
+                case 4: x[i] = i % 7 == 0 ? NAN : i % 11 == 0 ? INFINITY : rnd(3.0f); break;
+                case 5: x[i] = i == 0 ? NAN : rnd(3.0f); break;           /* a leading nan */
+                case 6: x[i] = -INFINITY; break;                          /* nothing finite */
+                case 7: x[i] = i % 2 ? -0.0f : 0.0f; break;
+                default: x[i] = rnd(1e4f); break;                         /* beyond the 20-nat floor */
+                }
+            }
+            next[r] = r == 3 ? -1 : (int32_t)(r == 0 ? 0 : r == 1 ? nv / 3 : r == 2 ? nv - 1 : test_rand(&seed) % nv);
+        }
+        for (int r = 0; r < ROWS; r++)
+            if (next[r] >= 0) hlz_token_stats_from_logits(l + (size_t)r * nv, nv, next[r], scratch, &ref[r]);
+        CHECK(hlz_cuda_test_token_stats(l, ROWS, nv, next, gpu) == 0);
+        for (int r = 0; r < ROWS; r++)
+            CHECK_MSG(next[r] < 0 || same_stats(&ref[r], &gpu[r]),
+                      "token stats vocab %u row %d token %d: cpu cum %u freq %u max %a logit %a sum %a, gpu cum %u freq %u "
+                      "max %a logit %a sum %a",
+                      nv, r, next[r], ref[r].cum, ref[r].freq, (double)ref[r].max, (double)ref[r].logit, ref[r].sum,
+                      gpu[r].cum, gpu[r].freq, (double)gpu[r].max, (double)gpu[r].logit, gpu[r].sum);
+        free(l), free(scratch);
+    }
+}
+
 /* ---- whole models ----------------------------------------------------------- */
 
 #define SEQ 600 /* tokens per sequence: batch 512 plus a tail */
@@ -324,7 +373,29 @@ static void check_model(const char *label, hlz_model *cpu, hlz_model *gpu)
         CHECK_SAME(what, ref, many + (size_t)i * n * nv, n * nv);
         hlz_session_free(ms[i]);
     }
-    free(many), free(ids), free(ref), free(got);
+    free(many);
+    /* Token statistics (hlz_model_eval_batch_stats, the encoder's GPU path)
+     * against those of the CPU's logits: row t for token ids[t + 1]. */
+    hlz_session *ss = NULL;
+    int32_t *next = malloc(n * 4);
+    hlz_token_stats *st = malloc(n * sizeof *st), want;
+    uint32_t *scratch = malloc(nv * 4);
+    for (size_t t = 0; t < n; t++) next[t] = t + 1 < n && t % 3 != 1 ? ids[t + 1] : -1;
+    CHECK(hlz_session_create(gpu, (uint32_t)n, &ss, &e) == HLZ_OK);
+    const int32_t *all = ids;
+    t0 = now();
+    CHECK_MSG(hlz_model_eval_batch_stats(gpu, &ss, &all, &n, 1, next, st, &e) == HLZ_OK, "%s", e.message);
+    printf("# %s: gpu, token statistics of %zu tokens in one call: %.0f tokens/s\n", label, n, (double)n / (now() - t0));
+    for (size_t t = 0; t < n; t++) {
+        if (next[t] < 0) continue;
+        hlz_token_stats_from_logits(ref + t * nv, nv, next[t], scratch, &want);
+        CHECK_MSG(same_stats(&want, &st[t]), "%s: token statistics of row %zu differ (cum %u/%u freq %u/%u sum %a/%a)",
+                  label, t, want.cum, st[t].cum, want.freq, st[t].freq, want.sum, st[t].sum);
+        if (test_case_failed) break;
+    }
+    hlz_session_free(ss);
+    free(next), free(st), free(scratch);
+    free(ids), free(ref), free(got);
 }
 
 static const char *model_path = "models/stand-in/stand-in.gguf";
@@ -394,6 +465,7 @@ int main(int argc, char **argv)
     RUN(check_elementwise);
     RUN(check_rope);
     RUN(check_attention);
+    RUN(check_token_stats);
     RUN(check_model_file);
     RUN(check_random_llama);
     RUN(check_random_qwen2);

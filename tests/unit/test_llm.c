@@ -151,7 +151,7 @@ static void log_visit(void *ctx, const float *logits, int32_t token, size_t at)
 
 /* Many windows per evaluation call (the GPU's encoder) visit the same
  * tokens with the same logits in the same order as one window at a time,
- * and the payloads are the same bytes. */
+ * and the payloads are the same bytes, also when made from token statistics. */
 static void grouped_windows(void)
 {
     uint8_t *bytes;
@@ -189,12 +189,17 @@ static void grouped_windows(void)
                     free(v.seen);
                 }
             }
-            uint8_t coded[2048];
-            size_t size;
-            CHECK(hlz_llm_encode(llm, text, sizeof text, coded, sizeof coded, &size, &e) == HLZ_OK);
-            if (g == 0) memcpy(coded_ref, coded, size), size_ref = size;
-            else CHECK_MSG(size == size_ref && memcmp(coded, coded_ref, size) == 0, "group %u payload differs",
-                           (unsigned)groups[g]);
+            /* The payload, from visits of logits and from token statistics (the GPU's way). */
+            for (int stats = 0; stats < 2; stats++) {
+                uint8_t coded[2048];
+                size_t size;
+                hlz_llm_set_stats(llm, stats);
+                CHECK(hlz_llm_encode(llm, text, sizeof text, coded, sizeof coded, &size, &e) == HLZ_OK);
+                if (g == 0 && !stats) memcpy(coded_ref, coded, size), size_ref = size;
+                else CHECK_MSG(size == size_ref && memcmp(coded, coded_ref, size) == 0, "group %u stats %d payload differs",
+                               (unsigned)groups[g], stats);
+            }
+            hlz_llm_set_stats(llm, false);
         }
         free(ref.seen);
         hlz_llm_free(llm);
