@@ -10,12 +10,14 @@
  *       tokens/s and GPU memory against batch size, 1..4096 tokens per call:
  *       "step" = that many sequences, one token each after 256 tokens of
  *       context (the lockstep decoder); "prefill" = sequences of up to 640
- *       tokens (the encoder's windows), logits for every token
+ *       tokens (the encoder's windows), logits for every token; "prefill,
+ *       token statistics" = the same with only the statistics coming back
  *   build/gpu-bench matmul
  *       the matrix-product kernels alone (tensor-core and dp4a) on the
  *       shapes of the default model and SmolLM2-135M: int8 TOPS
  */
 #include "device.h"
+#include "entropy.h"
 #include "model_util.h"
 
 #include <time.h>
@@ -59,7 +61,8 @@ static int sweep(const char *path)
     printf("| mode | tokens per call | sequences | tokens/s | GPU memory used (MiB) |\n|---|---|---|---|---|\n");
     static const size_t batches[] = {1, 4, 16, 64, 256, 1024, 4096};
     size_t base_free = hlz_cuda_free_memory();
-    for (int mode = 0; mode < 2; mode++)
+    static const char *modes[] = {"step", "prefill", "prefill, token statistics"};
+    for (int mode = 0; mode < 3; mode++)
         for (size_t bi = 0; bi < sizeof batches / sizeof *batches; bi++) {
             size_t n = batches[bi], per = mode == 0 ? 1 : 640, seqs = (n + per - 1) / per;
             uint32_t ctx = mode == 0 ? 257 : 640;
@@ -67,9 +70,12 @@ static int sweep(const char *path)
             const int32_t **toks = malloc(seqs * sizeof *toks);
             size_t *counts = malloc(seqs * sizeof *counts);
             int32_t *ids = malloc(640 * sizeof *ids);
-            float *logits = malloc(n * (size_t)c->n_vocab * sizeof *logits);
+            float *logits = mode < 2 ? malloc(n * (size_t)c->n_vocab * sizeof *logits) : malloc(4);
+            hlz_token_stats *stats = malloc(n * sizeof *stats);
+            int32_t *next = malloc(n * sizeof *next);
+            for (size_t i = 0; next && i < n; i++) next[i] = (int32_t)((i * 31u + 7u) % c->n_vocab);
             for (int i = 0; i < 640; i++) ids[i] = (int32_t)((i * 7919u) % c->n_vocab);
-            hlz_status st = s && toks && counts && ids && logits ? HLZ_OK : HLZ_ERR_NOMEM;
+            hlz_status st = s && toks && counts && ids && logits && stats && next ? HLZ_OK : HLZ_ERR_NOMEM;
             hlz_session *ctx_prime = NULL;
             if (st == HLZ_OK && mode == 0) {
                 st = hlz_session_create(m, ctx, &ctx_prime, &e);
@@ -87,19 +93,21 @@ static int sweep(const char *path)
                     else s[i]->n_past = 0;
                 }
                 double t0 = now();
-                if (st == HLZ_OK) st = hlz_model_eval_batch(m, s, toks, counts, seqs, logits, &e);
+                if (st == HLZ_OK)
+                    st = mode < 2 ? hlz_model_eval_batch(m, s, toks, counts, seqs, logits, &e)
+                                  : hlz_model_eval_batch_stats(m, s, toks, counts, seqs, next, stats, &e);
                 double t = now() - t0;
                 best = t < best ? t : best;
             }
             size_t used = base_free - hlz_cuda_free_memory();
             if (st == HLZ_OK)
-                printf("| %s | %zu | %zu | %.0f | %.0f |\n", mode == 0 ? "step" : "prefill", n, seqs, (double)n / best,
+                printf("| %s | %zu | %zu | %.0f | %.0f |\n", modes[mode], n, seqs, (double)n / best,
                        (double)used / 1048576.0);
             else
-                printf("| %s | %zu | %zu | error: %s | |\n", mode == 0 ? "step" : "prefill", n, seqs, e.message);
+                printf("| %s | %zu | %zu | error: %s | |\n", modes[mode], n, seqs, e.message);
             for (size_t i = 0; i < seqs && s; i++) hlz_session_free(s[i]);
             hlz_session_free(ctx_prime);
-            free(s), free(toks), free(counts), free(ids), free(logits);
+            free(s), free(toks), free(counts), free(ids), free(logits), free(stats), free(next);
         }
     hlz_model_free(m);
     return 0;

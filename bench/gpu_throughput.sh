@@ -12,9 +12,12 @@
 #      time of the coder threads; the corpus read alone); a probe of
 #      PROBE_MB first, then a size chosen to take about SECONDS (at most
 #      MAX_MB), and the round trip checked byte for byte
-#   5. gpu-bench sweep (tokens/s and GPU memory against batch size) for both
-#      models, gpu-bench matmul (the kernels alone, int8 TOPS), gpu-ceiling
-#      (int8 and bf16 ceilings: mma.sync loops and cuBLAS when present)
+#   5. (run before 4, so that they survive a run that times out) gpu-bench
+#      sweep (tokens/s and GPU memory against batch size) for both models,
+#      gpu-bench matmul (the kernels alone, int8 TOPS), gpu-ceiling (int8 and
+#      bf16 ceilings: mma.sync loops and cuBLAS when present)
+# A random model expands text, so its chunks are stored and its decompression
+# measures nothing: its decoding speed is the sweep's "step" rows.
 # Environment: SECONDS_PER_RUN (30), PROBE_KB (2048), MAX_MB (1024), CHUNK (64K),
 # THREADS (nproc), DEVICE (cuda; cpu for a dry run), SKIP_CHECK (0), SMOLLM2 (1).
 # Output: $OUT (or build/gpu-throughput)/report.txt.
@@ -138,20 +141,22 @@ bench_model() { # label model.gguf
     done
 }
 
-bench_model "default model" models/default/default.gguf
-[ "${SMOLLM2:-1}" = 1 ] && build/gpu-bench model "$W/smollm2.gguf" smollm2 && bench_model "random SmolLM2-135M shape, Q8_0" "$W/smollm2.gguf"
-
 echo "== sweeps"
 say ""
 say "## tokens/s and GPU memory against batch size (gpu-bench sweep; memory = GPU memory in use beyond the model)"
 build/gpu-bench sweep models/default/default.gguf 2>&1 | tee -a "$REPORT" >/dev/null
-[ -f "$W/smollm2.gguf" ] && build/gpu-bench sweep "$W/smollm2.gguf" 2>&1 | tee -a "$REPORT" >/dev/null
+[ "${SMOLLM2:-1}" = 1 ] && build/gpu-bench model "$W/smollm2.gguf" smollm2 &&
+    build/gpu-bench sweep "$W/smollm2.gguf" 2>&1 | tee -a "$REPORT" >/dev/null
 say ""
 say "## the matrix-product kernels alone (gpu-bench matmul)"
 build/gpu-bench matmul 2>&1 | tee -a "$REPORT" >/dev/null
 say ""
 say "## the GPU's ceilings (gpu-ceiling)"
 build/gpu-ceiling 2>&1 | tee -a "$REPORT" >/dev/null
+
+bench_model "default model" models/default/default.gguf
+[ -f "$W/smollm2.gguf" ] && bench_model "random SmolLM2-135M shape, Q8_0" "$W/smollm2.gguf"
+
 say ""
 say "## runs"
 cat "$R/runs.log" >>"$REPORT"
