@@ -515,10 +515,87 @@ static void pick_one(void *context, size_t j)
     else t->at++;
 }
 
+/* The lockstep walk with token searches: each step, every unfinished
+ * stream contributes the token it decided last (or, at a window's start,
+ * its carried tokens) and its slot; one call evaluates them all and returns
+ * the next token of each with its interval. */
+static hlz_status walk_decode_find(const hlz_llm *llm, hlz_llm_stream *streams, size_t count, hlz_error *error)
+{
+    typedef struct {
+        hlz_session *s;
+        size_t at, end;
+        bool active, started;
+    } find_state;
+    uint32_t n_ctx = hlz_session_length(llm->prime) + llm->params.carry + llm->params.window;
+    find_state *state = calloc(count, sizeof *state);
+    hlz_session **ses = malloc(count * sizeof *ses);
+    const int32_t **toks = malloc(count * sizeof *toks);
+    size_t *counts = malloc(count * sizeof *counts), *who = malloc(count * sizeof *who);
+    uint32_t *slots = malloc(count * sizeof *slots);
+    hlz_token_found *found = malloc(count * sizeof *found);
+    hlz_status st = HLZ_OK;
+    if (!state || !ses || !toks || !counts || !who || !slots || !found)
+        st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory decoding %zu chunks", count);
+    for (size_t i = 0; i < count && st == HLZ_OK; i++) {
+        streams[i].status = HLZ_OK;
+        state[i].active = streams[i].n > 0;
+        if (state[i].active) st = hlz_session_create(llm->model, n_ctx, &state[i].s, error);
+    }
+    while (st == HLZ_OK) {
+        size_t m = 0;
+        for (size_t i = 0; i < count && st == HLZ_OK; i++) {
+            find_state *t = &state[i];
+            hlz_llm_stream *c = &streams[i];
+            while (t->active) {
+                if (t->at == c->n) { /* done */
+                    t->active = false;
+                    break;
+                }
+                if (t->started && t->at < t->end) { /* the token before `at` predicts it */
+                    ses[m] = t->s, toks[m] = c->ids + t->at - 1, counts[m] = 1;
+                    break;
+                }
+                /* A window starts at `at`: the prime, then its carried tokens. */
+                size_t begin = t->at, first = window_first(llm, begin);
+                t->end = c->n - begin < llm->params.window ? c->n : begin + llm->params.window;
+                t->started = true;
+                if ((st = hlz_session_copy(llm->model, t->s, llm->prime, error)) != HLZ_OK) break;
+                if (first < begin) {
+                    ses[m] = t->s, toks[m] = c->ids + first, counts[m] = begin - first;
+                    break;
+                }
+                /* The prime's logits predict it: decided here, then the walk goes on. */
+                c->status = c->pick(c->ctx, llm->prime_logits, t->at, &c->ids[t->at], &c->error);
+                if (c->status != HLZ_OK) t->active = false;
+                else t->at++;
+            }
+            if (st == HLZ_OK && t->active) slots[m] = c->slot(c->ctx), who[m++] = i;
+        }
+        if (st != HLZ_OK || m == 0) break;
+        if ((st = hlz_model_eval_batch_find(llm->model, ses, toks, counts, m, slots, found, error)) != HLZ_OK) break;
+        for (size_t j = 0; j < m; j++) {
+            find_state *t = &state[who[j]];
+            hlz_llm_stream *c = &streams[who[j]];
+            c->ids[t->at] = (int32_t)found[j].token;
+            c->status = found[j].token < llm->n_vocab ? c->advance(c->ctx, found[j].cum, found[j].freq, &c->error)
+                                                       : hlz_fail(&c->error, HLZ_ERR_CORRUPT, "decoded token %lu is not in the vocabulary",
+                                                                  (unsigned long)found[j].token);
+            if (c->status != HLZ_OK) t->active = false;
+            else t->at++;
+        }
+    }
+    for (size_t i = 0; state && i < count; i++) hlz_session_free(state[i].s);
+    free(state), free(ses), free(toks), free(counts), free(who), free(slots), free(found);
+    return st;
+}
+
 hlz_status hlz_llm_walk_decode_many(const hlz_llm *llm, hlz_llm_stream *streams, size_t count, int threads,
                                     hlz_error *error)
 {
     if (count == 0) return HLZ_OK;
+    bool find = llm->stats;
+    for (size_t i = 0; i < count; i++) find = find && streams[i].slot && streams[i].advance;
+    if (find) return walk_decode_find(llm, streams, count, error);
     size_t v = llm->n_vocab;
     /* Tokens per call for the carried tokens: the logits budget, and no more
      * than every stream's carried tokens can use. */
@@ -604,6 +681,13 @@ static hlz_status decode_token(void *context, const float *logits, size_t at, in
     return hlz_rans_advance(&t->d, cum, t->table[sym], e);
 }
 
+static uint32_t decode_slot(void *context) { return hlz_rans_slot(&((decode_tables *)context)->d); }
+
+static hlz_status decode_advance(void *context, uint32_t cum, uint32_t freq, hlz_error *e)
+{
+    return hlz_rans_advance(&((decode_tables *)context)->d, cum, freq, e);
+}
+
 hlz_status hlz_llm_decode_start(const hlz_llm *llm, const uint8_t *src, size_t coded_size, size_t raw_size,
                                 hlz_llm_stream *stream, hlz_error *error)
 {
@@ -629,6 +713,7 @@ hlz_status hlz_llm_decode_start(const hlz_llm *llm, const uint8_t *src, size_t c
         return st;
     }
     stream->n = (size_t)n, stream->pick = decode_token, stream->ctx = t;
+    stream->slot = decode_slot, stream->advance = decode_advance;
     return HLZ_OK;
 }
 

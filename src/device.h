@@ -48,6 +48,14 @@ struct hlz_token_stats;
 hlz_status hlz_cuda_forward_stats(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
                                   const int32_t *next, struct hlz_token_stats *stats, hlz_error *error);
 
+/* hlz_cuda_forward, then for each j < n_find the token found for slots[j]
+ * in the table of row rows[j]'s logits (entropy.h), computed on the GPU:
+ * only they come back to `found`. */
+struct hlz_token_found;
+hlz_status hlz_cuda_forward_find(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
+                                 const uint32_t *rows, const uint32_t *slots, size_t n_find,
+                                 struct hlz_token_found *found, hlz_error *error);
+
 /* Single-kernel entry points for tests/cuda/check_cuda.c: each runs the
  * kernel the forward pass uses on host inputs and returns host outputs.
  * 0 on success, -1 on a CUDA error. */
@@ -68,6 +76,11 @@ int hlz_cuda_test_attention(const float *q, const float *k, const float *v, uint
  * `logits` (n_rows x n_vocab, host memory; next[r] < 0 skips the row). */
 int hlz_cuda_test_token_stats(const float *logits, size_t n_rows, uint32_t n_vocab, const int32_t *next,
                               struct hlz_token_stats *stats);
+
+/* The search kernel alone: found[r] for slots[r] in the table of row r of
+ * `logits` (n_rows x n_vocab, host memory). */
+int hlz_cuda_test_token_find(const float *logits, size_t n_rows, uint32_t n_vocab, const uint32_t *slots,
+                             struct hlz_token_found *found);
 
 /* Benchmarks (bench/gpu_bench.c): the seconds one matrix product of rows x
  * cols_pad weights by n_tokens vectors takes on the GPU (kernel only, the

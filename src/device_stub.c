@@ -42,6 +42,14 @@ hlz_status hlz_cuda_forward_stats(hlz_model *m, const hlz_token_place *place, co
     return hlz_fail(error, HLZ_ERR_UNSUPPORTED, "this build of hlz has no CUDA backend");
 }
 
+hlz_status hlz_cuda_forward_find(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
+                                 const uint32_t *rows, const uint32_t *slots, size_t n_find,
+                                 struct hlz_token_found *found, hlz_error *error)
+{
+    (void)m, (void)place, (void)tokens, (void)n, (void)rows, (void)slots, (void)n_find, (void)found;
+    return hlz_fail(error, HLZ_ERR_UNSUPPORTED, "this build of hlz has no CUDA backend");
+}
+
 int hlz_cuda_bench_matmul(uint64_t rows, uint64_t cols_pad, size_t n_tokens, int mma, int reps, double *seconds)
 {
     (void)rows, (void)cols_pad, (void)n_tokens, (void)mma, (void)reps, (void)seconds;

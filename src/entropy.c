@@ -85,6 +85,14 @@ void hlz_token_stats_from_logits(const float *logits, uint32_t n, int32_t token,
     out->sum = sum;
 }
 
+void hlz_token_find_from_logits(const float *logits, uint32_t n, uint32_t slot, uint32_t *scratch,
+                                hlz_token_found *out)
+{
+    hlz_freq_from_logits(logits, n, scratch);
+    out->token = hlz_freq_find(scratch, n, slot, &out->cum);
+    out->freq = scratch[out->token];
+}
+
 double hlz_token_stats_bits(const hlz_token_stats *s)
 {
     return (hlz_det_log(s->sum) - ((double)s->logit - (double)s->max)) / 0.69314718055994530942;

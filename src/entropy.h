@@ -50,6 +50,17 @@ void hlz_token_stats_from_logits(const float *logits, uint32_t n_vocab, int32_t 
  * the deterministic log of detmath.c. */
 double hlz_token_stats_bits(const hlz_token_stats *s);
 
+/* What the llm decoder needs of one position: the token whose interval of
+ * the table holds the rANS slot, and that interval (hlz_freq_find's). */
+typedef struct hlz_token_found {
+    uint32_t token, cum, freq;
+} hlz_token_found;
+
+/* The table of `logits` (hlz_freq_from_logits) searched for `slot`
+ * (hlz_freq_find); `scratch` holds n_vocab entries. */
+void hlz_token_find_from_logits(const float *logits, uint32_t n_vocab, uint32_t slot, uint32_t *scratch,
+                                hlz_token_found *out);
+
 /* ---- rANS: 64-bit state, 32-bit words ------------------------------------
  * The encoder takes symbols in reverse order and writes words downwards from
  * the end of its buffer; the stream is the 8-byte final state then the words,

@@ -112,6 +112,14 @@ typedef struct {
     size_t n;
     hlz_llm_pick pick;
     void *ctx;
+    /* Optional, the llm codec's: a token is the one whose interval of the
+     * table holds slot(ctx), and advance(ctx, cum, freq, error) consumes it.
+     * When every stream has them and the model gives token searches (the
+     * GPU; hlz_llm_set_stats), the tables are searched where the logits are
+     * and only (token, cum, freq) comes back; pick is then used only for
+     * tokens predicted by the prime. */
+    uint32_t (*slot)(void *ctx);
+    hlz_status (*advance)(void *ctx, uint32_t cum, uint32_t freq, hlz_error *error);
     hlz_status status;     /* out: HLZ_OK or why this stream stopped */
     hlz_error error;       /* out */
 } hlz_llm_stream;
@@ -137,9 +145,10 @@ void hlz_llm_set_group(hlz_llm *llm, uint32_t windows);
 
 /* hlz_llm_encode asks the model for the statistics of each token (entropy.h:
  * on the GPU only they come back, not the logits) rather than walking with
- * visit(): on by default when the model is on the GPU (HLZ_GPU_TABLES=0 in
- * the environment turns that off). The payload is the same either way;
- * tests turn it on for the CPU. */
+ * visit(), and the lockstep decoder asks for token searches when its streams
+ * allow: on by default when the model is on the GPU (HLZ_GPU_TABLES=0 in the
+ * environment turns that off). The results are the same either way; tests
+ * turn it on for the CPU. */
 void hlz_llm_set_stats(hlz_llm *llm, bool on);
 
 /* The lockstep decoder evaluates carried tokens in calls that return at

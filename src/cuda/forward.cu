@@ -497,6 +497,107 @@ k_token_stats(float *logits, uint32_t nv, const int32_t *next, const uint64_t *w
     }
 }
 
+/* The decoder's search (entropy.c hlz_token_find_from_logits): the table of
+ * row rows[j] as k_token_stats makes it, then hlz_freq_find's linear search
+ * for slots[j]: each thread takes a contiguous run of entries, a scan of
+ * the runs' sums gives each run's start, and since the cumulative
+ * frequencies only grow, the first entry i < n - 1 with slot < cum_i + f_i
+ * over all runs is the one (else the last entry). */
+__global__ static void __launch_bounds__(ST_THREADS)
+k_token_find(const float *logits, uint32_t nv, const uint32_t *rows, const uint32_t *slots, const uint64_t *w,
+             hlz_token_found *out)
+{
+    __shared__ float s_v[ST_THREADS];
+    __shared__ uint32_t s_i[ST_THREADS], s_k[ST_THREADS], s_used[ST_THREADS];
+    __shared__ unsigned long long s_sum[ST_THREADS];
+    const float *l = logits + (size_t)rows[blockIdx.x] * nv;
+    uint32_t slot = slots[blockIdx.x];
+    unsigned tid = threadIdx.x;
+    float m2 = -__int_as_float(0x7f800000);
+    for (uint32_t i = tid; i < nv; i += ST_THREADS) {
+        float x = l[i];
+        if (x == x && x != __int_as_float(0x7f800000) && x > m2) m2 = x;
+    }
+    s_v[tid] = m2;
+    __syncthreads();
+    for (unsigned off = ST_THREADS / 2; off > 0; off >>= 1) {
+        if (tid < off && s_v[tid + off] > s_v[tid]) s_v[tid] = s_v[tid + off];
+        __syncthreads();
+    }
+    m2 = s_v[0];
+    unsigned long long total = 0;
+    uint32_t bk = HLZ_LOGIT_KMAX + 1, bi = 0xffffffffu;
+    for (uint32_t i = tid; i < nv; i += ST_THREADS) {
+        uint32_t k = d_logit_step(l[i], m2);
+        if (k < bk) bk = k, bi = i;
+        if (k < HLZ_LOGIT_KMAX) total += w[k];
+    }
+    s_sum[tid] = total, s_i[tid] = bi, s_k[tid] = bk;
+    __syncthreads();
+    for (unsigned off = ST_THREADS / 2; off > 0; off >>= 1) {
+        if (tid < off) {
+            s_sum[tid] += s_sum[tid + off];
+            uint32_t ok = s_k[tid + off], oi = s_i[tid + off];
+            if (ok < s_k[tid] || (ok == s_k[tid] && oi < s_i[tid])) s_k[tid] = ok, s_i[tid] = oi;
+        }
+        __syncthreads();
+    }
+    total = s_sum[0];
+    uint32_t best = s_i[0];
+    unsigned long long scale = total ? ((unsigned long long)(HLZ_FREQ_TOTAL - nv) << 34) / total : 0;
+    __syncthreads();
+    /* The run of this thread, its frequencies' sum (before the extra of the best entry). */
+    uint32_t run = (nv + ST_THREADS - 1) / ST_THREADS, r0 = tid * run < nv ? tid * run : nv;
+    uint32_t r1 = r0 + run < nv ? r0 + run : nv, used = 0;
+    for (uint32_t i = r0; i < r1; i++) {
+        uint32_t k = d_logit_step(l[i], m2);
+        unsigned long long wi = k < HLZ_LOGIT_KMAX ? w[k] : 0;
+        used += 1 + (uint32_t)((wi * scale) >> 34);
+    }
+    s_used[tid] = used;
+    __syncthreads();
+    __shared__ uint32_t s_extra;
+    if (tid == 0) {
+        uint32_t all = 0;
+        for (unsigned t = 0; t < ST_THREADS; t++) {
+            uint32_t u = s_used[t];
+            s_used[t] = all; /* each run's start, before the extra */
+            all += u;
+        }
+        s_extra = HLZ_FREQ_TOTAL - all;
+    }
+    __syncthreads();
+    uint32_t extra = s_extra, c = s_used[tid] + (best < r0 ? extra : 0), found = 0xffffffffu, fc = 0, ff = 0;
+    for (uint32_t i = r0; i < r1 && i + 1 < nv; i++) {
+        uint32_t k = d_logit_step(l[i], m2);
+        unsigned long long wi = k < HLZ_LOGIT_KMAX ? w[k] : 0;
+        uint32_t f = 1 + (uint32_t)((wi * scale) >> 34) + (i == best ? extra : 0);
+        if (slot < c + f) {
+            found = i, fc = c, ff = f;
+            break;
+        }
+        c += f;
+    }
+    s_i[tid] = found, s_k[tid] = fc, s_used[tid] = ff;
+    __syncthreads();
+    if (tid == 0) {
+        hlz_token_found r;
+        r.token = 0xffffffffu;
+        for (unsigned t = 0; t < ST_THREADS; t++)
+            if (s_i[t] != 0xffffffffu) {
+                r.token = s_i[t], r.cum = s_k[t], r.freq = s_used[t];
+                break; /* the runs are in order of entries: the first found is the smallest */
+            }
+        if (r.token == 0xffffffffu) { /* the last entry: its cumulative frequency is the sum of all the others */
+            uint32_t i = nv - 1, k = d_logit_step(l[i], m2);
+            unsigned long long wi = k < HLZ_LOGIT_KMAX ? w[k] : 0;
+            r.freq = 1 + (uint32_t)((wi * scale) >> 34) + (i == best ? extra : 0);
+            r.token = i, r.cum = HLZ_FREQ_TOTAL - r.freq;
+        }
+        out[blockIdx.x] = r;
+    }
+}
+
 /* ---- the model on the device ------------------------------------------------- */
 
 typedef struct {
@@ -788,9 +889,10 @@ static void *carve(char **at, size_t bytes)
 
 static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_token_place *place,
                                  const int32_t *tokens, size_t n, float *out, const int32_t *next,
-                                 hlz_token_stats *stats, const unsigned long long *t_start, hlz_error *e)
+                                 hlz_token_stats *stats, const uint32_t *rows, const uint32_t *slots, size_t n_find,
+                                 hlz_token_found *found, const unsigned long long *t_start, hlz_error *e)
 {
-    bool want = out || stats; /* the logits, on the device */
+    bool want = out || stats || found; /* the logits, on the device */
     const hlz_model_config *c = &m->config;
     uint32_t dim = c->n_embd, hd = c->head_dim, longest = 0;
     for (size_t t = 0; t < n; t++) longest = place[t].pos + 1 > longest ? place[t].pos + 1 : longest;
@@ -801,7 +903,8 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
     size_t sizes[] = {n * dim * 4, n * widest * 4, n * q_dim * 4, n * q_dim * 4, n * kv_dim * 4, n * kv_dim * 4,
                       n * c->n_ff * 4, n * c->n_ff * 4, n * (hlz_pad32(widest) / HLZ_QBLOCK) * sizeof(hlz_q8_block),
                       jobs * stride * 4, n * sizeof(dev_place), n * 4, want ? n * (size_t)c->n_vocab * 4 : 0,
-                      stats ? n * 4 : 0, stats ? n * sizeof *stats : 0};
+                      stats ? n * 4 : 0, stats ? n * sizeof *stats : 0, found ? n_find * 8 : 0,
+                      found ? n_find * sizeof *found : 0};
     size_t need = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) need += (sizes[i] + 255) / 256 * 256;
     if (need > g->work_size) {
@@ -823,6 +926,8 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
     float *logits = (float *)carve(&at, sizes[12]);
     int32_t *dnext = (int32_t *)carve(&at, sizes[13]);
     hlz_token_stats *dstats = (hlz_token_stats *)carve(&at, sizes[14]);
+    uint32_t *drows = (uint32_t *)carve(&at, sizes[15]), *dslots = drows + n_find;
+    hlz_token_found *dfound = (hlz_token_found *)carve(&at, sizes[16]);
 
     /* Host side: the embedding rows, the places and the positions. */
     float *hx = (float *)malloc(n * dim * 4);
@@ -842,6 +947,8 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
         if (err == cudaSuccess) err = cudaMemcpy(dpos, hpos, n * 4, cudaMemcpyHostToDevice);
         if (err == cudaSuccess && stats) err = cudaMemcpy(dnext, next, n * 4, cudaMemcpyHostToDevice);
         if (err == cudaSuccess && stats) err = cudaMemset(dstats, 0, n * sizeof *stats);
+        if (err == cudaSuccess && found) err = cudaMemcpy(drows, rows, n_find * 4, cudaMemcpyHostToDevice);
+        if (err == cudaSuccess && found) err = cudaMemcpy(dslots, slots, n_find * 4, cudaMemcpyHostToDevice);
     }
     free(hx), free(hpl), free(hpos);
     if (st != HLZ_OK) return st;
@@ -886,21 +993,24 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
         launch_matmul(&g->output, xq, n, logits);
     }
     if (stats) k_token_stats<<<(unsigned)n, ST_THREADS>>>(logits, c->n_vocab, dnext, g->logit_w, dstats);
+    if (found && n_find) k_token_find<<<(unsigned)n_find, ST_THREADS>>>(logits, c->n_vocab, drows, dslots, g->logit_w, dfound);
     err = cudaGetLastError();
     if (err == cudaSuccess) err = cudaDeviceSynchronize();
     unsigned long long t_copy = now_ns();
     if (err == cudaSuccess && out) err = cudaMemcpy(out, logits, n * (size_t)c->n_vocab * 4, cudaMemcpyDeviceToHost);
     if (err == cudaSuccess && stats) err = cudaMemcpy(stats, dstats, n * sizeof *stats, cudaMemcpyDeviceToHost);
+    if (err == cudaSuccess && found) err = cudaMemcpy(found, dfound, n_find * sizeof *found, cudaMemcpyDeviceToHost);
     if (err != cudaSuccess) return cuda_fail(e, err, "evaluating a batch");
     unsigned long long t_end = now_ns();
     timing.calls++, timing.tokens += n;
-    timing.logit_bytes += out ? n * (size_t)c->n_vocab * 4 : stats ? n * sizeof *stats : 0;
+    timing.logit_bytes += out ? n * (size_t)c->n_vocab * 4 : stats ? n * sizeof *stats : found ? n_find * sizeof *found : 0;
     timing.prepare_ns += t_kernels - *t_start, timing.kernel_ns += t_copy - t_kernels, timing.copy_ns += t_end - t_copy;
     return HLZ_OK;
 }
 
 static hlz_status forward_any(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
-                              float *out, const int32_t *next, hlz_token_stats *stats, hlz_error *e)
+                              float *out, const int32_t *next, hlz_token_stats *stats, const uint32_t *rows,
+                              const uint32_t *slots, size_t n_find, hlz_token_found *found, hlz_error *e)
 {
     hlz_cuda_model *g = m->cuda;
     for (size_t t = 0; t < n; t++)
@@ -910,7 +1020,7 @@ static hlz_status forward_any(hlz_model *m, const hlz_token_place *place, const 
     pthread_mutex_lock(&g->lock);
     unsigned long long t1 = now_ns();
     timing.wait_ns += t1 - t0; /* under the lock, like the other sums */
-    hlz_status st = forward_locked(m, g, place, tokens, n, out, next, stats, &t1, e);
+    hlz_status st = forward_locked(m, g, place, tokens, n, out, next, stats, rows, slots, n_find, found, &t1, e);
     pthread_mutex_unlock(&g->lock);
     return st;
 }
@@ -918,13 +1028,20 @@ static hlz_status forward_any(hlz_model *m, const hlz_token_place *place, const 
 extern "C" hlz_status hlz_cuda_forward(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
                                        float *out, hlz_error *e)
 {
-    return forward_any(m, place, tokens, n, out, NULL, NULL, e);
+    return forward_any(m, place, tokens, n, out, NULL, NULL, NULL, NULL, 0, NULL, e);
 }
 
 extern "C" hlz_status hlz_cuda_forward_stats(hlz_model *m, const hlz_token_place *place, const int32_t *tokens,
                                              size_t n, const int32_t *next, hlz_token_stats *stats, hlz_error *e)
 {
-    return forward_any(m, place, tokens, n, NULL, next, stats, e);
+    return forward_any(m, place, tokens, n, NULL, next, stats, NULL, NULL, 0, NULL, e);
+}
+
+extern "C" hlz_status hlz_cuda_forward_find(hlz_model *m, const hlz_token_place *place, const int32_t *tokens,
+                                            size_t n, const uint32_t *rows, const uint32_t *slots, size_t n_find,
+                                            hlz_token_found *found, hlz_error *e)
+{
+    return forward_any(m, place, tokens, n, NULL, NULL, NULL, rows, slots, n_find, found, e);
 }
 
 /* ---- single kernels for the check program --------------------------------------- */
@@ -1080,4 +1197,20 @@ extern "C" int hlz_cuda_test_token_stats(const float *logits, size_t n_rows, uin
     if (b.err == cudaSuccess) b.err = cudaMemset(ds, 0, n_rows * sizeof *stats);
     if (b.err == cudaSuccess) k_token_stats<<<(unsigned)n_rows, ST_THREADS>>>(dl, n_vocab, dn, dw, ds);
     return dev_out(&b, stats, ds, n_rows * sizeof *stats);
+}
+
+extern "C" int hlz_cuda_test_token_find(const float *logits, size_t n_rows, uint32_t n_vocab, const uint32_t *slots,
+                                        hlz_token_found *found)
+{
+    dev_bufs b = {};
+    uint32_t *rows = (uint32_t *)malloc(n_rows * 4);
+    if (!rows) return -1;
+    for (size_t r = 0; r < n_rows; r++) rows[r] = (uint32_t)r;
+    float *dl = (float *)dev_in(&b, logits, n_rows * n_vocab * 4);
+    uint32_t *dr = (uint32_t *)dev_in(&b, rows, n_rows * 4), *ds = (uint32_t *)dev_in(&b, slots, n_rows * 4);
+    uint64_t *dw = (uint64_t *)dev_in(&b, hlz_logit_weights(), HLZ_LOGIT_KMAX * sizeof(uint64_t));
+    hlz_token_found *df = (hlz_token_found *)dev_in(&b, NULL, n_rows * sizeof *found);
+    free(rows);
+    if (b.err == cudaSuccess) k_token_find<<<(unsigned)n_rows, ST_THREADS>>>(dl, n_vocab, dr, ds, dw, df);
+    return dev_out(&b, found, df, n_rows * sizeof *found);
 }

@@ -270,6 +270,18 @@ static void check_token_stats(void)
         for (int r = 0; r < ROWS; r++)
             if (next[r] >= 0) hlz_token_stats_from_logits(l + (size_t)r * nv, nv, next[r], scratch, &ref[r]);
         CHECK(hlz_cuda_test_token_stats(l, ROWS, nv, next, gpu) == 0);
+        /* The decoder's search on the same rows: slots at the ends of the range and in between. */
+        uint32_t slots[ROWS];
+        hlz_token_found fref[ROWS], fgpu[ROWS];
+        for (int r = 0; r < ROWS; r++) {
+            slots[r] = r == 0 ? 0 : r == 1 ? HLZ_FREQ_TOTAL - 1 : (uint32_t)(test_rand(&seed) % HLZ_FREQ_TOTAL);
+            hlz_token_find_from_logits(l + (size_t)r * nv, nv, slots[r], scratch, &fref[r]);
+        }
+        CHECK(hlz_cuda_test_token_find(l, ROWS, nv, slots, fgpu) == 0);
+        for (int r = 0; r < ROWS; r++)
+            CHECK_MSG(fref[r].token == fgpu[r].token && fref[r].cum == fgpu[r].cum && fref[r].freq == fgpu[r].freq,
+                      "token search vocab %u row %d slot %u: cpu %u [%u, +%u), gpu %u [%u, +%u)", nv, r, slots[r],
+                      fref[r].token, fref[r].cum, fref[r].freq, fgpu[r].token, fgpu[r].cum, fgpu[r].freq);
         for (int r = 0; r < ROWS; r++)
             CHECK_MSG(next[r] < 0 || same_stats(&ref[r], &gpu[r]),
                       "token stats vocab %u row %d token %d: cpu cum %u freq %u max %a logit %a sum %a, gpu cum %u freq %u "
@@ -394,6 +406,27 @@ static void check_model(const char *label, hlz_model *cpu, hlz_model *gpu)
         if (test_case_failed) break;
     }
     hlz_session_free(ss);
+    /* Token searches (hlz_model_eval_batch_find, the decoder's GPU path): 3
+     * sequences of 1, 5 and 40 tokens after a copied prefix, one search each. */
+    hlz_session *fs[3] = {0}, *fprime = NULL;
+    CHECK(hlz_session_create(gpu, (uint32_t)n, &fprime, &e) == HLZ_OK);
+    CHECK(hlz_model_eval(gpu, fprime, ids, 50, NULL, &e) == HLZ_OK);
+    size_t fcounts[3] = {1, 5, 40};
+    const int32_t *ftoks[3] = {ids + 50, ids + 50, ids + 50};
+    uint32_t fslots[3] = {0, HLZ_FREQ_TOTAL - 1, (uint32_t)(test_rand(&seed) % HLZ_FREQ_TOTAL)};
+    hlz_token_found ffound[3], fwant;
+    for (int i = 0; i < 3; i++) {
+        CHECK(hlz_session_create(gpu, (uint32_t)n, &fs[i], &e) == HLZ_OK);
+        CHECK(hlz_session_copy(gpu, fs[i], fprime, &e) == HLZ_OK);
+    }
+    CHECK_MSG(hlz_model_eval_batch_find(gpu, fs, ftoks, fcounts, 3, fslots, ffound, &e) == HLZ_OK, "%s", e.message);
+    for (int i = 0; i < 3; i++) {
+        hlz_token_find_from_logits(ref + (50 + fcounts[i] - 1) * nv, nv, fslots[i], scratch, &fwant);
+        CHECK_MSG(fwant.token == ffound[i].token && fwant.cum == ffound[i].cum && fwant.freq == ffound[i].freq,
+                  "%s: token search of sequence %d differs (cpu %u, gpu %u)", label, i, fwant.token, ffound[i].token);
+        hlz_session_free(fs[i]);
+    }
+    hlz_session_free(fprime);
     free(next), free(st), free(scratch);
     free(ids), free(ref), free(got);
 }

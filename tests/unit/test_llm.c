@@ -238,29 +238,41 @@ static void lockstep_decoding(void)
         CHECK_MSG(st == HLZ_OK, "encode %d: %s", i, e.message);
         if (damaged[i]) coded[i][coded_size[i] / 2] ^= 0x5a;
     }
-    for (int threads = 1; threads <= 3; threads += 2) {
-        /* With 3 threads, carried tokens also go 3 rows per call (split across calls). */
-        hlz_llm_set_logits_budget(llm, threads == 1 ? (size_t)1 << 28 : 3 * shape.n_vocab * sizeof(float));
+    /* Configurations: 1 thread; 3 threads with carried tokens 3 rows per call
+     * (split across calls); token searches instead of logits (the GPU's
+     * way, here on the CPU), for the llm streams only (robust ones need logits). */
+    for (int config = 0; config < 3; config++) {
+        int threads = config == 1 ? 3 : 1;
+        hlz_llm_set_logits_budget(llm, config == 1 ? 3 * shape.n_vocab * sizeof(float) : (size_t)1 << 28);
+        hlz_llm_set_stats(llm, config == 2);
         hlz_llm_stream streams[N];
+        int idx[N], count = 0;
         for (int i = 0; i < N; i++)
+            if (config < 2 || !robust[i]) idx[count++] = i;
+        for (int j = 0; j < count; j++) {
+            int i = idx[j];
             CHECK((robust[i] ? hlz_robust_decode_start : hlz_llm_decode_start)(llm, coded[i], coded_size[i], sizes[i],
-                                                                              &streams[i], &e) == HLZ_OK);
-        CHECK_MSG(hlz_llm_walk_decode_many(llm, streams, N, threads, &e) == HLZ_OK, "%s", e.message);
-        for (int i = 0; i < N; i++) {
+                                                                              &streams[j], &e) == HLZ_OK);
+        }
+        CHECK_MSG(hlz_llm_walk_decode_many(llm, streams, (size_t)count, threads, &e) == HLZ_OK, "%s", e.message);
+        for (int j = 0; j < count; j++) {
+            int i = idx[j];
             memset(back[i], 0, sizes[i]);
-            hlz_status st = (robust[i] ? hlz_robust_decode_finish : hlz_llm_decode_finish)(llm, &streams[i], back[i],
+            hlz_status st = (robust[i] ? hlz_robust_decode_finish : hlz_llm_decode_finish)(llm, &streams[j], back[i],
                                                                                           sizes[i], &e);
             /* The same outcome as decoding the chunk alone. */
             uint8_t *alone = malloc(sizes[i]);
             hlz_error e2;
             hlz_status st2 = robust[i] ? hlz_robust_decode(llm, coded[i], coded_size[i], alone, sizes[i], &e2)
                                        : hlz_llm_decode(llm, coded[i], coded_size[i], alone, sizes[i], &e2);
-            CHECK_MSG(st == st2, "chunk %d: lockstep %s, alone %s", i, hlz_status_name(st), hlz_status_name(st2));
-            if (!damaged[i]) CHECK_MSG(st == HLZ_OK && memcmp(back[i], src[i], sizes[i]) == 0, "chunk %d", i);
+            CHECK_MSG(st == st2, "config %d chunk %d: lockstep %s, alone %s", config, i, hlz_status_name(st),
+                      hlz_status_name(st2));
+            if (!damaged[i]) CHECK_MSG(st == HLZ_OK && memcmp(back[i], src[i], sizes[i]) == 0, "config %d chunk %d", config, i);
             else CHECK(st != HLZ_OK || memcmp(back[i], src[i], sizes[i]) != 0);
             free(alone);
         }
     }
+    hlz_llm_set_stats(llm, false);
     CHECK(hlz_llm_walk_decode_many(llm, NULL, 0, 1, &e) == HLZ_OK);
     for (int i = 0; i < N; i++) free(src[i]), free(coded[i]), free(back[i]);
     hlz_llm_free(llm);
