@@ -16,10 +16,12 @@
 
 typedef enum { WALK_DECODE, WALK_LIST } walk_mode;
 
-/* Chunks decoded at once when the model is on the GPU (host memory: two
- * chunk buffers each). */
+/* Chunks decoded at once when the model is on the GPU: each step costs
+ * about the same for a few or a few thousand of them. Their buffers (two
+ * chunks each) take at most LOCKSTEP_HOST_BYTES of host memory. */
 #define LOCKSTEP_MIN 16
-#define LOCKSTEP_MAX 512
+#define LOCKSTEP_MAX 2048
+#define LOCKSTEP_HOST_BYTES ((uint64_t)1 << 30)
 
 typedef struct {
     FILE *in;
@@ -195,7 +197,9 @@ static hlz_status queue_job(walker *w, const hlz_chunk_record *record, uint64_t 
     hlz_status st = read_exact(r, j->coded, record->coded_size, "chunk data", error);
     if (st != HLZ_OK) return st;
     w->job_count++;
-    if (w->job_count == w->job_capacity) return flush_jobs(w, r, error);
+    if (w->job_count == w->job_capacity ||
+        (w->lockstep && (uint64_t)(w->job_count + 1) * 2 * chunk_size > LOCKSTEP_HOST_BYTES))
+        return flush_jobs(w, r, error);
     return HLZ_OK;
 }
 
