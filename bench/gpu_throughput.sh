@@ -10,7 +10,7 @@
 #      and writing included), MB/s, with where the time goes (HLZ_CUDA_STATS:
 #      the GPU's calls, the host's preparation, kernels, logits copies; CPU
 #      time of the coder threads; the corpus read alone); a probe of
-#      PROBE_MB first, then a size chosen to take about SECONDS (at most
+#      probe first, then a size chosen to take about SECONDS_PER_RUN (at most
 #      MAX_MB), and the round trip checked byte for byte
 #   5. (run before 4, so that they survive a run that times out) gpu-bench
 #      sweep (tokens/s and GPU memory against batch size) for both models,
@@ -18,7 +18,9 @@
 #      bf16 ceilings: mma.sync loops and cuBLAS when present)
 # A random model expands text, so its chunks are stored and its decompression
 # measures nothing: its decoding speed is the sweep's "step" rows.
-# Environment: SECONDS_PER_RUN (30), PROBE_KB (2048), MAX_MB (1024), CHUNK (64K),
+# Environment: SECONDS_PER_RUN (30), PROBE_KB (4096; PROBE_SMOL_KB 512 for the
+# SmolLM2 shape), MAX_MB (1024), CHUNK (16K: decoding runs one token per chunk
+# per step, so its speed grows with the number of chunks; the ratio barely moves),
 # THREADS (nproc), DEVICE (cuda; cpu for a dry run), SKIP_CHECK (0), SMOLLM2 (1).
 # Output: $OUT (or build/gpu-throughput)/report.txt.
 set -u
@@ -31,10 +33,11 @@ mkdir -p "$R"
 W=$(mktemp -d) || exit 2
 trap 'rm -rf "$W"' EXIT
 SECS=${SECONDS_PER_RUN:-30}
-PROBE_KB=${PROBE_KB:-2048}
+PROBE_KB=${PROBE_KB:-4096}
+PROBE_SMOL_KB=${PROBE_SMOL_KB:-512}
 DEVICE=${DEVICE:-cuda}
 MAX_MB=${MAX_MB:-1024}
-CHUNK=${CHUNK:-64K}
+CHUNK=${CHUNK:-16K}
 THREADS=${THREADS:-$(nproc)}
 REPORT=$R/report.txt
 say() { echo "$*" | tee -a "$REPORT"; }
@@ -96,11 +99,11 @@ timed() {
     return $rc
 }
 
-bench_model() { # label model.gguf
+bench_model() { # label model.gguf probe_kb
     local label=$1 model=$2
     say ""
     say "## $label ($model)"
-    local kb=$PROBE_KB size ok=1
+    local kb=$3 size ok=1
     for pass in probe main; do
         size=$((kb * 1024))
         make_corpus $size
@@ -154,8 +157,8 @@ say ""
 say "## the GPU's ceilings (gpu-ceiling)"
 build/gpu-ceiling 2>&1 | tee -a "$REPORT" >/dev/null
 
-bench_model "default model" models/default/default.gguf
-[ -f "$W/smollm2.gguf" ] && bench_model "random SmolLM2-135M shape, Q8_0" "$W/smollm2.gguf"
+bench_model "default model" models/default/default.gguf "$PROBE_KB"
+[ -f "$W/smollm2.gguf" ] && bench_model "random SmolLM2-135M shape, Q8_0" "$W/smollm2.gguf" "$PROBE_SMOL_KB"
 
 say ""
 say "## runs"
