@@ -9,7 +9,7 @@
 #      --codec llm --device cuda compression and decompression (reading, coding
 #      and writing included), MB/s, with where the time goes (HLZ_CUDA_STATS:
 #      the GPU's calls, the host's preparation, kernels, logits copies; CPU
-#      time of the coder threads; the corpus read alone); a probe of
+#      time of the coder threads; the corpus read alone); a
 #      probe first, then a size chosen to take about SECONDS_PER_RUN (at most
 #      MAX_MB), and the round trip checked byte for byte
 #   5. (run before 4, so that they survive a run that times out) gpu-bench
