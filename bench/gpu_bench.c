@@ -13,7 +13,7 @@
  *       tokens (the encoder's windows), logits for every token; "prefill,
  *       token statistics" = the same with only the statistics coming back
  *   build/gpu-bench matmul
- *       the matrix-product kernels alone (tensor-core and dp4a) on the
+ *       the matrix-product kernels alone (mma, tiled and dp4a) on the
  *       shapes of the default model and SmolLM2-135M: int8 TOPS
  */
 #include "device.h"
@@ -123,17 +123,17 @@ static int matmul(void)
                   {"smollm2 output (49152x576)", 49152, 576}, {"square 4096x4096", 4096, 4096}};
     printf("| matrix | tokens | kernel | time (ms) | int8 TOPS |\n|---|---|---|---|---|\n");
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
-        for (int mma = 1; mma >= 0; mma--) {
+        for (int kind = 2; kind >= 0; kind--) {
+            static const char *names[] = {"dp4a", "mma (default)", "tiled"};
             size_t n = 4096;
             double t = 0;
-            int reps = mma ? 20 : 3;
-            if (hlz_cuda_bench_matmul(shapes[i].rows, shapes[i].cols, n, mma, reps, &t) != 0) {
-                printf("| %s | %zu | %s | CUDA error | |\n", shapes[i].what, n, mma ? "mma" : "dp4a");
+            int reps = kind ? 20 : 3;
+            if (hlz_cuda_bench_matmul(shapes[i].rows, shapes[i].cols, n, kind, reps, &t) != 0) {
+                printf("| %s | %zu | %s | CUDA error | |\n", shapes[i].what, n, names[kind]);
                 continue;
             }
             double ops = 2.0 * (double)shapes[i].rows * (double)shapes[i].cols * (double)n;
-            printf("| %s | %zu | %s | %.3f | %.1f |\n", shapes[i].what, n, mma ? "mma" : "dp4a", t * 1e3,
-                   ops / t / 1e12);
+            printf("| %s | %zu | %s | %.3f | %.1f |\n", shapes[i].what, n, names[kind], t * 1e3, ops / t / 1e12);
         }
     return 0;
 }

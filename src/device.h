@@ -62,6 +62,9 @@ hlz_status hlz_cuda_forward_find(hlz_model *m, const hlz_token_place *place, con
 int hlz_cuda_test_quantize(const float *x, size_t n_tokens, uint64_t cols, hlz_q8_block *out);
 int hlz_cuda_test_matmul(const hlz_q8_0_block *w, uint64_t rows, uint64_t cols_pad, const hlz_q8_block *x,
                          size_t n_tokens, float *out);
+/* The same with a given kernel: 0 dp4a, 1 mma (the default), 2 tiled. */
+int hlz_cuda_test_matmul_kind(int kind, const hlz_q8_0_block *w, uint64_t rows, uint64_t cols_pad,
+                              const hlz_q8_block *x, size_t n_tokens, float *out);
 int hlz_cuda_test_rmsnorm(const float *x, const float *w, size_t n_tokens, uint32_t dim, float eps, float *y);
 /* op 0: out = hlz_expf(a) (b unused, may be NULL); op 1: out = silu(a) * b. */
 int hlz_cuda_test_elementwise(int op, const float *a, const float *b, size_t n, float *out);
@@ -84,8 +87,8 @@ int hlz_cuda_test_token_find(const float *logits, size_t n_rows, uint32_t n_voca
 
 /* Benchmarks (bench/gpu_bench.c): the seconds one matrix product of rows x
  * cols_pad weights by n_tokens vectors takes on the GPU (kernel only, the
- * mean of `reps` launches), with the tensor-core kernel (mma != 0) or the
- * dp4a one. 0 on success, -1 on a CUDA error. */
-int hlz_cuda_bench_matmul(uint64_t rows, uint64_t cols_pad, size_t n_tokens, int mma, int reps, double *seconds);
+ * mean of `reps` launches), with kernel `kind` (0 dp4a, 1 mma, 2 tiled).
+ * 0 on success, -1 on a CUDA error. */
+int hlz_cuda_bench_matmul(uint64_t rows, uint64_t cols_pad, size_t n_tokens, int kind, int reps, double *seconds);
 
 #endif

@@ -50,9 +50,9 @@ hlz_status hlz_cuda_forward_find(hlz_model *m, const hlz_token_place *place, con
     return hlz_fail(error, HLZ_ERR_UNSUPPORTED, "this build of hlz has no CUDA backend");
 }
 
-int hlz_cuda_bench_matmul(uint64_t rows, uint64_t cols_pad, size_t n_tokens, int mma, int reps, double *seconds)
+int hlz_cuda_bench_matmul(uint64_t rows, uint64_t cols_pad, size_t n_tokens, int kind, int reps, double *seconds)
 {
-    (void)rows, (void)cols_pad, (void)n_tokens, (void)mma, (void)reps, (void)seconds;
+    (void)rows, (void)cols_pad, (void)n_tokens, (void)kind, (void)reps, (void)seconds;
     return -1;
 }
 #endif

@@ -236,6 +236,76 @@ k_matmul_mma(const int8_t *wq, const float *wd, uint64_t rows, uint64_t nb, cons
     }
 }
 
+/* The same products with shared-memory tiles (HLZ_CUDA_MATMUL=tiled, for
+ * measurements): a thread block stages TL_KS blocks of 32 of 64 weight rows
+ * and 64 tokens, each of its 4 warps computes 16 rows x 64 tokens (8
+ * mma.sync per block of 32), and every output still adds its blocks in
+ * block order. Rows of the staged tiles are padded to 12 words, so that the
+ * fragment reads of a warp hit 32 different banks. */
+#define TL_KS 2
+#define TL_PAD 12
+__global__ static void __launch_bounds__(128)
+k_matmul_tiled(const int8_t *wq, const float *wd, uint64_t rows, uint64_t nb, const hlz_q8_block *x, size_t n_tokens,
+               float *out)
+{
+    __shared__ int sa[TL_KS][64][TL_PAD], sb[TL_KS][64][TL_PAD];
+    __shared__ float sad[TL_KS][64], sbd[TL_KS][64];
+    unsigned tid = threadIdx.x, lane = tid % 32, warp = tid / 32, g = lane / 4, c = lane % 4;
+    uint64_t r0 = (uint64_t)blockIdx.x * 64;
+    size_t t0 = (size_t)blockIdx.y * 64;
+    float acc[8][4];
+#pragma unroll
+    for (int j = 0; j < 8; j++)
+#pragma unroll
+        for (int i = 0; i < 4; i++) acc[j][i] = 0.0f;
+    for (uint64_t b0 = 0; b0 < nb; b0 += TL_KS) {
+        for (unsigned idx = tid; idx < TL_KS * 64 * 8; idx += 128) {
+            unsigned kb = idx / 512, row = (idx / 8) % 64, word = idx % 8;
+            uint64_t b = b0 + kb, r = r0 + row;
+            size_t t = t0 + row;
+            sa[kb][row][word] = r < rows && b < nb ? *(const int *)(wq + (r * nb + b) * 32 + 4 * word) : 0;
+            sb[kb][row][word] = t < n_tokens && b < nb ? *(const int *)(x[t * nb + b].q + 4 * word) : 0;
+        }
+        {
+            unsigned kb = tid / 64, row = tid % 64;
+            uint64_t b = b0 + kb, r = r0 + row;
+            size_t t = t0 + row;
+            sad[kb][row] = r < rows && b < nb ? wd[r * nb + b] : 0.0f;
+            sbd[kb][row] = t < n_tokens && b < nb ? x[t * nb + b].d : 0.0f;
+        }
+        __syncthreads();
+        for (unsigned kb = 0; kb < TL_KS && b0 + kb < nb; kb++) {
+            unsigned ra = warp * 16 + g;
+            int a0 = sa[kb][ra][c], a1 = sa[kb][ra + 8][c], a2 = sa[kb][ra][c + 4], a3 = sa[kb][ra + 8][c + 4];
+            float da = sad[kb][ra], db = sad[kb][ra + 8];
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                int b0r = sb[kb][j * 8 + g][c], b1r = sb[kb][j * 8 + g][c + 4];
+                int d0, d1, d2, d3;
+                asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                             "{%10,%10,%10,%10};\n"
+                             : "=r"(d0), "=r"(d1), "=r"(d2), "=r"(d3)
+                             : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0r), "r"(b1r), "r"(0));
+                float x0 = sbd[kb][j * 8 + 2 * c], x1 = sbd[kb][j * 8 + 2 * c + 1];
+                acc[j][0] = __fadd_rn(acc[j][0], __fmul_rn(__int2float_rn(d0), __fmul_rn(da, x0)));
+                acc[j][1] = __fadd_rn(acc[j][1], __fmul_rn(__int2float_rn(d1), __fmul_rn(da, x1)));
+                acc[j][2] = __fadd_rn(acc[j][2], __fmul_rn(__int2float_rn(d2), __fmul_rn(db, x0)));
+                acc[j][3] = __fadd_rn(acc[j][3], __fmul_rn(__int2float_rn(d3), __fmul_rn(db, x1)));
+            }
+        }
+        __syncthreads();
+    }
+    uint64_t ra = r0 + warp * 16 + g, rb = ra + 8;
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        size_t tc = t0 + (size_t)j * 8 + 2 * c;
+        if (ra < rows && tc < n_tokens) out[tc * rows + ra] = acc[j][0];
+        if (ra < rows && tc + 1 < n_tokens) out[(tc + 1) * rows + ra] = acc[j][1];
+        if (rb < rows && tc < n_tokens) out[tc * rows + rb] = acc[j][2];
+        if (rb < rows && tc + 1 < n_tokens) out[(tc + 1) * rows + rb] = acc[j][3];
+    }
+}
+
 /* The tensor-core layout of a Q8_0 matrix: q (32 int8 per block) and d. */
 __global__ static void k_repack(const hlz_q8_0_block *w, size_t blocks, int8_t *q, float *d)
 {
@@ -844,27 +914,37 @@ __attribute__((destructor)) static void print_stats(void)
             timing.prepare_ns * 1e-9, timing.kernel_ns * 1e-9, timing.copy_ns * 1e-9, timing.logit_bytes / 1e6);
 }
 
-/* HLZ_CUDA_MATMUL=dp4a selects the first kernel (for comparisons); the
- * tensor-core kernel is the default. Both give the same bits. */
-static bool use_mma(void)
+/* The matrix-product kernels: 0 dp4a, 1 mma (the default), 2 tiled.
+ * HLZ_CUDA_MATMUL=dp4a|mma|tiled picks one (for comparisons); all give
+ * the same bits. */
+static int matmul_kind(void)
 {
-    static int mode = -1;
-    if (mode < 0) {
+    static int kind = -1;
+    if (kind < 0) {
         const char *v = getenv("HLZ_CUDA_MATMUL");
-        mode = !(v && strcmp(v, "dp4a") == 0);
+        kind = v && strcmp(v, "dp4a") == 0 ? 0 : v && strcmp(v, "tiled") == 0 ? 2 : 1;
     }
-    return mode == 1;
+    return kind;
+}
+
+static void launch_matmul_kind(int kind, const dev_matrix *w, const hlz_q8_block *x, size_t n, float *out)
+{
+    uint64_t nb = w->cols_pad / HLZ_QBLOCK;
+    if (kind == 2 && w->q) {
+        dim3 grid((unsigned)((w->rows + 63) / 64), (unsigned)((n + 63) / 64));
+        k_matmul_tiled<<<grid, 128>>>(w->q, w->d, w->rows, nb, x, n, out);
+    } else if (kind == 1 && w->q) {
+        dim3 grid((unsigned)((w->rows + 16 * MMA_WARPS - 1) / (16 * MMA_WARPS)), (unsigned)((n + 8 * MMA_NT - 1) / (8 * MMA_NT)));
+        k_matmul_mma<<<grid, MMA_WARPS * 32>>>(w->q, w->d, w->rows, nb, x, n, out);
+    } else {
+        dim3 grid((unsigned)((w->rows + MM_TILE - 1) / MM_TILE), (unsigned)((n + MM_TILE - 1) / MM_TILE));
+        k_matmul<<<grid, MM_TILE * MM_TILE>>>(w->blocks, w->rows, nb, x, n, out);
+    }
 }
 
 static void launch_matmul(const dev_matrix *w, const hlz_q8_block *x, size_t n, float *out)
 {
-    if (use_mma() && w->q) {
-        dim3 grid((unsigned)((w->rows + 16 * MMA_WARPS - 1) / (16 * MMA_WARPS)), (unsigned)((n + 8 * MMA_NT - 1) / (8 * MMA_NT)));
-        k_matmul_mma<<<grid, MMA_WARPS * 32>>>(w->q, w->d, w->rows, w->cols_pad / HLZ_QBLOCK, x, n, out);
-        return;
-    }
-    dim3 grid((unsigned)((w->rows + MM_TILE - 1) / MM_TILE), (unsigned)((n + MM_TILE - 1) / MM_TILE));
-    k_matmul<<<grid, MM_TILE * MM_TILE>>>(w->blocks, w->rows, w->cols_pad / HLZ_QBLOCK, x, n, out);
+    launch_matmul_kind(matmul_kind(), w, x, n, out);
 }
 
 static void launch_quantize(const float *x, size_t n, uint64_t cols, hlz_q8_block *q)
@@ -1082,8 +1162,8 @@ extern "C" int hlz_cuda_test_quantize(const float *x, size_t n_tokens, uint64_t 
     return dev_out(&b, out, dq, qb);
 }
 
-extern "C" int hlz_cuda_test_matmul(const hlz_q8_0_block *w, uint64_t rows, uint64_t cols_pad, const hlz_q8_block *x,
-                                    size_t n_tokens, float *out)
+extern "C" int hlz_cuda_test_matmul_kind(int kind, const hlz_q8_0_block *w, uint64_t rows, uint64_t cols_pad,
+                                         const hlz_q8_block *x, size_t n_tokens, float *out)
 {
     dev_bufs b = {};
     uint64_t nb = cols_pad / HLZ_QBLOCK;
@@ -1094,8 +1174,14 @@ extern "C" int hlz_cuda_test_matmul(const hlz_q8_0_block *w, uint64_t rows, uint
         k_repack<<<grid_for(rows * nb, 256), 256>>>(dm.blocks, rows * nb, (int8_t *)dm.q, (float *)dm.d);
     hlz_q8_block *dx = (hlz_q8_block *)dev_in(&b, x, n_tokens * nb * sizeof *x);
     float *dout = (float *)dev_in(&b, NULL, n_tokens * rows * 4);
-    if (b.err == cudaSuccess) launch_matmul(&dm, dx, n_tokens, dout);
+    if (b.err == cudaSuccess) launch_matmul_kind(kind < 0 ? matmul_kind() : kind, &dm, dx, n_tokens, dout);
     return dev_out(&b, out, dout, n_tokens * rows * 4);
+}
+
+extern "C" int hlz_cuda_test_matmul(const hlz_q8_0_block *w, uint64_t rows, uint64_t cols_pad, const hlz_q8_block *x,
+                                    size_t n_tokens, float *out)
+{
+    return hlz_cuda_test_matmul_kind(-1, w, rows, cols_pad, x, n_tokens, out);
 }
 
 extern "C" int hlz_cuda_test_rmsnorm(const float *x, const float *w, size_t n_tokens, uint32_t dim, float eps, float *y)
@@ -1139,7 +1225,7 @@ extern "C" int hlz_cuda_test_attention(const float *q, const float *k, const flo
     return dev_out(&b, out, dout, hd * 4);
 }
 
-extern "C" int hlz_cuda_bench_matmul(uint64_t rows, uint64_t cols_pad, size_t n_tokens, int mma, int reps,
+extern "C" int hlz_cuda_bench_matmul(uint64_t rows, uint64_t cols_pad, size_t n_tokens, int kind, int reps,
                                      double *seconds)
 {
     uint64_t nb = cols_pad / HLZ_QBLOCK;
@@ -1160,7 +1246,7 @@ extern "C" int hlz_cuda_bench_matmul(uint64_t rows, uint64_t cols_pad, size_t n_
     }
     dev_bufs b = {};
     dev_matrix dm = {(const hlz_q8_0_block *)dev_in(&b, w, rows * nb * sizeof *w), rows, cols_pad, NULL, NULL};
-    if (mma) {
+    if (kind) {
         dm.q = (const int8_t *)dev_in(&b, NULL, rows * nb * HLZ_QBLOCK);
         dm.d = (const float *)dev_in(&b, NULL, rows * nb * sizeof(float));
         if (b.err == cudaSuccess)
@@ -1172,9 +1258,9 @@ extern "C" int hlz_cuda_bench_matmul(uint64_t rows, uint64_t cols_pad, size_t n_
     cudaEvent_t e0, e1;
     cudaEventCreate(&e0), cudaEventCreate(&e1);
     if (b.err == cudaSuccess) {
-        launch_matmul(&dm, dx, n_tokens, dout); /* warm up */
+        launch_matmul_kind(kind, &dm, dx, n_tokens, dout); /* warm up */
         cudaEventRecord(e0);
-        for (int r = 0; r < reps; r++) launch_matmul(&dm, dx, n_tokens, dout);
+        for (int r = 0; r < reps; r++) launch_matmul_kind(kind, &dm, dx, n_tokens, dout);
         cudaEventRecord(e1);
         cudaEventSynchronize(e1);
         float ms = 0;

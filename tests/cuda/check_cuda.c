@@ -110,11 +110,15 @@ static void check_matmul(void)
         for (uint64_t i = 0; i < n * cols; i++) xf[i] = extreme();
         hlz_kernels_ref.quantize_q8(xf, n * cols, x);
         hlz_kernels_ref.matmul_q8_0(w, cols, x, n, ref, rows, 0, rows);
-        CHECK(hlz_cuda_test_matmul(w, rows, cols, x, n, gpu) == 0);
-        char what[64];
-        snprintf(what, sizeof what, "matmul %llux%llu x %llu", (unsigned long long)rows, (unsigned long long)cols,
-                 (unsigned long long)n);
-        CHECK_SAME(what, ref, gpu, n * rows);
+        /* Every kernel (dp4a, mma, tiled), whichever HLZ_CUDA_MATMUL picks for the model. */
+        for (int kind = 0; kind < 3; kind++) {
+            memset(gpu, 0xff, n * rows * 4);
+            CHECK(hlz_cuda_test_matmul_kind(kind, w, rows, cols, x, n, gpu) == 0);
+            char what[64];
+            snprintf(what, sizeof what, "matmul (kernel %d) %llux%llu x %llu", kind, (unsigned long long)rows,
+                     (unsigned long long)cols, (unsigned long long)n);
+            CHECK_SAME(what, ref, gpu, n * rows);
+        }
         free(w), free(xf), free(ref), free(gpu), free(x);
     }
 }
