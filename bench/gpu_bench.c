@@ -2,16 +2,19 @@
  * gpu_bench.c - measurements of the CUDA backend for bench/gpu_throughput.sh
  * (a benchmark, not a test; needs a GPU).
  *
- *   build/gpu-bench model OUT.gguf smollm2
+ *   build/gpu-bench model OUT.gguf smollm2|llama3-8b
  *       writes a random Q8_0 model: SmolLM2-135M's shape (hidden 576, 30
- *       layers, 9/3 heads, FFN 1536, vocabulary 49152, context 2048) with a
+ *       layers, 9/3 heads, FFN 1536, vocabulary 49152, context 2048) or
+ *       Llama-3-8B's (4096, 32 layers, 32/8 heads, FFN 14336, vocabulary
+ *       128256, context 8192; 8.5 GB, about 17 GB of memory to make) with a
  *       byte-level BPE tokenizer (tests/unit/model_util.h)
- *   build/gpu-bench sweep MODEL.gguf
+ *   build/gpu-bench sweep MODEL.gguf [quick]
  *       tokens/s and GPU memory against batch size, 1..4096 tokens per call:
  *       "step" = that many sequences, one token each after 256 tokens of
  *       context (the lockstep decoder); "prefill" = sequences of up to 640
  *       tokens (the encoder's windows), logits for every token; "prefill,
- *       token statistics" = the same with only the statistics coming back
+ *       token statistics" = the same with only the statistics coming back;
+ *       quick: batch sizes 1, 64 and 512 only
  *   build/gpu-bench matmul
  *       the matrix-product kernels alone (mma, tiled and dp4a) on the
  *       shapes of the default model and SmolLM2-135M: int8 TOPS
@@ -32,7 +35,9 @@ static double now(void)
 static int write_model(const char *path, const char *which)
 {
     test_model_shape sh = {"llama", 576, 30, 9, 3, 1536, 49152, 2048, HLZ_GGML_Q8_0, 135};
-    if (strcmp(which, "smollm2") != 0) {
+    static const test_model_shape llama3 = {"llama", 4096, 32, 32, 8, 14336, 128256, 8192, HLZ_GGML_Q8_0, 8};
+    if (strcmp(which, "llama3-8b") == 0) sh = llama3;
+    else if (strcmp(which, "smollm2") != 0) {
         fprintf(stderr, "gpu-bench: unknown model shape '%s'\n", which);
         return 2;
     }
@@ -47,7 +52,7 @@ static int write_model(const char *path, const char *which)
     return ok ? 0 : 1;
 }
 
-static int sweep(const char *path)
+static int sweep(const char *path, bool quick)
 {
     hlz_model *m = NULL;
     hlz_error e;
@@ -59,11 +64,13 @@ static int sweep(const char *path)
     printf("# %s: n_embd %u, layers %u, heads %u/%u, ffn %u, vocab %u on %s\n", path, c->n_embd, c->n_layer,
            c->n_head, c->n_head_kv, c->n_ff, c->n_vocab, m->device_name);
     printf("| mode | tokens per call | sequences | tokens/s | GPU memory used (MiB) |\n|---|---|---|---|---|\n");
-    static const size_t batches[] = {1, 4, 16, 64, 256, 1024, 4096};
+    static const size_t all[] = {1, 4, 16, 64, 256, 1024, 4096}, few[] = {1, 64, 512};
+    const size_t *batches = quick ? few : all;
+    size_t n_batches = quick ? sizeof few / sizeof *few : sizeof all / sizeof *all;
     size_t base_free = hlz_cuda_free_memory();
     static const char *modes[] = {"step", "prefill", "prefill, token statistics"};
     for (int mode = 0; mode < 3; mode++)
-        for (size_t bi = 0; bi < sizeof batches / sizeof *batches; bi++) {
+        for (size_t bi = 0; bi < n_batches; bi++) {
             size_t n = batches[bi], per = mode == 0 ? 1 : 640, seqs = (n + per - 1) / per;
             uint32_t ctx = mode == 0 ? 257 : 640;
             hlz_session **s = calloc(seqs, sizeof *s);
@@ -146,8 +153,9 @@ int main(int argc, char **argv)
         return 1;
     }
     if (argc == 4 && strcmp(argv[1], "model") == 0) return write_model(argv[2], argv[3]);
-    if (argc == 3 && strcmp(argv[1], "sweep") == 0) return sweep(argv[2]);
+    if ((argc == 3 || argc == 4) && strcmp(argv[1], "sweep") == 0)
+        return sweep(argv[2], argc == 4 && strcmp(argv[3], "quick") == 0);
     if (argc == 2 && strcmp(argv[1], "matmul") == 0) return matmul();
-    fprintf(stderr, "usage: gpu-bench model OUT.gguf smollm2 | sweep MODEL.gguf | matmul\n");
+    fprintf(stderr, "usage: gpu-bench model OUT.gguf smollm2|llama3-8b | sweep MODEL.gguf [quick] | matmul\n");
     return 2;
 }

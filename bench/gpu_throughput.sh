@@ -21,7 +21,8 @@
 # Environment: SECONDS_PER_RUN (30), PROBE_KB (4096; PROBE_SMOL_KB 512 for the
 # SmolLM2 shape), MAX_MB (1024), CHUNK (16K: decoding runs one token per chunk
 # per step, so its speed grows with the number of chunks; the ratio barely moves),
-# THREADS (nproc), DEVICE (cuda; cpu for a dry run), SKIP_CHECK (0), SMOLLM2 (1).
+# THREADS (nproc), DEVICE (cuda; cpu for a dry run), SKIP_CHECK (0), SMOLLM2 (1),
+# LLAMA3 (0; 1 adds the tokens/s of a random Llama-3-8B-shape model, a few minutes).
 # Output: $OUT (or build/gpu-throughput)/report.txt.
 set -u
 export LC_ALL=C
@@ -150,6 +151,12 @@ say "## tokens/s and GPU memory against batch size (gpu-bench sweep; memory = GP
 build/gpu-bench sweep models/default/default.gguf 2>&1 | tee -a "$REPORT" >/dev/null
 [ "${SMOLLM2:-1}" = 1 ] && build/gpu-bench model "$W/smollm2.gguf" smollm2 &&
     build/gpu-bench sweep "$W/smollm2.gguf" 2>&1 | tee -a "$REPORT" >/dev/null
+if [ "${LLAMA3:-0}" = 1 ]; then
+    say ""
+    say "## random Llama-3-8B shape, Q8_0: tokens/s (prefill = the encoder's rate, step = the decoder's per batch)"
+    build/gpu-bench model "$W/llama3.gguf" llama3-8b && build/gpu-bench sweep "$W/llama3.gguf" quick 2>&1 | tee -a "$REPORT" >/dev/null
+    rm -f "$W/llama3.gguf"
+fi
 say ""
 say "## the matrix-product kernels alone (gpu-bench matmul)"
 build/gpu-bench matmul 2>&1 | tee -a "$REPORT" >/dev/null
