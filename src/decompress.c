@@ -137,6 +137,7 @@ typedef struct {
     size_t job_count, job_capacity;
     hlz_llm *llm;           /* the current archive's llm codec, made at its first llm chunk */
     bool lockstep;          /* the model is on the GPU: decode model-coded chunks in lockstep */
+    bool find;              /* HLZ_LOCKSTEP=find: token searches on the CPU too (tests) */
     hlz_llm_stream *streams; /* job_capacity of them, for the lockstep walk */
     uint64_t raw_done, stopped;
 } walker;
@@ -232,7 +233,9 @@ static hlz_status start_llm(walker *w, const hlz_header *h, const hlz_llm_params
                         name, want, info.name[0] ? info.name : "(unnamed)", have);
     }
     hlz_model_set_threads(model, 1);
-    return hlz_llm_create(model, params, &w->llm, error);
+    hlz_status st = hlz_llm_create(model, params, &w->llm, error);
+    if (st == HLZ_OK && w->find) hlz_llm_set_stats(w->llm, true);
+    return st;
 }
 
 /* Reads one archive whose first `have` bytes (of the magic) are in `first`. */
@@ -392,6 +395,15 @@ static hlz_status walk(walker *w, FILE *in, hlz_stats *stats, hlz_error *error)
     if (w->mode == WALK_DECODE) {
         w->job_capacity = (size_t)(w->threads > 0 ? w->threads : 1);
         hlz_model *model = w->options ? w->options->model : NULL;
+        /* HLZ_LOCKSTEP=1 (or =find, with token searches) takes the GPU's
+         * lockstep path on the CPU too, so that tests cover it anywhere. */
+        const char *force = getenv("HLZ_LOCKSTEP");
+        bool forced = force && (strcmp(force, "1") == 0 || strcmp(force, "find") == 0);
+        w->find = forced && strcmp(force, "find") == 0;
+        if (model && forced && !model->cuda) {
+            w->lockstep = true;
+            if (w->job_capacity < LOCKSTEP_MIN) w->job_capacity = LOCKSTEP_MIN;
+        }
         if (model && model->cuda) {
             /* As many chunks in flight as a quarter of the free GPU memory holds
              * key/value caches for (1024 positions each: the prime, the carried

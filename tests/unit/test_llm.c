@@ -100,6 +100,24 @@ static void archives_with_a_model(void)
     back = file_contents(out, &nb);
     CHECK(nb == n && memcmp(back, text, n) == 0);
     free(back), fclose(in), fclose(out);
+    /* the GPU's lockstep decoder, with logits and with token searches, here on the CPU */
+    static const char *lockstep[] = {"1", "find"};
+    for (int k = 0; k < 2; k++) {
+        setenv("HLZ_LOCKSTEP", lockstep[k], 1);
+        in = file_from(a1, n1), out = tmpfile();
+        CHECK_MSG(hlz_decompress_file(in, out, &d, NULL, &e) == HLZ_OK, "lockstep %s: %s", lockstep[k], e.message);
+        back = file_contents(out, &nb);
+        CHECK_MSG(nb == n && memcmp(back, text, n) == 0, "lockstep %s", lockstep[k]);
+        free(back), fclose(in), fclose(out);
+        /* a damaged llm chunk is an error there too */
+        unsigned char *bad = malloc(n1);
+        memcpy(bad, a1, n1);
+        bad[n1 / 3] ^= 0x20;
+        in = file_from(bad, n1), out = tmpfile();
+        CHECK(hlz_decompress_file(in, out, &d, NULL, &e) != HLZ_OK);
+        fclose(in), fclose(out), free(bad);
+    }
+    unsetenv("HLZ_LOCKSTEP");
     /* listing shows llm chunks with tokens */
     in = file_from(a1, n1);
     hlz_stats s;
