@@ -183,7 +183,7 @@ k_matmul_mma(const int8_t *wq, const float *wd, uint64_t rows, uint64_t nb, cons
              float *out)
 {
     unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, c = lane % 4;
-    uint64_t r0 = ((uint64_t)blockIdx.x * MMA_WARPS + warp) * 16;
+    uint64_t r0 = ((uint64_t)blockIdx.x * (blockDim.x / 32) + warp) * 16;
     size_t t0 = (size_t)blockIdx.y * MMA_NT * 8;
     if (r0 >= rows) return;
     uint64_t ra = r0 + g, rb = r0 + g + 8;
@@ -194,6 +194,9 @@ k_matmul_mma(const int8_t *wq, const float *wd, uint64_t rows, uint64_t nb, cons
     for (int j = 0; j < MMA_NT; j++)
 #pragma unroll
         for (int i = 0; i < 4; i++) acc[j][i] = 0.0f;
+    /* Unrolled so that the loads of later blocks are in flight while the
+     * sums of earlier ones (in order) go on. */
+#pragma unroll 4
     for (uint64_t b = 0; b < nb; b++) {
         int a0 = 0, a1 = 0, a2 = 0, a3 = 0;
         float da = 0.0f, db = 0.0f;
@@ -382,6 +385,7 @@ __device__ static void attend_one(const float *q, const float *kc, const float *
     __shared__ float s_sum;
     unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
     float scale = __fdiv_rn(1.0f, __fsqrt_rn((float)hd));
+#pragma unroll 4
     for (uint32_t j = warp; j < n; j += warps) {
         const float *kr = kc + (size_t)j * kv_row;
         float acc = 0.0f;
@@ -934,8 +938,11 @@ static void launch_matmul_kind(int kind, const dev_matrix *w, const hlz_q8_block
         dim3 grid((unsigned)((w->rows + 63) / 64), (unsigned)((n + 63) / 64));
         k_matmul_tiled<<<grid, 128>>>(w->q, w->d, w->rows, nb, x, n, out);
     } else if (kind == 1 && w->q) {
-        dim3 grid((unsigned)((w->rows + 16 * MMA_WARPS - 1) / (16 * MMA_WARPS)), (unsigned)((n + 8 * MMA_NT - 1) / (8 * MMA_NT)));
-        k_matmul_mma<<<grid, MMA_WARPS * 32>>>(w->q, w->d, w->rows, nb, x, n, out);
+        /* Few tokens (a decoding step): one warp per block, so that the rows
+         * spread over more of the GPU; the outputs are the same. */
+        unsigned warps = n <= 64 ? 1 : MMA_WARPS;
+        dim3 grid((unsigned)((w->rows + 16 * warps - 1) / (16 * warps)), (unsigned)((n + 8 * MMA_NT - 1) / (8 * MMA_NT)));
+        k_matmul_mma<<<grid, warps * 32>>>(w->q, w->d, w->rows, nb, x, n, out);
     } else {
         dim3 grid((unsigned)((w->rows + MM_TILE - 1) / MM_TILE), (unsigned)((n + MM_TILE - 1) / MM_TILE));
         k_matmul<<<grid, MM_TILE * MM_TILE>>>(w->blocks, w->rows, nb, x, n, out);
