@@ -89,6 +89,10 @@ $(O)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(O)/libhlz.a
 $(O)/check-cuda: tests/cuda/check_cuda.c $(wildcard tests/unit/*.h) $(O)/libhlz.a
 	$(CC) $(ALL_CFLAGS) -Itests/unit $< $(O)/libhlz.a $(LIBS) -o $@
 
+# Measurements of the CUDA backend (bench/gpu_throughput.sh runs it on a GPU machine).
+$(O)/gpu-bench: bench/gpu_bench.c $(wildcard tests/unit/*.h) $(O)/libhlz.a
+	$(CC) $(ALL_CFLAGS) -Itests/unit $< $(O)/libhlz.a $(LIBS) -o $@
+
 .PHONY: cuda-check
 cuda-check: $(O)/check-cuda
 	$(O)/check-cuda

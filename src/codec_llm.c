@@ -9,8 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EVAL_PIECE 64 /* tokens per evaluation call: bounds the logits buffer */
+#define EVAL_PIECE 64 /* tokens per evaluation call on the CPU: bounds the logits buffer */
 #define PRIME_MAX 64  /* tokens of the priming text at most */
+/* On the GPU a walk evaluates many windows (encoder) or many chunks
+ * (decoder) per call; their logits come back to the host, and this bounds
+ * them: 256 MiB per walk. */
+#define GROUP_LOGITS_BYTES ((size_t)256 << 20)
+#define GROUP_MAX 256 /* windows per call at most */
 
 static const char prime_text[] = "The following is a plain text document.\n\n";
 
@@ -21,6 +26,9 @@ struct hlz_llm {
     float *prime_logits;  /* the logits that follow them */
     uint32_t n_vocab;
     unsigned mix;         /* encoder: the hybrid parts (HLZ_MIX_*) chunks are coded with */
+    uint32_t group;       /* windows the encoder evaluates per call (1: the CPU's piecewise path) */
+    size_t budget;        /* bytes of logits the lockstep decoder's calls for carried tokens return at most */
+    bool stats;           /* hlz_llm_encode asks the model for token statistics, not logits (the GPU) */
 };
 
 void hlz_llm_params_default(const hlz_model *model, hlz_llm_params *p)
@@ -35,6 +43,13 @@ void hlz_llm_params_default(const hlz_model *model, hlz_llm_params *p)
 
 const hlz_llm_params *hlz_llm_get_params(const hlz_llm *llm) { return &llm->params; }
 void hlz_llm_set_mix(hlz_llm *llm, unsigned parts) { llm->mix = parts & HLZ_MIX_ALL; }
+void hlz_llm_set_logits_budget(hlz_llm *llm, size_t bytes) { llm->budget = bytes; }
+void hlz_llm_set_stats(hlz_llm *llm, bool on) { llm->stats = on; }
+
+void hlz_llm_set_group(hlz_llm *llm, uint32_t windows)
+{
+    llm->group = windows < 1 ? 1 : windows > GROUP_MAX ? GROUP_MAX : windows;
+}
 uint32_t hlz_llm_vocab(const hlz_llm *llm) { return llm->n_vocab; }
 
 void hlz_llm_free(hlz_llm *llm)
@@ -74,6 +89,16 @@ hlz_status hlz_llm_create(hlz_model *model, const hlz_llm_params *params, hlz_ll
     llm->model = model;
     llm->params = *params;
     llm->n_vocab = c->n_vocab;
+    llm->group = 1;
+    llm->budget = GROUP_LOGITS_BYTES;
+    /* HLZ_GPU_TABLES=0 keeps the GPU's encoder on logits (for comparisons). */
+    const char *tables = getenv("HLZ_GPU_TABLES");
+    llm->stats = model->cuda != NULL && !(tables && strcmp(tables, "0") == 0);
+    if (model->cuda) {
+        size_t per_window = ((size_t)params->carry + params->window) * c->n_vocab * sizeof(float);
+        size_t g = GROUP_LOGITS_BYTES / per_window;
+        llm->group = g < 1 ? 1 : g > GROUP_MAX ? GROUP_MAX : (uint32_t)g;
+    }
     float *all = malloc(n_prime * (size_t)c->n_vocab * sizeof *all);
     llm->prime_logits = malloc((size_t)c->n_vocab * sizeof *llm->prime_logits);
     if (!all || !llm->prime_logits) st = hlz_fail(e, HLZ_ERR_NOMEM, "out of memory");
@@ -124,8 +149,9 @@ static hlz_status encode_window(const hlz_llm *llm, hlz_session *s, const int32_
     return st;
 }
 
-hlz_status hlz_llm_walk_encode(const hlz_llm *llm, const int32_t *ids, size_t n, hlz_llm_visit visit, void *ctx,
-                               hlz_error *error)
+/* The CPU's walk: one window at a time, evaluated in pieces of EVAL_PIECE. */
+static hlz_status walk_encode_single(const hlz_llm *llm, const int32_t *ids, size_t n, hlz_llm_visit visit,
+                                     void *ctx, hlz_error *error)
 {
     float *logits = malloc((size_t)EVAL_PIECE * llm->n_vocab * sizeof *logits);
     hlz_session *s = NULL;
@@ -136,6 +162,67 @@ hlz_status hlz_llm_walk_encode(const hlz_llm *llm, const int32_t *ids, size_t n,
         st = encode_window(llm, s, ids, begin, end, logits, visit, ctx, error);
     }
     hlz_session_free(s);
+    free(logits);
+    return st;
+}
+
+/* Windows [w0, w0 + count) of the chunk in one evaluation call, each in its
+ * own session, then visit() for their tokens in order of position. */
+static hlz_status encode_group(const hlz_llm *llm, hlz_session **s, const int32_t *ids, size_t n, size_t w0,
+                               size_t count, float *logits, hlz_llm_visit visit, void *ctx, hlz_error *e)
+{
+    const int32_t *toks[GROUP_MAX];
+    size_t counts[GROUP_MAX], window = llm->params.window;
+    hlz_status st = HLZ_OK;
+    for (size_t k = 0; k < count && st == HLZ_OK; k++) {
+        size_t begin = (w0 + k) * window, end = n - begin < window ? n : begin + window;
+        size_t first = window_first(llm, begin);
+        st = hlz_session_copy(llm->model, s[k], llm->prime, e);
+        toks[k] = ids + first;
+        counts[k] = end - 1 - first; /* row i predicts token first + i + 1 */
+    }
+    if (st == HLZ_OK) st = hlz_model_eval_batch(llm->model, s, toks, counts, count, logits, e);
+    const float *row = logits;
+    for (size_t k = 0; k < count && st == HLZ_OK; k++) {
+        size_t begin = (w0 + k) * window, first = window_first(llm, begin);
+        if (first == begin) visit(ctx, llm->prime_logits, ids[begin], begin);
+        for (size_t i = 0; i < counts[k]; i++, row += llm->n_vocab)
+            if (first + i + 1 >= begin) visit(ctx, row, ids[first + i + 1], first + i + 1);
+    }
+    return st;
+}
+
+hlz_status hlz_llm_walk_encode(const hlz_llm *llm, const int32_t *ids, size_t n, hlz_llm_visit visit, void *ctx,
+                               hlz_error *error)
+{
+    size_t window = llm->params.window, windows = (n + window - 1) / window;
+    size_t group = llm->group < windows ? llm->group : windows;
+    if (group <= 1) return walk_encode_single(llm, ids, n, visit, ctx, error);
+    uint32_t n_ctx = hlz_session_length(llm->prime) + llm->params.carry + llm->params.window;
+    hlz_session *s[GROUP_MAX] = {0};
+    float *logits = NULL;
+    hlz_status st = HLZ_OK;
+    for (size_t w0 = 0; st == HLZ_OK && w0 < windows;) {
+        if (!logits) { /* (re)made for `group` windows */
+            logits = malloc(group * (llm->params.carry + window) * (size_t)llm->n_vocab * sizeof *logits);
+            if (!logits) st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory for the logits of %zu windows", group);
+            for (size_t k = 0; k < group && st == HLZ_OK; k++)
+                if (!s[k]) st = hlz_session_create(llm->model, n_ctx, &s[k], error);
+        }
+        size_t count = windows - w0 < group ? windows - w0 : group;
+        if (st == HLZ_OK) st = encode_group(llm, s, ids, n, w0, count, logits, visit, ctx, error);
+        if (st == HLZ_ERR_NOMEM && group > 1) {
+            /* The GPU (or the host) is short of memory: fewer windows per call.
+             * Nothing was visited for this group (the evaluation failed first). */
+            for (size_t k = group / 2; k < group; k++) hlz_session_free(s[k]), s[k] = NULL;
+            group /= 2;
+            free(logits), logits = NULL;
+            st = HLZ_OK;
+            continue;
+        }
+        w0 += count;
+    }
+    for (size_t k = 0; k < GROUP_MAX; k++) hlz_session_free(s[k]);
     free(logits);
     return st;
 }
@@ -178,6 +265,14 @@ typedef struct {
     double bits;
 } encode_tables;
 
+/* Positions are recorded in order: the bits are a sum in that order. */
+static void record_stats(encode_tables *t, const hlz_token_stats *s, size_t at)
+{
+    (void)at;
+    t->sym[t->n_sym++] = (hlz_symbol){s->cum, s->freq};
+    t->bits += hlz_token_stats_bits(s);
+}
+
 static void record(void *context, const float *logits, int32_t token, size_t at)
 {
     encode_tables *t = context;
@@ -185,6 +280,59 @@ static void record(void *context, const float *logits, int32_t token, size_t at)
     hlz_freq_from_logits(logits, t->llm->n_vocab, t->table);
     t->n_sym += hlz_hybrid_encode(t->hybrid, t->table, token, t->sym + t->n_sym);
     t->bits += hlz_llm_token_bits(logits, t->llm->n_vocab, token);
+}
+
+/* The encoder's walk when the model gives token statistics (the GPU; only
+ * for chunks coded with the model alone, since the online models need the
+ * whole table): the windows of hlz_llm_walk_encode, `group` per call, with
+ * only the 24 bytes of each token's statistics coming back; recorded in
+ * order of position. */
+static hlz_status walk_encode_stats(const hlz_llm *llm, const int32_t *ids, size_t n, encode_tables *t,
+                                    hlz_error *error)
+{
+    size_t window = llm->params.window, windows = (n + window - 1) / window;
+    size_t group = llm->group < windows ? llm->group : windows;
+    uint32_t n_ctx = hlz_session_length(llm->prime) + llm->params.carry + llm->params.window;
+    hlz_session *s[GROUP_MAX] = {0};
+    const int32_t *toks[GROUP_MAX];
+    size_t counts[GROUP_MAX];
+    size_t rows_max = GROUP_MAX * (llm->params.carry + window);
+    int32_t *next = malloc(rows_max * sizeof *next);
+    hlz_token_stats *stats = malloc(rows_max * sizeof *stats);
+    hlz_status st = next && stats ? HLZ_OK : hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+    for (size_t w0 = 0; st == HLZ_OK && w0 < windows;) {
+        size_t count = windows - w0 < group ? windows - w0 : group, rows = 0;
+        for (size_t k = 0; k < count && st == HLZ_OK; k++) {
+            size_t begin = (w0 + k) * window, end = n - begin < window ? n : begin + window;
+            size_t first = window_first(llm, begin);
+            if (!s[k]) st = hlz_session_create(llm->model, n_ctx, &s[k], error);
+            if (st == HLZ_OK) st = hlz_session_copy(llm->model, s[k], llm->prime, error);
+            toks[k] = ids + first;
+            counts[k] = end - 1 - first; /* row i predicts token first + i + 1 */
+            for (size_t i = 0; i < counts[k]; i++) next[rows++] = first + i + 1 >= begin ? ids[first + i + 1] : -1;
+        }
+        if (st == HLZ_OK) st = hlz_model_eval_batch_stats(llm->model, s, toks, counts, count, next, stats, error);
+        if (st == HLZ_ERR_NOMEM && group > 1) { /* fewer windows per call; nothing was recorded for these */
+            for (size_t k = group / 2; k < group; k++) hlz_session_free(s[k]), s[k] = NULL;
+            group /= 2;
+            st = HLZ_OK;
+            continue;
+        }
+        for (size_t k = 0, row = 0; k < count && st == HLZ_OK; k++) {
+            size_t begin = (w0 + k) * window, first = window_first(llm, begin);
+            if (first == begin) {
+                hlz_token_stats p;
+                hlz_token_stats_from_logits(llm->prime_logits, llm->n_vocab, ids[begin], t->table, &p);
+                record_stats(t, &p, begin);
+            }
+            for (size_t i = 0; i < counts[k]; i++, row++)
+                if (next[row] >= 0) record_stats(t, &stats[row], first + i + 1);
+        }
+        w0 += count;
+    }
+    for (size_t k = 0; k < GROUP_MAX; k++) hlz_session_free(s[k]);
+    free(next), free(stats);
+    return st;
 }
 
 hlz_status hlz_llm_encode(const hlz_llm *llm, const uint8_t *src, size_t size, uint8_t *dst, size_t capacity,
@@ -201,7 +349,8 @@ hlz_status hlz_llm_encode(const hlz_llm *llm, const uint8_t *src, size_t size, u
                        .table = malloc(llm->n_vocab * sizeof(uint32_t))};
     if (!t.sym || !t.table) st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
     if (st == HLZ_OK) st = hlz_hybrid_create(llm->mix, llm->n_vocab, n, &t.hybrid, error);
-    if (st == HLZ_OK) st = hlz_llm_walk_encode(llm, ids, n, record, &t, error);
+    if (st == HLZ_OK) st = llm->stats && !llm->mix ? walk_encode_stats(llm, ids, n, &t, error)
+                                                   : hlz_llm_walk_encode(llm, ids, n, record, &t, error);
     if (st == HLZ_OK) {
         uint8_t head[40];
         size_t h = hlz_put_varint(head, n);
@@ -276,6 +425,234 @@ hlz_status hlz_llm_walk_decode(const hlz_llm *llm, int32_t *ids, size_t n, hlz_l
     return st;
 }
 
+/* ---- many chunks in lockstep (the GPU's decoder) ----------------------------- */
+
+typedef struct {
+    hlz_session *s;
+    size_t begin, end, at;  /* the window [begin, end) and the next token to decide */
+    size_t pending;         /* carried tokens still to evaluate before `at` can be decided */
+    bool active, started;
+} stream_state;
+
+typedef struct {
+    const hlz_llm *llm;
+    hlz_llm_stream *streams;
+    size_t count;
+    stream_state *state;
+    const float **next;     /* per stream: the n_vocab logits that predict its token `at` */
+    float *carried;         /* per stream: n_vocab logits after its carried tokens */
+    float *step;            /* the logits of one step, row after row */
+    float *logits;          /* room rows for the carried tokens */
+    size_t room;
+    hlz_session **ses;      /* the arguments of one batched evaluation */
+    const int32_t **toks;
+    size_t *counts, *who;
+} lockstep;
+
+/* Starts the window at `at`: the prime, then its carried tokens (pending). */
+static hlz_status start_window(lockstep *L, size_t i, hlz_error *e)
+{
+    stream_state *t = &L->state[i];
+    const hlz_llm *llm = L->llm;
+    t->begin = t->at;
+    t->end = L->streams[i].n - t->begin < llm->params.window ? L->streams[i].n : t->begin + llm->params.window;
+    t->pending = t->begin - window_first(llm, t->begin);
+    t->started = true;
+    L->next[i] = llm->prime_logits;
+    return hlz_session_copy(llm->model, t->s, llm->prime, e);
+}
+
+/* Evaluates the pending carried tokens of every stream, in calls of at most
+ * `room` tokens, and keeps the logits after each stream's last one. */
+static hlz_status eval_carried(lockstep *L, hlz_error *e)
+{
+    const hlz_llm *llm = L->llm;
+    size_t i = 0, v = llm->n_vocab;
+    for (;;) {
+        size_t m = 0, used = 0;
+        for (; i < L->count && used < L->room; i++) {
+            stream_state *t = &L->state[i];
+            if (t->pending == 0) continue;
+            size_t k = t->pending < L->room - used ? t->pending : L->room - used;
+            L->ses[m] = t->s, L->toks[m] = L->streams[i].ids + t->begin - t->pending;
+            L->counts[m] = k, L->who[m] = i, used += k, m++;
+            t->pending -= k;
+            if (t->pending > 0) break; /* the rest of this stream goes in the next call */
+        }
+        if (m == 0) return HLZ_OK;
+        hlz_status st = hlz_model_eval_batch(llm->model, L->ses, L->toks, L->counts, m, L->logits, e);
+        if (st != HLZ_OK) return st;
+        size_t row = 0;
+        for (size_t j = 0; j < m; j++) {
+            row += L->counts[j];
+            size_t w = L->who[j];
+            if (L->state[w].pending > 0) continue;
+            memcpy(L->carried + w * v, L->logits + (row - 1) * v, v * sizeof(float));
+            L->next[w] = L->carried + w * v;
+        }
+    }
+}
+
+/* Evaluates the token each active stream just decided, when the next one
+ * is in the same window: one call, one row per stream. */
+static hlz_status eval_step(lockstep *L, hlz_error *e)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < L->count; i++) {
+        stream_state *t = &L->state[i];
+        if (!t->active || t->at >= t->end) continue;
+        L->ses[m] = t->s, L->toks[m] = L->streams[i].ids + t->at - 1, L->counts[m] = 1, L->who[m] = i, m++;
+    }
+    if (m == 0) return HLZ_OK;
+    hlz_status st = hlz_model_eval_batch(L->llm->model, L->ses, L->toks, L->counts, m, L->step, e);
+    for (size_t j = 0; j < m && st == HLZ_OK; j++) L->next[L->who[j]] = L->step + j * L->llm->n_vocab;
+    return st;
+}
+
+typedef struct {
+    lockstep *L;
+    size_t *list; /* the streams deciding a token this step */
+} pick_job;
+
+static void pick_one(void *context, size_t j)
+{
+    pick_job *p = context;
+    lockstep *L = p->L;
+    size_t i = p->list[j];
+    hlz_llm_stream *c = &L->streams[i];
+    stream_state *t = &L->state[i];
+    c->status = c->pick(c->ctx, L->next[i], t->at, &c->ids[t->at], &c->error);
+    if (c->status == HLZ_OK && (c->ids[t->at] < 0 || (uint32_t)c->ids[t->at] >= L->llm->n_vocab))
+        c->status = hlz_fail(&c->error, HLZ_ERR_CORRUPT, "decoded token %ld is not in the vocabulary",
+                             (long)c->ids[t->at]);
+    if (c->status != HLZ_OK) t->active = false;
+    else t->at++;
+}
+
+/* The lockstep walk with token searches: each step, every unfinished
+ * stream contributes the token it decided last (or, at a window's start,
+ * its carried tokens) and its slot; one call evaluates them all and returns
+ * the next token of each with its interval. */
+static hlz_status walk_decode_find(const hlz_llm *llm, hlz_llm_stream *streams, size_t count, hlz_error *error)
+{
+    typedef struct {
+        hlz_session *s;
+        size_t at, end;
+        bool active, started;
+    } find_state;
+    uint32_t n_ctx = hlz_session_length(llm->prime) + llm->params.carry + llm->params.window;
+    find_state *state = calloc(count, sizeof *state);
+    hlz_session **ses = malloc(count * sizeof *ses);
+    const int32_t **toks = malloc(count * sizeof *toks);
+    size_t *counts = malloc(count * sizeof *counts), *who = malloc(count * sizeof *who);
+    uint32_t *slots = malloc(count * sizeof *slots);
+    hlz_token_found *found = malloc(count * sizeof *found);
+    hlz_status st = HLZ_OK;
+    if (!state || !ses || !toks || !counts || !who || !slots || !found)
+        st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory decoding %zu chunks", count);
+    for (size_t i = 0; i < count && st == HLZ_OK; i++) {
+        streams[i].status = HLZ_OK;
+        state[i].active = streams[i].n > 0;
+        if (state[i].active) st = hlz_session_create(llm->model, n_ctx, &state[i].s, error);
+    }
+    while (st == HLZ_OK) {
+        size_t m = 0;
+        for (size_t i = 0; i < count && st == HLZ_OK; i++) {
+            find_state *t = &state[i];
+            hlz_llm_stream *c = &streams[i];
+            while (t->active) {
+                if (t->at == c->n) { /* done */
+                    t->active = false;
+                    break;
+                }
+                if (t->started && t->at < t->end) { /* the token before `at` predicts it */
+                    ses[m] = t->s, toks[m] = c->ids + t->at - 1, counts[m] = 1;
+                    break;
+                }
+                /* A window starts at `at`: the prime, then its carried tokens. */
+                size_t begin = t->at, first = window_first(llm, begin);
+                t->end = c->n - begin < llm->params.window ? c->n : begin + llm->params.window;
+                t->started = true;
+                if ((st = hlz_session_copy(llm->model, t->s, llm->prime, error)) != HLZ_OK) break;
+                if (first < begin) {
+                    ses[m] = t->s, toks[m] = c->ids + first, counts[m] = begin - first;
+                    break;
+                }
+                /* The prime's logits predict it: decided here, then the walk goes on. */
+                c->status = c->pick(c->ctx, llm->prime_logits, t->at, &c->ids[t->at], &c->error);
+                if (c->status != HLZ_OK) t->active = false;
+                else t->at++;
+            }
+            if (st == HLZ_OK && t->active) slots[m] = c->slot(c->ctx), who[m++] = i;
+        }
+        if (st != HLZ_OK || m == 0) break;
+        if ((st = hlz_model_eval_batch_find(llm->model, ses, toks, counts, m, slots, found, error)) != HLZ_OK) break;
+        for (size_t j = 0; j < m; j++) {
+            find_state *t = &state[who[j]];
+            hlz_llm_stream *c = &streams[who[j]];
+            c->ids[t->at] = (int32_t)found[j].token;
+            c->status = found[j].token < llm->n_vocab ? c->advance(c->ctx, found[j].cum, found[j].freq, &c->error)
+                                                       : hlz_fail(&c->error, HLZ_ERR_CORRUPT, "decoded token %lu is not in the vocabulary",
+                                                                  (unsigned long)found[j].token);
+            if (c->status != HLZ_OK) t->active = false;
+            else t->at++;
+        }
+    }
+    for (size_t i = 0; state && i < count; i++) hlz_session_free(state[i].s);
+    free(state), free(ses), free(toks), free(counts), free(who), free(slots), free(found);
+    return st;
+}
+
+hlz_status hlz_llm_walk_decode_many(const hlz_llm *llm, hlz_llm_stream *streams, size_t count, int threads,
+                                    hlz_error *error)
+{
+    if (count == 0) return HLZ_OK;
+    bool find = llm->stats;
+    for (size_t i = 0; i < count; i++) find = find && streams[i].slot && streams[i].advance;
+    if (find) return walk_decode_find(llm, streams, count, error);
+    size_t v = llm->n_vocab;
+    /* Tokens per call for the carried tokens: the logits budget, and no more
+     * than every stream's carried tokens can use. */
+    size_t room = llm->budget / (v * sizeof(float));
+    room = room < 1 ? 1 : room;
+    room = room < count * llm->params.carry ? room : count * llm->params.carry;
+    uint32_t n_ctx = hlz_session_length(llm->prime) + llm->params.carry + llm->params.window;
+    lockstep L = {.llm = llm, .streams = streams, .count = count, .state = calloc(count, sizeof(stream_state)),
+                  .next = malloc(count * sizeof(float *)), .carried = malloc(count * v * sizeof(float)),
+                  .step = malloc(count * v * sizeof(float)), .logits = malloc((room ? room : 1) * v * sizeof(float)),
+                  .room = room, .ses = malloc(count * sizeof(hlz_session *)),
+                  .toks = malloc(count * sizeof(int32_t *)), .counts = malloc(count * sizeof(size_t)),
+                  .who = malloc(count * sizeof(size_t))};
+    size_t *list = malloc(count * sizeof *list);
+    hlz_status st = HLZ_OK;
+    if (!L.state || !L.next || !L.carried || !L.step || !L.logits || !L.ses || !L.toks || !L.counts || !L.who || !list)
+        st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory decoding %zu chunks", count);
+    for (size_t i = 0; i < count && st == HLZ_OK; i++) {
+        streams[i].status = HLZ_OK;
+        L.state[i].active = streams[i].n > 0;
+        if (L.state[i].active) st = hlz_session_create(llm->model, n_ctx, &L.state[i].s, error);
+    }
+    while (st == HLZ_OK) {
+        size_t m = 0;
+        for (size_t i = 0; i < count && st == HLZ_OK; i++) {
+            stream_state *t = &L.state[i];
+            if (t->active && t->at == streams[i].n) t->active = false; /* done */
+            if (t->active && (!t->started || t->at == t->end)) st = start_window(&L, i, error);
+            if (t->active) list[m++] = i;
+        }
+        if (st != HLZ_OK || m == 0) break;
+        if ((st = eval_carried(&L, error)) != HLZ_OK) break;
+        /* The picks are independent (one context per chunk): spread them over the threads. */
+        pick_job p = {&L, list};
+        hlz_parallel_for(threads, m, pick_one, &p);
+        st = eval_step(&L, error);
+    }
+    for (size_t i = 0; L.state && i < count; i++) hlz_session_free(L.state[i].s);
+    free(L.state), free(L.next), free(L.carried), free(L.step), free(L.logits), free(L.ses), free(L.toks);
+    free(L.counts), free(L.who), free(list);
+    return st;
+}
+
 hlz_status hlz_llm_untokenize(const hlz_llm *llm, const int32_t *ids, size_t n, unsigned flags, uint8_t *dst,
                               size_t raw_size, hlz_error *error)
 {
@@ -305,6 +682,7 @@ typedef struct {
     hlz_rans_decoder d;
     hlz_hybrid *hybrid;
     uint32_t *table;
+    unsigned flags;
 } decode_tables;
 
 /* Decodes one token from the table of `logits`. */
@@ -316,9 +694,17 @@ static hlz_status decode_token(void *context, const float *logits, size_t at, in
     return hlz_hybrid_decode(t->hybrid, t->table, &t->d, token, e);
 }
 
-hlz_status hlz_llm_decode(const hlz_llm *llm, const uint8_t *src, size_t coded_size, uint8_t *dst,
-                          size_t raw_size, hlz_error *error)
+static uint32_t decode_slot(void *context) { return hlz_rans_slot(&((decode_tables *)context)->d); }
+
+static hlz_status decode_advance(void *context, uint32_t cum, uint32_t freq, hlz_error *e)
 {
+    return hlz_rans_advance(&((decode_tables *)context)->d, cum, freq, e);
+}
+
+hlz_status hlz_llm_decode_start(const hlz_llm *llm, const uint8_t *src, size_t coded_size, size_t raw_size,
+                                hlz_llm_stream *stream, hlz_error *error)
+{
+    memset(stream, 0, sizeof *stream);
     size_t at = 0;
     uint64_t n, bits, flags, parts = 0;
     if (hlz_get_varint(src, coded_size, &at, &n) || hlz_get_varint(src, coded_size, &at, &bits) ||
@@ -327,20 +713,51 @@ hlz_status hlz_llm_decode(const hlz_llm *llm, const uint8_t *src, size_t coded_s
         ((flags & HLZ_LLM_FLAG_HYBRID) &&
          (hlz_get_varint(src, coded_size, &at, &parts) || parts == 0 || parts > HLZ_MIX_ALL)))
         return hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt llm payload header");
-    decode_tables t = {.llm = llm};
-    hlz_status st = hlz_rans_decoder_init(&t.d, src + at, coded_size - at, error);
-    if (st != HLZ_OK) return st;
-    int32_t *ids = malloc((size_t)n * sizeof *ids);
-    t.table = malloc(llm->n_vocab * sizeof *t.table);
-    if (!ids || !t.table) st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
-    if (st == HLZ_OK) st = hlz_hybrid_create((unsigned)parts, llm->n_vocab, (size_t)n, &t.hybrid, error);
-    if (st == HLZ_OK) st = hlz_llm_walk_decode(llm, ids, (size_t)n, decode_token, &t, error);
-    if (st == HLZ_OK) st = hlz_rans_finish(&t.d, error);
-    if (st == HLZ_OK)
-        st = hlz_llm_untokenize(llm, ids, (size_t)n, (unsigned)flags & HLZ_LLM_FLAG_CRLF, dst, raw_size, error);
-    hlz_hybrid_free(t.hybrid);
-    free(ids), free(t.table);
+    decode_tables *t = calloc(1, sizeof *t);
+    if (!t) return hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+    t->llm = llm, t->flags = (unsigned)flags & HLZ_LLM_FLAG_CRLF;
+    hlz_status st = hlz_rans_decoder_init(&t->d, src + at, coded_size - at, error);
+    if (st == HLZ_OK) {
+        stream->ids = malloc((size_t)n * sizeof *stream->ids);
+        t->table = malloc(llm->n_vocab * sizeof *t->table);
+        if (!stream->ids || !t->table) st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+    }
+    if (st == HLZ_OK) st = hlz_hybrid_create((unsigned)parts, llm->n_vocab, (size_t)n, &t->hybrid, error);
+    if (st != HLZ_OK) {
+        hlz_hybrid_free(t->hybrid);
+        free(stream->ids), free(t->table), free(t);
+        stream->ids = NULL;
+        return st;
+    }
+    stream->n = (size_t)n, stream->pick = decode_token, stream->ctx = t;
+    /* The GPU's token search finds a token in the model's own table: only
+     * for chunks coded with the model alone. */
+    if (!parts) stream->slot = decode_slot, stream->advance = decode_advance;
+    return HLZ_OK;
+}
+
+hlz_status hlz_llm_decode_finish(const hlz_llm *llm, hlz_llm_stream *stream, uint8_t *dst, size_t raw_size,
+                                 hlz_error *error)
+{
+    decode_tables *t = stream->ctx;
+    hlz_status st = stream->status;
+    if (st != HLZ_OK && error) *error = stream->error;
+    if (st == HLZ_OK) st = hlz_rans_finish(&t->d, error);
+    if (st == HLZ_OK) st = hlz_llm_untokenize(llm, stream->ids, stream->n, t->flags, dst, raw_size, error);
+    hlz_hybrid_free(t->hybrid);
+    free(stream->ids), free(t->table), free(t);
+    stream->ids = NULL, stream->ctx = NULL;
     return st;
+}
+
+hlz_status hlz_llm_decode(const hlz_llm *llm, const uint8_t *src, size_t coded_size, uint8_t *dst,
+                          size_t raw_size, hlz_error *error)
+{
+    hlz_llm_stream stream;
+    hlz_status st = hlz_llm_decode_start(llm, src, coded_size, raw_size, &stream, error);
+    if (st != HLZ_OK) return st;
+    stream.status = hlz_llm_walk_decode(llm, stream.ids, stream.n, stream.pick, stream.ctx, &stream.error);
+    return hlz_llm_decode_finish(llm, &stream, dst, raw_size, error);
 }
 
 /* ---- the header option ------------------------------------------------------ */

@@ -477,26 +477,65 @@ hlz_status hlz_robust_payload_info(const uint8_t *src, size_t size, hlz_robust_p
     return st;
 }
 
-hlz_status hlz_robust_decode(const hlz_llm *llm, const uint8_t *src, size_t coded_size, uint8_t *dst,
-                             size_t raw_size, hlz_error *error)
+/* A started decoding: the decoder and what finish needs. */
+typedef struct {
+    decoder d;
+    unsigned flags;
+} robust_stream;
+
+hlz_status hlz_robust_decode_start(const hlz_llm *llm, const uint8_t *src, size_t coded_size, size_t raw_size,
+                                   hlz_llm_stream *stream, hlz_error *error)
 {
+    memset(stream, 0, sizeof *stream);
     size_t at;
     uint64_t n, bits, flags;
     hlz_robust_params params;
-    decoder d = {0};
-    hlz_status st = get_head(src, coded_size, &at, &n, &bits, &flags, &params, &d.A, error);
-    if (st != HLZ_OK) return st;
-    if (n == 0 || n > (uint64_t)raw_size + 1) return hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt robust payload header");
-    d.src = src + at, d.bits = (coded_size - at) * 8;
-    if ((st = layout_init(&d.L, &params, hlz_llm_vocab(llm), error)) != HLZ_OK) return st;
-    int32_t *ids = malloc((size_t)n * sizeof *ids);
-    if (!ids) st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
-    if (st == HLZ_OK) st = hlz_llm_walk_decode(llm, ids, (size_t)n, decode_token, &d, error);
+    robust_stream *r = calloc(1, sizeof *r);
+    if (!r) return hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+    hlz_status st = get_head(src, coded_size, &at, &n, &bits, &flags, &params, &r->d.A, error);
+    if (st == HLZ_OK && (n == 0 || n > (uint64_t)raw_size + 1))
+        st = hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt robust payload header");
+    if (st != HLZ_OK) {
+        free(r);
+        return st;
+    }
+    r->d.src = src + at, r->d.bits = (coded_size - at) * 8, r->flags = (unsigned)flags;
+    if ((st = layout_init(&r->d.L, &params, hlz_llm_vocab(llm), error)) != HLZ_OK) {
+        free(r);
+        return st;
+    }
+    if (!(stream->ids = malloc((size_t)n * sizeof *stream->ids))) {
+        layout_free(&r->d.L);
+        free(r);
+        return hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+    }
+    stream->n = (size_t)n, stream->pick = decode_token, stream->ctx = r;
+    return HLZ_OK;
+}
+
+hlz_status hlz_robust_decode_finish(const hlz_llm *llm, hlz_llm_stream *stream, uint8_t *dst, size_t raw_size,
+                                    hlz_error *error)
+{
+    robust_stream *r = stream->ctx;
+    decoder *d = &r->d;
+    hlz_status st = stream->status;
+    if (st != HLZ_OK && error) *error = stream->error;
     /* Only the zero padding of the last byte may follow the last token. */
-    if (st == HLZ_OK && (d.bits - d.at >= 8 || (d.at < d.bits && (d.src[d.at >> 3] & (0xffu >> (d.at & 7))))))
+    if (st == HLZ_OK && (d->bits - d->at >= 8 || (d->at < d->bits && (d->src[d->at >> 3] & (0xffu >> (d->at & 7))))))
         st = hlz_fail(error, HLZ_ERR_CORRUPT, "robust data has bits after its last token");
-    if (st == HLZ_OK) st = hlz_llm_untokenize(llm, ids, (size_t)n, (unsigned)flags, dst, raw_size, error);
-    layout_free(&d.L);
-    free(ids);
+    if (st == HLZ_OK) st = hlz_llm_untokenize(llm, stream->ids, stream->n, r->flags, dst, raw_size, error);
+    layout_free(&d->L);
+    free(stream->ids), free(r);
+    stream->ids = NULL, stream->ctx = NULL;
     return st;
+}
+
+hlz_status hlz_robust_decode(const hlz_llm *llm, const uint8_t *src, size_t coded_size, uint8_t *dst,
+                             size_t raw_size, hlz_error *error)
+{
+    hlz_llm_stream stream;
+    hlz_status st = hlz_robust_decode_start(llm, src, coded_size, raw_size, &stream, error);
+    if (st != HLZ_OK) return st;
+    stream.status = hlz_llm_walk_decode(llm, stream.ids, stream.n, stream.pick, stream.ctx, &stream.error);
+    return hlz_robust_decode_finish(llm, &stream, dst, raw_size, error);
 }

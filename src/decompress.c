@@ -5,6 +5,7 @@
  * their checksums and written in order. At the index the reader checks that
  * it lists exactly the chunks seen, and at the trailer that it points back
  * at the index, so a missing, repeated or truncated record is an error. */
+#include "device.h"
 #include "internal.h"
 #include "llm.h"
 #include "robust.h"
@@ -14,6 +15,13 @@
 #include <string.h>
 
 typedef enum { WALK_DECODE, WALK_LIST } walk_mode;
+
+/* Chunks decoded at once when the model is on the GPU: each step costs
+ * about the same for a few or a few thousand of them. Their buffers (two
+ * chunks each) take at most LOCKSTEP_HOST_BYTES of host memory. */
+#define LOCKSTEP_MIN 16
+#define LOCKSTEP_MAX 2048
+#define LOCKSTEP_HOST_BYTES ((uint64_t)1 << 30)
 
 typedef struct {
     FILE *in;
@@ -49,9 +57,31 @@ typedef struct {
     uint8_t *coded;
     uint8_t *raw;
     const hlz_llm *llm;   /* for llm chunks */
+    hlz_llm_stream stream; /* a model-coded chunk started for the lockstep walk */
+    bool started;
     hlz_status status;
     hlz_error error;
 } job;
+
+/* After the chunk's codec ran: name the chunk in an error, check the checksum. */
+static void decode_done(job *j)
+{
+    hlz_chunk_record *r = &j->record;
+    if (j->status != HLZ_OK) {
+        /* Name the chunk: the codec's message does not know it. */
+        hlz_error inner = j->error;
+        j->status = hlz_fail(&j->error, j->status, "chunk %llu: %s", (unsigned long long)j->number, inner.message);
+        return;
+    }
+    if (hlz_checksum64(j->raw, r->raw_size, j->number) != r->checksum)
+        j->status = hlz_fail(&j->error, HLZ_ERR_CHECKSUM, "chunk %llu: checksum mismatch, the data is corrupt",
+                             (unsigned long long)j->number);
+}
+
+static bool model_coded(const job *j)
+{
+    return j->record.codec == HLZ_CODEC_LLM || j->record.codec == HLZ_CODEC_ROBUST;
+}
 
 static void decode_job(void *context, size_t i)
 {
@@ -64,15 +94,37 @@ static void decode_job(void *context, size_t i)
         j->status = hlz_robust_decode(j->llm, j->coded, r->coded_size, j->raw, r->raw_size, &j->error);
     else
         j->status = hlz_codec_decode(r->codec, j->coded, r->coded_size, j->raw, r->raw_size, &j->error);
-    if (j->status != HLZ_OK) {
-        /* Name the chunk: the codec's message does not know it. */
-        hlz_error inner = j->error;
-        j->status = hlz_fail(&j->error, j->status, "chunk %llu: %s", (unsigned long long)j->number, inner.message);
+    decode_done(j);
+}
+
+/* The lockstep path, first part: other codecs decode whole; model-coded
+ * chunks only start (their tokens come from hlz_llm_walk_decode_many). */
+static void start_job(void *context, size_t i)
+{
+    job *j = &((job *)context)[i];
+    hlz_chunk_record *r = &j->record;
+    j->started = false;
+    if (!model_coded(j)) {
+        decode_job(context, i);
         return;
     }
-    if (hlz_checksum64(j->raw, r->raw_size, j->number) != r->checksum)
-        j->status = hlz_fail(&j->error, HLZ_ERR_CHECKSUM, "chunk %llu: checksum mismatch, the data is corrupt",
-                             (unsigned long long)j->number);
+    if ((j->status = hlz_payload_check(r, j->coded, j->number, &j->error)) != HLZ_OK) return;
+    j->status = (r->codec == HLZ_CODEC_LLM ? hlz_llm_decode_start : hlz_robust_decode_start)(
+        j->llm, j->coded, r->coded_size, r->raw_size, &j->stream, &j->error);
+    if (j->status == HLZ_OK) j->started = true;
+    else decode_done(j);
+}
+
+/* The last part: the end of each model-coded stream, detokenizing, checksums. */
+static void finish_job(void *context, size_t i)
+{
+    job *j = &((job *)context)[i];
+    if (!j->started) return;
+    hlz_chunk_record *r = &j->record;
+    j->started = false;
+    j->status = (r->codec == HLZ_CODEC_LLM ? hlz_llm_decode_finish : hlz_robust_decode_finish)(
+        j->llm, &j->stream, j->raw, r->raw_size, &j->error);
+    decode_done(j);
 }
 
 typedef struct {
@@ -84,13 +136,37 @@ typedef struct {
     job *jobs;
     size_t job_count, job_capacity;
     hlz_llm *llm;           /* the current archive's llm codec, made at its first llm chunk */
+    bool lockstep;          /* the model is on the GPU: decode model-coded chunks in lockstep */
+    bool find;              /* HLZ_LOCKSTEP=find: token searches on the CPU too (tests) */
+    hlz_llm_stream *streams; /* job_capacity of them, for the lockstep walk */
     uint64_t raw_done, stopped;
 } walker;
+
+/* The model-coded chunks of the batch advance together, one token each per
+ * batched evaluation; everything else runs on the threads as usual. */
+static void decode_lockstep(walker *w)
+{
+    hlz_parallel_for(w->threads, w->job_count, start_job, w->jobs);
+    size_t m = 0;
+    for (size_t i = 0; i < w->job_count; i++)
+        if (w->jobs[i].started) w->streams[m++] = w->jobs[i].stream;
+    hlz_error e;
+    hlz_status st = w->llm ? hlz_llm_walk_decode_many(w->llm, w->streams, m, w->threads, &e) : HLZ_OK;
+    m = 0;
+    for (size_t i = 0; i < w->job_count; i++) {
+        job *j = &w->jobs[i];
+        if (!j->started) continue;
+        j->stream = w->streams[m++];
+        if (st != HLZ_OK) j->stream.status = st, j->stream.error = e;
+    }
+    hlz_parallel_for(w->threads, w->job_count, finish_job, w->jobs);
+}
 
 static hlz_status flush_jobs(walker *w, reader *r, hlz_error *error)
 {
     if (w->llm && w->options->model) hlz_model_set_threads(w->options->model, w->job_count == 1 ? w->threads : 1);
-    hlz_parallel_for(w->threads, w->job_count, decode_job, w->jobs);
+    if (w->lockstep && w->llm) decode_lockstep(w);
+    else hlz_parallel_for(w->threads, w->job_count, decode_job, w->jobs);
     size_t n = w->job_count;
     w->job_count = 0;
     for (size_t i = 0; i < n; i++) {
@@ -122,7 +198,9 @@ static hlz_status queue_job(walker *w, const hlz_chunk_record *record, uint64_t 
     hlz_status st = read_exact(r, j->coded, record->coded_size, "chunk data", error);
     if (st != HLZ_OK) return st;
     w->job_count++;
-    if (w->job_count == w->job_capacity) return flush_jobs(w, r, error);
+    if (w->job_count == w->job_capacity ||
+        (w->lockstep && (uint64_t)(w->job_count + 1) * 2 * chunk_size > LOCKSTEP_HOST_BYTES))
+        return flush_jobs(w, r, error);
     return HLZ_OK;
 }
 
@@ -155,7 +233,9 @@ static hlz_status start_llm(walker *w, const hlz_header *h, const hlz_llm_params
                         name, want, info.name[0] ? info.name : "(unnamed)", have);
     }
     hlz_model_set_threads(model, 1);
-    return hlz_llm_create(model, params, &w->llm, error);
+    hlz_status st = hlz_llm_create(model, params, &w->llm, error);
+    if (st == HLZ_OK && w->find) hlz_llm_set_stats(w->llm, true);
+    return st;
 }
 
 /* Reads one archive whose first `have` bytes (of the magic) are in `first`. */
@@ -315,8 +395,35 @@ static hlz_status walk(walker *w, FILE *in, hlz_stats *stats, hlz_error *error)
     hlz_status st = HLZ_OK;
     if (w->mode == WALK_DECODE) {
         w->job_capacity = (size_t)(w->threads > 0 ? w->threads : 1);
+        hlz_model *model = w->options ? w->options->model : NULL;
+        /* HLZ_LOCKSTEP=1 (or =find, with token searches) takes the GPU's
+         * lockstep path on the CPU too, so that tests cover it anywhere. */
+        const char *force = getenv("HLZ_LOCKSTEP");
+        bool forced = force && (strcmp(force, "1") == 0 || strcmp(force, "find") == 0);
+        w->find = forced && strcmp(force, "find") == 0;
+        if (model && forced && !model->cuda) {
+            w->lockstep = true;
+            if (w->job_capacity < LOCKSTEP_MIN) w->job_capacity = LOCKSTEP_MIN;
+        }
+        if (model && model->cuda) {
+            /* As many chunks in flight as a quarter of the free GPU memory holds
+             * key/value caches for (1024 positions each: the prime, the carried
+             * tokens and a window of the default settings fit), within
+             * LOCKSTEP_MIN..LOCKSTEP_MAX. */
+            const hlz_model_config *c = &model->config;
+            size_t positions = c->n_ctx < 1024 ? c->n_ctx : 1024;
+            size_t per = (size_t)c->n_layer * positions * c->n_head_kv * c->head_dim * 2 * sizeof(float);
+            size_t fit = hlz_cuda_free_memory() / 4 / (per ? per : 1);
+            fit = fit < LOCKSTEP_MIN ? LOCKSTEP_MIN : fit > LOCKSTEP_MAX ? LOCKSTEP_MAX : fit;
+            w->lockstep = true;
+            if (fit > w->job_capacity) w->job_capacity = fit;
+        }
         w->jobs = calloc(w->job_capacity, sizeof *w->jobs);
-        if (!w->jobs) return hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+        w->streams = w->lockstep ? calloc(w->job_capacity, sizeof *w->streams) : NULL;
+        if (!w->jobs || (w->lockstep && !w->streams)) {
+            free(w->jobs);
+            return hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+        }
     }
     for (uint64_t archives = 0;; archives++) {
         uint8_t first;
@@ -338,6 +445,7 @@ static hlz_status walk(walker *w, FILE *in, hlz_stats *stats, hlz_error *error)
     if (w->jobs) {
         free_jobs(w);
         free(w->jobs);
+        free(w->streams);
     }
     if (st == HLZ_OK && w->out && fflush(w->out) != 0)
         st = hlz_fail(error, HLZ_ERR_IO, "write error: %s", strerror(errno));

@@ -23,6 +23,9 @@ typedef struct {
 /* Number of usable CUDA devices (0 without a GPU, a driver, or CUDA). */
 int hlz_cuda_device_count(void);
 
+/* Free memory of GPU 0 in bytes (0 without a GPU): what batch sizes adapt to. */
+size_t hlz_cuda_free_memory(void);
+
 /* Uploads the model's weights and tables to GPU 0 and sets m->cuda and
  * m->device_name; HLZ_ERR_NOMEM when the GPU memory does not suffice. */
 hlz_status hlz_cuda_model_init(hlz_model *m, hlz_error *error);
@@ -38,12 +41,30 @@ hlz_status hlz_cuda_session_copy(const hlz_model *m, hlz_session *dst, const hlz
 hlz_status hlz_cuda_forward(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
                             float *out, hlz_error *error);
 
+/* hlz_cuda_forward, then for each token t with next[t] >= 0 the statistics
+ * of token next[t] under its logits (entropy.h), computed on the GPU: only
+ * they come back to `stats` (n entries). */
+struct hlz_token_stats;
+hlz_status hlz_cuda_forward_stats(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
+                                  const int32_t *next, struct hlz_token_stats *stats, hlz_error *error);
+
+/* hlz_cuda_forward, then for each j < n_find the token found for slots[j]
+ * in the table of row rows[j]'s logits (entropy.h), computed on the GPU:
+ * only they come back to `found`. */
+struct hlz_token_found;
+hlz_status hlz_cuda_forward_find(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
+                                 const uint32_t *rows, const uint32_t *slots, size_t n_find,
+                                 struct hlz_token_found *found, hlz_error *error);
+
 /* Single-kernel entry points for tests/cuda/check_cuda.c: each runs the
  * kernel the forward pass uses on host inputs and returns host outputs.
  * 0 on success, -1 on a CUDA error. */
 int hlz_cuda_test_quantize(const float *x, size_t n_tokens, uint64_t cols, hlz_q8_block *out);
 int hlz_cuda_test_matmul(const hlz_q8_0_block *w, uint64_t rows, uint64_t cols_pad, const hlz_q8_block *x,
                          size_t n_tokens, float *out);
+/* The same with a given kernel: 0 dp4a, 1 mma (the default), 2 tiled. */
+int hlz_cuda_test_matmul_kind(int kind, const hlz_q8_0_block *w, uint64_t rows, uint64_t cols_pad,
+                              const hlz_q8_block *x, size_t n_tokens, float *out);
 int hlz_cuda_test_rmsnorm(const float *x, const float *w, size_t n_tokens, uint32_t dim, float eps, float *y);
 /* op 0: out = hlz_expf(a) (b unused, may be NULL); op 1: out = silu(a) * b. */
 int hlz_cuda_test_elementwise(int op, const float *a, const float *b, size_t n, float *out);
@@ -53,5 +74,21 @@ int hlz_cuda_test_rope(float *x, size_t n_vec, uint32_t head_dim, const uint32_t
 /* One head's attention over n cached rows (row stride kv_row): out[head_dim]. */
 int hlz_cuda_test_attention(const float *q, const float *k, const float *v, uint32_t n, uint32_t head_dim,
                             size_t kv_row, float *out);
+
+/* The statistics kernel alone: stats[r] for token next[r] under row r of
+ * `logits` (n_rows x n_vocab, host memory; next[r] < 0 skips the row). */
+int hlz_cuda_test_token_stats(const float *logits, size_t n_rows, uint32_t n_vocab, const int32_t *next,
+                              struct hlz_token_stats *stats);
+
+/* The search kernel alone: found[r] for slots[r] in the table of row r of
+ * `logits` (n_rows x n_vocab, host memory). */
+int hlz_cuda_test_token_find(const float *logits, size_t n_rows, uint32_t n_vocab, const uint32_t *slots,
+                             struct hlz_token_found *found);
+
+/* Benchmarks (bench/gpu_bench.c): the seconds one matrix product of rows x
+ * cols_pad weights by n_tokens vectors takes on the GPU (kernel only, the
+ * mean of `reps` launches), with kernel `kind` (0 dp4a, 1 mma, 2 tiled).
+ * 0 on success, -1 on a CUDA error. */
+int hlz_cuda_bench_matmul(uint64_t rows, uint64_t cols_pad, size_t n_tokens, int kind, int reps, double *seconds);
 
 #endif

@@ -5,6 +5,7 @@
 
 #ifndef HLZ_HAVE_CUDA
 int hlz_cuda_device_count(void) { return 0; }
+size_t hlz_cuda_free_memory(void) { return 0; }
 
 hlz_status hlz_cuda_model_init(hlz_model *m, hlz_error *error)
 {
@@ -33,5 +34,25 @@ hlz_status hlz_cuda_forward(hlz_model *m, const hlz_token_place *place, const in
 {
     (void)m, (void)place, (void)tokens, (void)n, (void)out;
     return hlz_fail(error, HLZ_ERR_UNSUPPORTED, "this build of hlz has no CUDA backend");
+}
+hlz_status hlz_cuda_forward_stats(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
+                                  const int32_t *next, struct hlz_token_stats *stats, hlz_error *error)
+{
+    (void)m, (void)place, (void)tokens, (void)n, (void)next, (void)stats;
+    return hlz_fail(error, HLZ_ERR_UNSUPPORTED, "this build of hlz has no CUDA backend");
+}
+
+hlz_status hlz_cuda_forward_find(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
+                                 const uint32_t *rows, const uint32_t *slots, size_t n_find,
+                                 struct hlz_token_found *found, hlz_error *error)
+{
+    (void)m, (void)place, (void)tokens, (void)n, (void)rows, (void)slots, (void)n_find, (void)found;
+    return hlz_fail(error, HLZ_ERR_UNSUPPORTED, "this build of hlz has no CUDA backend");
+}
+
+int hlz_cuda_bench_matmul(uint64_t rows, uint64_t cols_pad, size_t n_tokens, int kind, int reps, double *seconds)
+{
+    (void)rows, (void)cols_pad, (void)n_tokens, (void)kind, (void)reps, (void)seconds;
+    return -1;
 }
 #endif

@@ -1,6 +1,7 @@
 /* entropy.c - logits to integer frequency tables, and the rANS coder. */
 #include "entropy.h"
 #include "detmath.h"
+#include "kernels.h"
 
 #include <math.h>
 
@@ -64,6 +65,37 @@ uint32_t hlz_freq_from_logits(const float *logits, uint32_t n, uint32_t *freq)
     }
     freq[best] += HLZ_FREQ_TOTAL - used;
     return best;
+}
+
+void hlz_token_stats_from_logits(const float *logits, uint32_t n, int32_t token, uint32_t *scratch,
+                                 hlz_token_stats *out)
+{
+    uint32_t best = hlz_freq_from_logits(logits, n, scratch);
+    (void)best;
+    uint32_t c = 0;
+    for (int32_t k = 0; k < token; k++) c += scratch[k];
+    out->cum = c;
+    out->freq = scratch[token];
+    float max = logits[0];
+    for (uint32_t i = 1; i < n; i++) max = logits[i] > max ? logits[i] : max;
+    double sum = 0;
+    for (uint32_t i = 0; i < n; i++) sum += (double)hlz_expf(logits[i] - max);
+    out->max = max;
+    out->logit = logits[token];
+    out->sum = sum;
+}
+
+void hlz_token_find_from_logits(const float *logits, uint32_t n, uint32_t slot, uint32_t *scratch,
+                                hlz_token_found *out)
+{
+    hlz_freq_from_logits(logits, n, scratch);
+    out->token = hlz_freq_find(scratch, n, slot, &out->cum);
+    out->freq = scratch[out->token];
+}
+
+double hlz_token_stats_bits(const hlz_token_stats *s)
+{
+    return (hlz_det_log(s->sum) - ((double)s->logit - (double)s->max)) / 0.69314718055994530942;
 }
 
 uint32_t hlz_freq_find(const uint32_t *freq, uint32_t n, uint32_t slot, uint32_t *cum)

@@ -31,6 +31,36 @@ const uint64_t *hlz_logit_weights(void);
  * with the smallest k. Returns that token (the most likely one). */
 uint32_t hlz_freq_from_logits(const float *logits, uint32_t n_vocab, uint32_t *freq);
 
+/* What the llm encoder keeps of one position, for its token: the token's
+ * cumulative frequency and frequency in the table above, and the terms of
+ * its cross-entropy (hlz_token_stats_bits). The CUDA backend computes the
+ * same on the GPU, so that only these 24 bytes per token leave it. */
+typedef struct hlz_token_stats {
+    uint32_t cum, freq;
+    float max;    /* logits[0], then each larger logit in order (nan when logits[0] is nan) */
+    float logit;  /* logits[token] */
+    double sum;   /* the sum, in order of i, of (double)hlz_expf(logits[i] - max) */
+} hlz_token_stats;
+
+/* Fills *out for `token`; `scratch` holds n_vocab entries. */
+void hlz_token_stats_from_logits(const float *logits, uint32_t n_vocab, int32_t token, uint32_t *scratch,
+                                 hlz_token_stats *out);
+
+/* The token's cross-entropy in bits: (ln(sum) - (logit - max)) / ln 2, with
+ * the deterministic log of detmath.c. */
+double hlz_token_stats_bits(const hlz_token_stats *s);
+
+/* What the llm decoder needs of one position: the token whose interval of
+ * the table holds the rANS slot, and that interval (hlz_freq_find's). */
+typedef struct hlz_token_found {
+    uint32_t token, cum, freq;
+} hlz_token_found;
+
+/* The table of `logits` (hlz_freq_from_logits) searched for `slot`
+ * (hlz_freq_find); `scratch` holds n_vocab entries. */
+void hlz_token_find_from_logits(const float *logits, uint32_t n_vocab, uint32_t slot, uint32_t *scratch,
+                                hlz_token_found *out);
+
 /* ---- rANS: 64-bit state, 32-bit words ------------------------------------
  * The encoder takes symbols in reverse order and writes words downwards from
  * the end of its buffer; the stream is the 8-byte final state then the words,

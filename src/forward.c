@@ -2,6 +2,7 @@
  * arithmetic contract). Each step below says the order of its operations;
  * the CUDA backend reproduces exactly these. */
 #include "device.h"
+#include "entropy.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -215,8 +216,11 @@ done:
     return st;
 }
 
-hlz_status hlz_model_eval_batch(hlz_model *m, hlz_session *const *sessions, const int32_t *const *tokens,
-                                const size_t *counts, size_t n_seq, float *logits, hlz_error *error)
+/* hlz_model_eval_batch, with `next` its statistics variant, with `slots` its search variant. */
+static hlz_status eval_batch(hlz_model *m, hlz_session *const *sessions, const int32_t *const *tokens,
+                             const size_t *counts, size_t n_seq, float *logits, const int32_t *next,
+                             hlz_token_stats *stats, const uint32_t *slots, hlz_token_found *found,
+                             hlz_error *error)
 {
     size_t n = 0;
     for (size_t i = 0; i < n_seq; i++) {
@@ -232,25 +236,69 @@ hlz_status hlz_model_eval_batch(hlz_model *m, hlz_session *const *sessions, cons
                                 (int)tokens[i][t], (unsigned)m->config.n_vocab);
         n += counts[i];
     }
+    for (size_t t = 0; next && t < n; t++)
+        if (next[t] >= 0 && (uint32_t)next[t] >= m->config.n_vocab)
+            return hlz_fail(error, HLZ_ERR_PARAM, "token id %d is outside the vocabulary (%u)", (int)next[t],
+                            (unsigned)m->config.n_vocab);
+    for (size_t i = 0; slots && i < n_seq; i++)
+        if (counts[i] == 0) return hlz_fail(error, HLZ_ERR_PARAM, "a sequence without tokens has nothing to search");
     if (n == 0) return HLZ_OK;
+    bool derived = (next || slots) && !m->cuda; /* the CPU makes statistics and searches from logits */
     token_place *place = malloc(n * sizeof *place);
     int32_t *flat = malloc(n * sizeof *flat);
-    if (!place || !flat) {
-        free(place), free(flat);
+    float *rows = derived ? malloc(n * (size_t)m->config.n_vocab * sizeof *rows) : NULL;
+    uint32_t *scratch = derived ? malloc(m->config.n_vocab * sizeof *scratch) : NULL;
+    uint32_t *last = slots ? malloc(n_seq * sizeof *last) : NULL;
+    if (!place || !flat || (derived && (!rows || !scratch)) || (slots && !last)) {
+        free(place), free(flat), free(rows), free(scratch), free(last);
         return hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
     }
     size_t at = 0;
-    for (size_t i = 0; i < n_seq; i++)
+    for (size_t i = 0; i < n_seq; i++) {
         for (size_t t = 0; t < counts[i]; t++, at++) {
             place[at] = (token_place){sessions[i], sessions[i]->n_past + (uint32_t)t};
             flat[at] = tokens[i][t];
         }
-    hlz_status st = m->cuda ? hlz_cuda_forward(m, place, flat, n, logits, error)
-                            : forward(m, place, flat, n, logits, error);
+        if (last) last[i] = (uint32_t)(at - 1);
+    }
+    hlz_status st;
+    uint32_t nv = m->config.n_vocab;
+    if (next && m->cuda) {
+        st = hlz_cuda_forward_stats(m, place, flat, n, next, stats, error);
+    } else if (slots && m->cuda) {
+        st = hlz_cuda_forward_find(m, place, flat, n, last, slots, n_seq, found, error);
+    } else {
+        st = m->cuda ? hlz_cuda_forward(m, place, flat, n, derived ? rows : logits, error)
+                     : forward(m, place, flat, n, derived ? rows : logits, error);
+        for (size_t t = 0; next && st == HLZ_OK && t < n; t++)
+            if (next[t] >= 0) hlz_token_stats_from_logits(rows + t * nv, nv, next[t], scratch, &stats[t]);
+        for (size_t i = 0; slots && st == HLZ_OK && i < n_seq; i++)
+            hlz_token_find_from_logits(rows + (size_t)last[i] * nv, nv, slots[i], scratch, &found[i]);
+    }
     if (st == HLZ_OK)
         for (size_t i = 0; i < n_seq; i++) sessions[i]->n_past += (uint32_t)counts[i];
-    free(place), free(flat);
+    free(place), free(flat), free(rows), free(scratch), free(last);
     return st;
+}
+
+hlz_status hlz_model_eval_batch(hlz_model *m, hlz_session *const *sessions, const int32_t *const *tokens,
+                                const size_t *counts, size_t n_seq, float *logits, hlz_error *error)
+{
+    return eval_batch(m, sessions, tokens, counts, n_seq, logits, NULL, NULL, NULL, NULL, error);
+}
+
+hlz_status hlz_model_eval_batch_stats(hlz_model *m, hlz_session *const *sessions, const int32_t *const *tokens,
+                                      const size_t *counts, size_t n_seq, const int32_t *next,
+                                      hlz_token_stats *stats, hlz_error *error)
+{
+    return eval_batch(m, sessions, tokens, counts, n_seq, NULL, next, stats, NULL, NULL, error);
+}
+
+hlz_status hlz_model_eval_batch_find(hlz_model *m, hlz_session *const *sessions, const int32_t *const *tokens,
+                                     const size_t *counts, size_t n_seq, const uint32_t *slots,
+                                     hlz_token_found *found, hlz_error *error)
+{
+    return eval_batch(m, sessions, tokens, counts, n_seq, NULL, NULL, NULL, slots, found, error);
 }
 
 hlz_status hlz_model_eval(hlz_model *m, hlz_session *s, const int32_t *tokens, size_t n, float *logits,

@@ -107,4 +107,61 @@ typedef hlz_status (*hlz_llm_pick)(void *ctx, const float *logits, size_t at, in
 hlz_status hlz_llm_walk_decode(const hlz_llm *llm, int32_t *ids, size_t n, hlz_llm_pick pick, void *ctx,
                                hlz_error *error);
 
+/* Many chunks decoded in lockstep (the GPU's decoder): each step decides
+ * one token of every unfinished stream with its own pick and context (the
+ * picks run on up to `threads` threads at once, so contexts must not be
+ * shared) and evaluates all those tokens in one batched call. Each stream
+ * gets the tokens, the logits and the positions hlz_llm_walk_decode would
+ * give it, in the same order. A stream whose pick fails (or decides a token
+ * outside the vocabulary) stops with its status and error set; the others go
+ * on. The return value is HLZ_OK unless the evaluation itself failed (out of
+ * memory, a device error), which stops every stream. */
+typedef struct {
+    int32_t *ids;          /* n tokens to decide */
+    size_t n;
+    hlz_llm_pick pick;
+    void *ctx;
+    /* Optional, the llm codec's: a token is the one whose interval of the
+     * table holds slot(ctx), and advance(ctx, cum, freq, error) consumes it.
+     * When every stream has them and the model gives token searches (the
+     * GPU; hlz_llm_set_stats), the tables are searched where the logits are
+     * and only (token, cum, freq) comes back; pick is then used only for
+     * tokens predicted by the prime. */
+    uint32_t (*slot)(void *ctx);
+    hlz_status (*advance)(void *ctx, uint32_t cum, uint32_t freq, hlz_error *error);
+    hlz_status status;     /* out: HLZ_OK or why this stream stopped */
+    hlz_error error;       /* out */
+} hlz_llm_stream;
+hlz_status hlz_llm_walk_decode_many(const hlz_llm *llm, hlz_llm_stream *streams, size_t count, int threads,
+                                    hlz_error *error);
+
+/* hlz_llm_decode in parts, for the lockstep walk: start parses the payload
+ * and fills *stream (ids, n, pick, ctx); finish checks the end of the
+ * stream, detokenizes into dst and frees what start made. Call finish for
+ * every started stream, whatever happened: when stream->status (or the
+ * walk) failed it only frees and returns that status (stream->error copied
+ * to *error); set stream->status to the walk's error when the walk failed. */
+hlz_status hlz_llm_decode_start(const hlz_llm *llm, const uint8_t *src, size_t coded_size, size_t raw_size,
+                                hlz_llm_stream *stream, hlz_error *error);
+hlz_status hlz_llm_decode_finish(const hlz_llm *llm, hlz_llm_stream *stream, uint8_t *dst, size_t raw_size,
+                                 hlz_error *error);
+
+/* Windows the encoder's walk evaluates per call: chosen at creation from a
+ * 256 MiB logits budget when the model is on the GPU (1, window by window,
+ * on the CPU); the walk halves it when memory runs out. Tests set it to
+ * compare paths; any value gives the same visits in the same order. */
+void hlz_llm_set_group(hlz_llm *llm, uint32_t windows);
+
+/* hlz_llm_encode asks the model for the statistics of each token (entropy.h:
+ * on the GPU only they come back, not the logits) rather than walking with
+ * visit(), and the lockstep decoder asks for token searches when its streams
+ * allow: on by default when the model is on the GPU (HLZ_GPU_TABLES=0 in the
+ * environment turns that off). The results are the same either way; tests
+ * turn it on for the CPU. */
+void hlz_llm_set_stats(hlz_llm *llm, bool on);
+
+/* The lockstep decoder evaluates carried tokens in calls that return at
+ * most this many bytes of logits (256 MiB; at least one row): for tests. */
+void hlz_llm_set_logits_budget(hlz_llm *llm, size_t bytes);
+
 #endif

@@ -87,6 +87,25 @@ hlz_status hlz_tokenizer_from_gguf(const hlz_gguf *gguf, uint32_t max_tokens, hl
  * leaves it NULL when the file has no tokenizer. */
 hlz_status hlz_model_load_tokenizer(hlz_model *model, hlz_error *error);
 
+/* hlz_model_eval_batch, but instead of logits the statistics of one token
+ * per row (entropy.h): row t (the t-th token of the batch, sequence after
+ * sequence) gives stats[t] for token next[t], or nothing when next[t] < 0.
+ * On the GPU only these statistics leave it; on the CPU they are made from
+ * the logits. Either way they equal hlz_token_stats_from_logits's. */
+struct hlz_token_stats;
+hlz_status hlz_model_eval_batch_stats(hlz_model *model, hlz_session *const *sessions, const int32_t *const *tokens,
+                                      const size_t *counts, size_t n_seq, const int32_t *next,
+                                      struct hlz_token_stats *stats, hlz_error *error);
+
+/* hlz_model_eval_batch for the llm decoder: instead of logits, for each
+ * sequence i the token whose interval of the table after its last token
+ * holds slots[i], with that interval (entropy.h hlz_token_found; every
+ * count must be >= 1). On the GPU only these 12 bytes per sequence leave it. */
+struct hlz_token_found;
+hlz_status hlz_model_eval_batch_find(hlz_model *model, hlz_session *const *sessions, const int32_t *const *tokens,
+                                     const size_t *counts, size_t n_seq, const uint32_t *slots,
+                                     struct hlz_token_found *found, hlz_error *error);
+
 /* Opens a model from `size` bytes at `data`, which must outlive the model. */
 hlz_status hlz_model_open_memory(hlz_model **out, const void *data, size_t size, hlz_error *error);
 

@@ -69,6 +69,13 @@ hlz_status hlz_robust_encode(const hlz_llm *llm, const hlz_robust_params *params
 hlz_status hlz_robust_decode(const hlz_llm *llm, const uint8_t *src, size_t coded_size, uint8_t *dst,
                              size_t raw_size, hlz_error *error);
 
+/* hlz_robust_decode in parts, for hlz_llm_walk_decode_many: the same
+ * contract as hlz_llm_decode_start / hlz_llm_decode_finish (llm.h). */
+hlz_status hlz_robust_decode_start(const hlz_llm *llm, const uint8_t *src, size_t coded_size, size_t raw_size,
+                                   hlz_llm_stream *stream, hlz_error *error);
+hlz_status hlz_robust_decode_finish(const hlz_llm *llm, hlz_llm_stream *stream, uint8_t *dst, size_t raw_size,
+                                    hlz_error *error);
+
 /* Reads what a payload records. */
 hlz_status hlz_robust_payload_info(const uint8_t *src, size_t size, hlz_robust_params *params, uint64_t *tokens,
                                    double *model_bits, hlz_error *error);

@@ -7,13 +7,16 @@
  */
 extern "C" {
 #include "device.h"
+#include "entropy.h"
 #include "internal.h"
 }
 
 #include <cuda_runtime.h>
 #include <float.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- device arithmetic (kernels_ref.c) ------------------------------------ */
 
@@ -163,6 +166,158 @@ __global__ static void k_matmul(const hlz_q8_0_block *w, uint64_t rows, uint64_t
     if (r < rows && t < n_tokens) out[t * rows + r] = acc;
 }
 
+/* The same products on the tensor cores: the weights repacked at upload
+ * into int8 rows (q: rows x nb x 32, 16-byte aligned) and float scales
+ * (d: rows x nb, the exact f32 values of the fp16 scales). Each warp owns 16
+ * rows x MMA_NT * 8 tokens; for every block of 32 it runs one
+ * mma.sync.m16n8k32 s8 x s8 -> s32 per 8 tokens from a zero accumulator, so
+ * isum_b is the exact int32 sum of the block, then adds
+ * (float)isum_b * (d_w * d_x) to each output in block order: exactly
+ * matmul_q8_0_ref. Fragments (PTX ISA, m16n8k32 .s8): lane = 4 g + c holds
+ * A rows g and g + 8, bytes 4c..4c+3 and 16+4c..16+4c+3; B token g, the same
+ * bytes; D rows g, g + 8, tokens 2c, 2c + 1. */
+#define MMA_WARPS 4
+#define MMA_NT 4
+__global__ static void __launch_bounds__(MMA_WARPS * 32)
+k_matmul_mma(const int8_t *wq, const float *wd, uint64_t rows, uint64_t nb, const hlz_q8_block *x, size_t n_tokens,
+             float *out)
+{
+    unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, c = lane % 4;
+    uint64_t r0 = ((uint64_t)blockIdx.x * (blockDim.x / 32) + warp) * 16;
+    size_t t0 = (size_t)blockIdx.y * MMA_NT * 8;
+    if (r0 >= rows) return;
+    uint64_t ra = r0 + g, rb = r0 + g + 8;
+    bool va = ra < rows, vb = rb < rows;
+    const int8_t *pa = wq + (va ? ra : 0) * nb * 32, *pb = wq + (vb ? rb : 0) * nb * 32;
+    float acc[MMA_NT][4];
+#pragma unroll
+    for (int j = 0; j < MMA_NT; j++)
+#pragma unroll
+        for (int i = 0; i < 4; i++) acc[j][i] = 0.0f;
+    /* Unrolled so that the loads of later blocks are in flight while the
+     * sums of earlier ones (in order) go on. */
+#pragma unroll 4
+    for (uint64_t b = 0; b < nb; b++) {
+        int a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        float da = 0.0f, db = 0.0f;
+        if (va) {
+            a0 = *(const int *)(pa + b * 32 + 4 * c), a2 = *(const int *)(pa + b * 32 + 16 + 4 * c);
+            da = wd[ra * nb + b];
+        }
+        if (vb) {
+            a1 = *(const int *)(pb + b * 32 + 4 * c), a3 = *(const int *)(pb + b * 32 + 16 + 4 * c);
+            db = wd[rb * nb + b];
+        }
+#pragma unroll
+        for (int j = 0; j < MMA_NT; j++) {
+            size_t tb = t0 + (size_t)j * 8 + g; /* this lane's B column */
+            int b0 = 0, b1 = 0;
+            if (tb < n_tokens) {
+                const hlz_q8_block *xb = &x[tb * nb + b];
+                b0 = *(const int *)(xb->q + 4 * c), b1 = *(const int *)(xb->q + 16 + 4 * c);
+            }
+            int d0, d1, d2, d3;
+            asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                         "{%10,%10,%10,%10};\n"
+                         : "=r"(d0), "=r"(d1), "=r"(d2), "=r"(d3)
+                         : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1), "r"(0));
+            size_t tc = t0 + (size_t)j * 8 + 2 * c; /* this lane's D columns: tc, tc + 1 */
+            float x0 = tc < n_tokens ? x[tc * nb + b].d : 0.0f, x1 = tc + 1 < n_tokens ? x[(tc + 1) * nb + b].d : 0.0f;
+            acc[j][0] = __fadd_rn(acc[j][0], __fmul_rn(__int2float_rn(d0), __fmul_rn(da, x0)));
+            acc[j][1] = __fadd_rn(acc[j][1], __fmul_rn(__int2float_rn(d1), __fmul_rn(da, x1)));
+            acc[j][2] = __fadd_rn(acc[j][2], __fmul_rn(__int2float_rn(d2), __fmul_rn(db, x0)));
+            acc[j][3] = __fadd_rn(acc[j][3], __fmul_rn(__int2float_rn(d3), __fmul_rn(db, x1)));
+        }
+    }
+#pragma unroll
+    for (int j = 0; j < MMA_NT; j++) {
+        size_t tc = t0 + (size_t)j * 8 + 2 * c;
+        if (va && tc < n_tokens) out[tc * rows + ra] = acc[j][0];
+        if (va && tc + 1 < n_tokens) out[(tc + 1) * rows + ra] = acc[j][1];
+        if (vb && tc < n_tokens) out[tc * rows + rb] = acc[j][2];
+        if (vb && tc + 1 < n_tokens) out[(tc + 1) * rows + rb] = acc[j][3];
+    }
+}
+
+/* The same products with shared-memory tiles (HLZ_CUDA_MATMUL=tiled, for
+ * measurements): a thread block stages TL_KS blocks of 32 of 64 weight rows
+ * and 64 tokens, each of its 4 warps computes 16 rows x 64 tokens (8
+ * mma.sync per block of 32), and every output still adds its blocks in
+ * block order. Rows of the staged tiles are padded to 12 words, so that the
+ * fragment reads of a warp hit 32 different banks. */
+#define TL_KS 2
+#define TL_PAD 12
+__global__ static void __launch_bounds__(128)
+k_matmul_tiled(const int8_t *wq, const float *wd, uint64_t rows, uint64_t nb, const hlz_q8_block *x, size_t n_tokens,
+               float *out)
+{
+    __shared__ int sa[TL_KS][64][TL_PAD], sb[TL_KS][64][TL_PAD];
+    __shared__ float sad[TL_KS][64], sbd[TL_KS][64];
+    unsigned tid = threadIdx.x, lane = tid % 32, warp = tid / 32, g = lane / 4, c = lane % 4;
+    uint64_t r0 = (uint64_t)blockIdx.x * 64;
+    size_t t0 = (size_t)blockIdx.y * 64;
+    float acc[8][4];
+#pragma unroll
+    for (int j = 0; j < 8; j++)
+#pragma unroll
+        for (int i = 0; i < 4; i++) acc[j][i] = 0.0f;
+    for (uint64_t b0 = 0; b0 < nb; b0 += TL_KS) {
+        for (unsigned idx = tid; idx < TL_KS * 64 * 8; idx += 128) {
+            unsigned kb = idx / 512, row = (idx / 8) % 64, word = idx % 8;
+            uint64_t b = b0 + kb, r = r0 + row;
+            size_t t = t0 + row;
+            sa[kb][row][word] = r < rows && b < nb ? *(const int *)(wq + (r * nb + b) * 32 + 4 * word) : 0;
+            sb[kb][row][word] = t < n_tokens && b < nb ? *(const int *)(x[t * nb + b].q + 4 * word) : 0;
+        }
+        {
+            unsigned kb = tid / 64, row = tid % 64;
+            uint64_t b = b0 + kb, r = r0 + row;
+            size_t t = t0 + row;
+            sad[kb][row] = r < rows && b < nb ? wd[r * nb + b] : 0.0f;
+            sbd[kb][row] = t < n_tokens && b < nb ? x[t * nb + b].d : 0.0f;
+        }
+        __syncthreads();
+        for (unsigned kb = 0; kb < TL_KS && b0 + kb < nb; kb++) {
+            unsigned ra = warp * 16 + g;
+            int a0 = sa[kb][ra][c], a1 = sa[kb][ra + 8][c], a2 = sa[kb][ra][c + 4], a3 = sa[kb][ra + 8][c + 4];
+            float da = sad[kb][ra], db = sad[kb][ra + 8];
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                int b0r = sb[kb][j * 8 + g][c], b1r = sb[kb][j * 8 + g][c + 4];
+                int d0, d1, d2, d3;
+                asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                             "{%10,%10,%10,%10};\n"
+                             : "=r"(d0), "=r"(d1), "=r"(d2), "=r"(d3)
+                             : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0r), "r"(b1r), "r"(0));
+                float x0 = sbd[kb][j * 8 + 2 * c], x1 = sbd[kb][j * 8 + 2 * c + 1];
+                acc[j][0] = __fadd_rn(acc[j][0], __fmul_rn(__int2float_rn(d0), __fmul_rn(da, x0)));
+                acc[j][1] = __fadd_rn(acc[j][1], __fmul_rn(__int2float_rn(d1), __fmul_rn(da, x1)));
+                acc[j][2] = __fadd_rn(acc[j][2], __fmul_rn(__int2float_rn(d2), __fmul_rn(db, x0)));
+                acc[j][3] = __fadd_rn(acc[j][3], __fmul_rn(__int2float_rn(d3), __fmul_rn(db, x1)));
+            }
+        }
+        __syncthreads();
+    }
+    uint64_t ra = r0 + warp * 16 + g, rb = ra + 8;
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        size_t tc = t0 + (size_t)j * 8 + 2 * c;
+        if (ra < rows && tc < n_tokens) out[tc * rows + ra] = acc[j][0];
+        if (ra < rows && tc + 1 < n_tokens) out[(tc + 1) * rows + ra] = acc[j][1];
+        if (rb < rows && tc < n_tokens) out[tc * rows + rb] = acc[j][2];
+        if (rb < rows && tc + 1 < n_tokens) out[(tc + 1) * rows + rb] = acc[j][3];
+    }
+}
+
+/* The tensor-core layout of a Q8_0 matrix: q (32 int8 per block) and d. */
+__global__ static void k_repack(const hlz_q8_0_block *w, size_t blocks, int8_t *q, float *d)
+{
+    size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (id >= blocks) return;
+    for (int i = 0; i < HLZ_QBLOCK; i++) q[id * HLZ_QBLOCK + i] = w[id].q[i];
+    d[id] = d_f16_to_f32(w[id].d);
+}
+
 __global__ static void k_add(float *a, const float *b, size_t n)
 {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
@@ -230,6 +385,7 @@ __device__ static void attend_one(const float *q, const float *kc, const float *
     __shared__ float s_sum;
     unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
     float scale = __fdiv_rn(1.0f, __fsqrt_rn((float)hd));
+#pragma unroll 4
     for (uint32_t j = warp; j < n; j += warps) {
         const float *kr = kc + (size_t)j * kv_row;
         float acc = 0.0f;
@@ -297,11 +453,232 @@ __global__ static void k_attention_test(const float *q, const float *k, const fl
     attend_one(q, k, v, n, hd, kv_row, scores, out);
 }
 
+/* ---- token statistics (entropy.c: hlz_token_stats_from_logits) -------------- */
+
+#define ST_THREADS 256
+
+/* entropy.c's logit_step: the grid step of x below the top m. */
+__device__ static uint32_t d_logit_step(float x, float m)
+{
+    if (x != x || x == -__int_as_float(0x7f800000)) return HLZ_LOGIT_KMAX;
+    if (x == __int_as_float(0x7f800000)) return 0;
+    float r = __fmul_rn(__fsub_rn(m, x), (float)HLZ_LOGIT_STEPS);
+    if (!(r < (float)HLZ_LOGIT_KMAX)) return HLZ_LOGIT_KMAX;
+    uint32_t k = (uint32_t)d_round_even(r);
+    return k < HLZ_LOGIT_KMAX ? k : HLZ_LOGIT_KMAX;
+}
+
+/* "a before b" in a first-occurrence maximum: the larger value, or of equal
+ * values the lower index; a missing entry (index UINT32_MAX) never wins. */
+__device__ static bool first_max(float a, uint32_t ia, float b, uint32_t ib)
+{
+    if (ib == 0xffffffffu) return true;
+    if (ia == 0xffffffffu) return false;
+    return a > b || (!(b > a) && ia < ib);
+}
+
+/* One thread block per row. The values are the sequential loops' (order
+ * does not matter for maxima of first occurrences, for integer sums and for
+ * the per-element steps), except the sum of exponentials, which one thread
+ * adds in order of i, as the CPU does. The row is overwritten with the
+ * exponentials. */
+__global__ static void __launch_bounds__(ST_THREADS)
+k_token_stats(float *logits, uint32_t nv, const int32_t *next, const uint64_t *w, hlz_token_stats *out)
+{
+    __shared__ float s_v[ST_THREADS], s_v2[ST_THREADS];
+    __shared__ uint32_t s_i[ST_THREADS], s_i2[ST_THREADS];
+    __shared__ unsigned long long s_sum[ST_THREADS];
+    __shared__ uint32_t s_cum[ST_THREADS], s_used[ST_THREADS];
+    size_t row = blockIdx.x;
+    int32_t tok = next[row];
+    if (tok < 0) return;
+    float *l = logits + row * nv;
+    unsigned tid = threadIdx.x;
+    /* 1. m2: the largest finite logit (entropy.c's max, from -inf); m1: hlz_token_stats' max. */
+    float m1 = 0.0f, m2 = -__int_as_float(0x7f800000);
+    uint32_t i1 = 0xffffffffu;
+    for (uint32_t i = tid; i < nv; i += ST_THREADS) {
+        float x = l[i];
+        if (x == x && x != __int_as_float(0x7f800000) && x > m2) m2 = x;
+        if (x == x && first_max(x, i, m1, i1)) m1 = x, i1 = i;
+    }
+    s_v[tid] = m1, s_i[tid] = i1, s_v2[tid] = m2;
+    __syncthreads();
+    for (unsigned off = ST_THREADS / 2; off > 0; off >>= 1) {
+        if (tid < off) {
+            if (first_max(s_v[tid + off], s_i[tid + off], s_v[tid], s_i[tid])) s_v[tid] = s_v[tid + off], s_i[tid] = s_i[tid + off];
+            if (s_v2[tid + off] > s_v2[tid]) s_v2[tid] = s_v2[tid + off];
+        }
+        __syncthreads();
+    }
+    float l0 = l[0];
+    m1 = l0 != l0 ? l0 : s_v[0]; /* nothing is larger than a leading nan */
+    m2 = s_v2[0];
+    __syncthreads();
+    /* 2. W = the sum of the weights; the first token of the smallest step. */
+    unsigned long long total = 0;
+    uint32_t bk = HLZ_LOGIT_KMAX + 1, bi = 0xffffffffu;
+    for (uint32_t i = tid; i < nv; i += ST_THREADS) {
+        uint32_t k = d_logit_step(l[i], m2);
+        if (k < bk) bk = k, bi = i;
+        if (k < HLZ_LOGIT_KMAX) total += w[k];
+    }
+    s_sum[tid] = total, s_i[tid] = bi, s_i2[tid] = bk;
+    __syncthreads();
+    for (unsigned off = ST_THREADS / 2; off > 0; off >>= 1) {
+        if (tid < off) {
+            s_sum[tid] += s_sum[tid + off];
+            uint32_t ok = s_i2[tid + off], oi = s_i[tid + off];
+            if (ok < s_i2[tid] || (ok == s_i2[tid] && oi < s_i[tid])) s_i2[tid] = ok, s_i[tid] = oi;
+        }
+        __syncthreads();
+    }
+    total = s_sum[0];
+    uint32_t best = s_i[0];
+    unsigned long long scale = total ? ((unsigned long long)(HLZ_FREQ_TOTAL - nv) << 34) / total : 0;
+    __syncthreads();
+    /* 3. f_i; the sum of all of them and of those before the token. */
+    uint32_t used = 0, cum = 0;
+    for (uint32_t i = tid; i < nv; i += ST_THREADS) {
+        uint32_t k = d_logit_step(l[i], m2);
+        unsigned long long wi = k < HLZ_LOGIT_KMAX ? w[k] : 0;
+        uint32_t f = 1 + (uint32_t)((wi * scale) >> 34);
+        used += f;
+        if (i < (uint32_t)tok) cum += f;
+        if (i == (uint32_t)tok) out[row].freq = f;
+    }
+    s_used[tid] = used, s_cum[tid] = cum;
+    __syncthreads();
+    for (unsigned off = ST_THREADS / 2; off > 0; off >>= 1) {
+        if (tid < off) s_used[tid] += s_used[tid + off], s_cum[tid] += s_cum[tid + off];
+        __syncthreads();
+    }
+    if (tid == 0) {
+        uint32_t extra = HLZ_FREQ_TOTAL - s_used[0];
+        if (best == (uint32_t)tok) out[row].freq += extra;
+        out[row].cum = s_cum[0] + (best < (uint32_t)tok ? extra : 0);
+        out[row].max = m1;
+        out[row].logit = l[tok];
+    }
+    __syncthreads();
+    /* 4. The exponentials in parallel, their sum in order on one thread. */
+    for (uint32_t i = tid; i < nv; i += ST_THREADS) l[i] = d_expf(__fsub_rn(l[i], m1));
+    __syncthreads();
+    if (tid == 0) {
+        double sum = 0;
+        for (uint32_t i = 0; i < nv; i++) sum = __dadd_rn(sum, (double)l[i]);
+        out[row].sum = sum;
+    }
+}
+
+/* The decoder's search (entropy.c hlz_token_find_from_logits): the table of
+ * row rows[j] as k_token_stats makes it, then hlz_freq_find's linear search
+ * for slots[j]: each thread takes a contiguous run of entries, a scan of
+ * the runs' sums gives each run's start, and since the cumulative
+ * frequencies only grow, the first entry i < n - 1 with slot < cum_i + f_i
+ * over all runs is the one (else the last entry). */
+__global__ static void __launch_bounds__(ST_THREADS)
+k_token_find(const float *logits, uint32_t nv, const uint32_t *rows, const uint32_t *slots, const uint64_t *w,
+             hlz_token_found *out)
+{
+    __shared__ float s_v[ST_THREADS];
+    __shared__ uint32_t s_i[ST_THREADS], s_k[ST_THREADS], s_used[ST_THREADS];
+    __shared__ unsigned long long s_sum[ST_THREADS];
+    const float *l = logits + (size_t)rows[blockIdx.x] * nv;
+    uint32_t slot = slots[blockIdx.x];
+    unsigned tid = threadIdx.x;
+    float m2 = -__int_as_float(0x7f800000);
+    for (uint32_t i = tid; i < nv; i += ST_THREADS) {
+        float x = l[i];
+        if (x == x && x != __int_as_float(0x7f800000) && x > m2) m2 = x;
+    }
+    s_v[tid] = m2;
+    __syncthreads();
+    for (unsigned off = ST_THREADS / 2; off > 0; off >>= 1) {
+        if (tid < off && s_v[tid + off] > s_v[tid]) s_v[tid] = s_v[tid + off];
+        __syncthreads();
+    }
+    m2 = s_v[0];
+    unsigned long long total = 0;
+    uint32_t bk = HLZ_LOGIT_KMAX + 1, bi = 0xffffffffu;
+    for (uint32_t i = tid; i < nv; i += ST_THREADS) {
+        uint32_t k = d_logit_step(l[i], m2);
+        if (k < bk) bk = k, bi = i;
+        if (k < HLZ_LOGIT_KMAX) total += w[k];
+    }
+    s_sum[tid] = total, s_i[tid] = bi, s_k[tid] = bk;
+    __syncthreads();
+    for (unsigned off = ST_THREADS / 2; off > 0; off >>= 1) {
+        if (tid < off) {
+            s_sum[tid] += s_sum[tid + off];
+            uint32_t ok = s_k[tid + off], oi = s_i[tid + off];
+            if (ok < s_k[tid] || (ok == s_k[tid] && oi < s_i[tid])) s_k[tid] = ok, s_i[tid] = oi;
+        }
+        __syncthreads();
+    }
+    total = s_sum[0];
+    uint32_t best = s_i[0];
+    unsigned long long scale = total ? ((unsigned long long)(HLZ_FREQ_TOTAL - nv) << 34) / total : 0;
+    __syncthreads();
+    /* The run of this thread, its frequencies' sum (before the extra of the best entry). */
+    uint32_t run = (nv + ST_THREADS - 1) / ST_THREADS, r0 = tid * run < nv ? tid * run : nv;
+    uint32_t r1 = r0 + run < nv ? r0 + run : nv, used = 0;
+    for (uint32_t i = r0; i < r1; i++) {
+        uint32_t k = d_logit_step(l[i], m2);
+        unsigned long long wi = k < HLZ_LOGIT_KMAX ? w[k] : 0;
+        used += 1 + (uint32_t)((wi * scale) >> 34);
+    }
+    s_used[tid] = used;
+    __syncthreads();
+    __shared__ uint32_t s_extra;
+    if (tid == 0) {
+        uint32_t all = 0;
+        for (unsigned t = 0; t < ST_THREADS; t++) {
+            uint32_t u = s_used[t];
+            s_used[t] = all; /* each run's start, before the extra */
+            all += u;
+        }
+        s_extra = HLZ_FREQ_TOTAL - all;
+    }
+    __syncthreads();
+    uint32_t extra = s_extra, c = s_used[tid] + (best < r0 ? extra : 0), found = 0xffffffffu, fc = 0, ff = 0;
+    for (uint32_t i = r0; i < r1 && i + 1 < nv; i++) {
+        uint32_t k = d_logit_step(l[i], m2);
+        unsigned long long wi = k < HLZ_LOGIT_KMAX ? w[k] : 0;
+        uint32_t f = 1 + (uint32_t)((wi * scale) >> 34) + (i == best ? extra : 0);
+        if (slot < c + f) {
+            found = i, fc = c, ff = f;
+            break;
+        }
+        c += f;
+    }
+    s_i[tid] = found, s_k[tid] = fc, s_used[tid] = ff;
+    __syncthreads();
+    if (tid == 0) {
+        hlz_token_found r;
+        r.token = 0xffffffffu;
+        for (unsigned t = 0; t < ST_THREADS; t++)
+            if (s_i[t] != 0xffffffffu) {
+                r.token = s_i[t], r.cum = s_k[t], r.freq = s_used[t];
+                break; /* the runs are in order of entries: the first found is the smallest */
+            }
+        if (r.token == 0xffffffffu) { /* the last entry: its cumulative frequency is the sum of all the others */
+            uint32_t i = nv - 1, k = d_logit_step(l[i], m2);
+            unsigned long long wi = k < HLZ_LOGIT_KMAX ? w[k] : 0;
+            r.freq = 1 + (uint32_t)((wi * scale) >> 34) + (i == best ? extra : 0);
+            r.token = i, r.cum = HLZ_FREQ_TOTAL - r.freq;
+        }
+        out[blockIdx.x] = r;
+    }
+}
+
 /* ---- the model on the device ------------------------------------------------- */
 
 typedef struct {
-    const hlz_q8_0_block *blocks;
+    const hlz_q8_0_block *blocks;  /* as on the host (the dp4a kernel) */
     uint64_t rows, cols_pad;
+    const int8_t *q;               /* repacked for the tensor cores (k_repack) */
+    const float *d;
 } dev_matrix;
 
 typedef struct {
@@ -313,6 +690,7 @@ struct hlz_cuda_model {
     dev_layer *layers;
     dev_matrix output;
     float *output_norm, *rope_cos, *rope_sin;
+    uint64_t *logit_w;  /* hlz_logit_weights(), for the token statistics */
     void **owned;
     size_t owned_count, owned_cap;
     /* The workspace of one evaluation, grown as needed; the mutex keeps the
@@ -330,10 +708,10 @@ static hlz_status cuda_fail(hlz_error *e, cudaError_t err, const char *what)
     return hlz_fail(e, st, "CUDA: %s: %s", what, cudaGetErrorString(err));
 }
 
-static hlz_status upload(hlz_cuda_model *g, const void *src, size_t bytes, void **out, hlz_error *e)
+/* GPU memory that the model owns (freed with it). */
+static hlz_status alloc_owned(hlz_cuda_model *g, size_t bytes, void **out, hlz_error *e)
 {
     *out = NULL;
-    if (!src) return HLZ_OK;
     if (g->owned_count == g->owned_cap) {
         size_t cap = g->owned_cap ? 2 * g->owned_cap : 64;
         void **grown = (void **)realloc(g->owned, cap * sizeof *grown);
@@ -344,19 +722,40 @@ static hlz_status upload(hlz_cuda_model *g, const void *src, size_t bytes, void 
     cudaError_t err = cudaMalloc(&p, bytes ? bytes : 1);
     if (err != cudaSuccess) return cuda_fail(e, err, "uploading the model");
     g->owned[g->owned_count++] = p;
-    err = cudaMemcpy(p, src, bytes, cudaMemcpyHostToDevice);
+    *out = p;
+    return HLZ_OK;
+}
+
+static hlz_status upload(hlz_cuda_model *g, const void *src, size_t bytes, void **out, hlz_error *e)
+{
+    *out = NULL;
+    if (!src) return HLZ_OK;
+    void *p;
+    hlz_status st = alloc_owned(g, bytes, &p, e);
+    if (st != HLZ_OK) return st;
+    cudaError_t err = cudaMemcpy(p, src, bytes, cudaMemcpyHostToDevice);
     if (err != cudaSuccess) return cuda_fail(e, err, "uploading the model");
     *out = p;
     return HLZ_OK;
 }
 
+static unsigned grid_for(size_t n, unsigned threads) { return (unsigned)((n + threads - 1) / threads); }
+
 static hlz_status upload_matrix(hlz_cuda_model *g, const hlz_matrix *m, dev_matrix *out, hlz_error *e)
 {
-    void *p;
+    void *p, *q, *d;
+    size_t blocks = m->rows * (m->cols_pad / HLZ_QBLOCK);
     out->rows = m->rows, out->cols_pad = m->cols_pad;
-    hlz_status st = upload(g, m->blocks, m->rows * (m->cols_pad / HLZ_QBLOCK) * sizeof(hlz_q8_0_block), &p, e);
+    hlz_status st = upload(g, m->blocks, blocks * sizeof(hlz_q8_0_block), &p, e);
     out->blocks = (const hlz_q8_0_block *)p;
-    return st;
+    if (st == HLZ_OK) st = alloc_owned(g, blocks * HLZ_QBLOCK, &q, e);
+    if (st == HLZ_OK) st = alloc_owned(g, blocks * sizeof(float), &d, e);
+    if (st != HLZ_OK) return st;
+    if (blocks) k_repack<<<grid_for(blocks, 256), 256>>>(out->blocks, blocks, (int8_t *)q, (float *)d);
+    cudaError_t err = cudaGetLastError();
+    if (err != cudaSuccess) return cuda_fail(e, err, "repacking the model");
+    out->q = (const int8_t *)q, out->d = (const float *)d;
+    return HLZ_OK;
 }
 
 static hlz_status upload_vec(hlz_cuda_model *g, const float *v, size_t n, float **out, hlz_error *e)
@@ -375,6 +774,16 @@ extern "C" int hlz_cuda_device_count(void)
         return 0;
     }
     return n;
+}
+
+extern "C" size_t hlz_cuda_free_memory(void)
+{
+    size_t free_bytes = 0, total = 0;
+    if (cudaMemGetInfo(&free_bytes, &total) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    return free_bytes;
 }
 
 extern "C" void hlz_cuda_model_free(hlz_model *m)
@@ -431,6 +840,9 @@ extern "C" hlz_status hlz_cuda_model_init(hlz_model *m, hlz_error *e)
     if (!st) st = upload_matrix(g, &m->output, &g->output, e);
     if (!st) st = upload_vec(g, m->rope_cos, (size_t)c->n_ctx * half, &g->rope_cos, e);
     if (!st) st = upload_vec(g, m->rope_sin, (size_t)c->n_ctx * half, &g->rope_sin, e);
+    void *lw;
+    if (!st) st = upload(g, hlz_logit_weights(), HLZ_LOGIT_KMAX * sizeof(uint64_t), &lw, e);
+    if (!st) g->logit_w = (uint64_t *)lw;
     if (st) {
         hlz_cuda_model_free(m);
         return st;
@@ -480,12 +892,66 @@ extern "C" hlz_status hlz_cuda_session_copy(const hlz_model *m, hlz_session *dst
 
 /* ---- the pass ---------------------------------------------------------------- */
 
-static unsigned grid_for(size_t n, unsigned threads) { return (unsigned)((n + threads - 1) / threads); }
+/* Where the evaluation time goes, for benchmarks: HLZ_CUDA_STATS=1 prints
+ * the sums at exit (stderr). Wall-clock nanoseconds; prepare is the host's
+ * part before the kernels (embedding rows, uploads), kernels ends with the
+ * synchronization, copy is the logits' download. */
+static struct {
+    unsigned long long calls, tokens, logit_bytes, wait_ns, prepare_ns, kernel_ns, copy_ns;
+} timing;
+
+static unsigned long long now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
+}
+
+__attribute__((destructor)) static void print_stats(void)
+{
+    const char *v = getenv("HLZ_CUDA_STATS");
+    if (!v || !*v || strcmp(v, "0") == 0 || timing.calls == 0) return;
+    fprintf(stderr,
+            "hlz-cuda-stats: calls %llu tokens %llu (%.1f per call) lock-wait %.3f s prepare %.3f s kernels %.3f s "
+            "results-copy %.3f s (%.1f MB)\n",
+            timing.calls, timing.tokens, (double)timing.tokens / (double)timing.calls, timing.wait_ns * 1e-9,
+            timing.prepare_ns * 1e-9, timing.kernel_ns * 1e-9, timing.copy_ns * 1e-9, timing.logit_bytes / 1e6);
+}
+
+/* The matrix-product kernels: 0 dp4a, 1 mma (the default), 2 tiled.
+ * HLZ_CUDA_MATMUL=dp4a|mma|tiled picks one (for comparisons); all give
+ * the same bits. */
+static int matmul_kind(void)
+{
+    static int kind = -1;
+    if (kind < 0) {
+        const char *v = getenv("HLZ_CUDA_MATMUL");
+        kind = v && strcmp(v, "dp4a") == 0 ? 0 : v && strcmp(v, "tiled") == 0 ? 2 : 1;
+    }
+    return kind;
+}
+
+static void launch_matmul_kind(int kind, const dev_matrix *w, const hlz_q8_block *x, size_t n, float *out)
+{
+    uint64_t nb = w->cols_pad / HLZ_QBLOCK;
+    if (kind == 2 && w->q) {
+        dim3 grid((unsigned)((w->rows + 63) / 64), (unsigned)((n + 63) / 64));
+        k_matmul_tiled<<<grid, 128>>>(w->q, w->d, w->rows, nb, x, n, out);
+    } else if (kind == 1 && w->q) {
+        /* Few tokens (a decoding step): one warp per block, so that the rows
+         * spread over more of the GPU; the outputs are the same. */
+        unsigned warps = n <= 64 ? 1 : MMA_WARPS;
+        dim3 grid((unsigned)((w->rows + 16 * warps - 1) / (16 * warps)), (unsigned)((n + 8 * MMA_NT - 1) / (8 * MMA_NT)));
+        k_matmul_mma<<<grid, warps * 32>>>(w->q, w->d, w->rows, nb, x, n, out);
+    } else {
+        dim3 grid((unsigned)((w->rows + MM_TILE - 1) / MM_TILE), (unsigned)((n + MM_TILE - 1) / MM_TILE));
+        k_matmul<<<grid, MM_TILE * MM_TILE>>>(w->blocks, w->rows, nb, x, n, out);
+    }
+}
 
 static void launch_matmul(const dev_matrix *w, const hlz_q8_block *x, size_t n, float *out)
 {
-    dim3 grid((unsigned)((w->rows + MM_TILE - 1) / MM_TILE), (unsigned)((n + MM_TILE - 1) / MM_TILE));
-    k_matmul<<<grid, MM_TILE * MM_TILE>>>(w->blocks, w->rows, w->cols_pad / HLZ_QBLOCK, x, n, out);
+    launch_matmul_kind(matmul_kind(), w, x, n, out);
 }
 
 static void launch_quantize(const float *x, size_t n, uint64_t cols, hlz_q8_block *q)
@@ -509,8 +975,11 @@ static void *carve(char **at, size_t bytes)
 }
 
 static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_token_place *place,
-                                 const int32_t *tokens, size_t n, float *out, hlz_error *e)
+                                 const int32_t *tokens, size_t n, float *out, const int32_t *next,
+                                 hlz_token_stats *stats, const uint32_t *rows, const uint32_t *slots, size_t n_find,
+                                 hlz_token_found *found, const unsigned long long *t_start, hlz_error *e)
 {
+    bool want = out || stats || found; /* the logits, on the device */
     const hlz_model_config *c = &m->config;
     uint32_t dim = c->n_embd, hd = c->head_dim, longest = 0;
     for (size_t t = 0; t < n; t++) longest = place[t].pos + 1 > longest ? place[t].pos + 1 : longest;
@@ -520,7 +989,9 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
     size_t jobs = n * c->n_head, stride = longest;
     size_t sizes[] = {n * dim * 4, n * widest * 4, n * q_dim * 4, n * q_dim * 4, n * kv_dim * 4, n * kv_dim * 4,
                       n * c->n_ff * 4, n * c->n_ff * 4, n * (hlz_pad32(widest) / HLZ_QBLOCK) * sizeof(hlz_q8_block),
-                      jobs * stride * 4, n * sizeof(dev_place), n * 4, out ? n * (size_t)c->n_vocab * 4 : 0};
+                      jobs * stride * 4, n * sizeof(dev_place), n * 4, want ? n * (size_t)c->n_vocab * 4 : 0,
+                      stats ? n * 4 : 0, stats ? n * sizeof *stats : 0, found ? n_find * 8 : 0,
+                      found ? n_find * sizeof *found : 0};
     size_t need = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) need += (sizes[i] + 255) / 256 * 256;
     if (need > g->work_size) {
@@ -540,6 +1011,10 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
     dev_place *dpl = (dev_place *)carve(&at, sizes[10]);
     uint32_t *dpos = (uint32_t *)carve(&at, sizes[11]);
     float *logits = (float *)carve(&at, sizes[12]);
+    int32_t *dnext = (int32_t *)carve(&at, sizes[13]);
+    hlz_token_stats *dstats = (hlz_token_stats *)carve(&at, sizes[14]);
+    uint32_t *drows = (uint32_t *)carve(&at, sizes[15]), *dslots = drows + n_find;
+    hlz_token_found *dfound = (hlz_token_found *)carve(&at, sizes[16]);
 
     /* Host side: the embedding rows, the places and the positions. */
     float *hx = (float *)malloc(n * dim * 4);
@@ -557,11 +1032,16 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
         err = cudaMemcpy(x, hx, n * dim * 4, cudaMemcpyHostToDevice);
         if (err == cudaSuccess) err = cudaMemcpy(dpl, hpl, n * sizeof *hpl, cudaMemcpyHostToDevice);
         if (err == cudaSuccess) err = cudaMemcpy(dpos, hpos, n * 4, cudaMemcpyHostToDevice);
+        if (err == cudaSuccess && stats) err = cudaMemcpy(dnext, next, n * 4, cudaMemcpyHostToDevice);
+        if (err == cudaSuccess && stats) err = cudaMemset(dstats, 0, n * sizeof *stats);
+        if (err == cudaSuccess && found) err = cudaMemcpy(drows, rows, n_find * 4, cudaMemcpyHostToDevice);
+        if (err == cudaSuccess && found) err = cudaMemcpy(dslots, slots, n_find * 4, cudaMemcpyHostToDevice);
     }
     free(hx), free(hpl), free(hpos);
     if (st != HLZ_OK) return st;
     if (err != cudaSuccess) return cuda_fail(e, err, "uploading a batch");
 
+    unsigned long long t_kernels = now_ns();
     unsigned at_threads = attention_threads(hd);
     for (uint32_t l = 0; l < c->n_layer; l++) {
         const dev_layer *w = &g->layers[l];
@@ -594,29 +1074,61 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
         launch_matmul(&w->w_down, xq, n, xb);
         k_add<<<grid_for(n * dim, 256), 256>>>(x, xb, n * dim);
     }
-    if (out) {
+    if (want) {
         k_rmsnorm<<<(unsigned)n, 32>>>(x, g->output_norm, xb, dim, c->rms_eps);
         launch_quantize(xb, n, dim, xq);
         launch_matmul(&g->output, xq, n, logits);
     }
+    if (stats) k_token_stats<<<(unsigned)n, ST_THREADS>>>(logits, c->n_vocab, dnext, g->logit_w, dstats);
+    if (found && n_find) k_token_find<<<(unsigned)n_find, ST_THREADS>>>(logits, c->n_vocab, drows, dslots, g->logit_w, dfound);
     err = cudaGetLastError();
     if (err == cudaSuccess) err = cudaDeviceSynchronize();
+    unsigned long long t_copy = now_ns();
     if (err == cudaSuccess && out) err = cudaMemcpy(out, logits, n * (size_t)c->n_vocab * 4, cudaMemcpyDeviceToHost);
+    if (err == cudaSuccess && stats) err = cudaMemcpy(stats, dstats, n * sizeof *stats, cudaMemcpyDeviceToHost);
+    if (err == cudaSuccess && found) err = cudaMemcpy(found, dfound, n_find * sizeof *found, cudaMemcpyDeviceToHost);
     if (err != cudaSuccess) return cuda_fail(e, err, "evaluating a batch");
+    unsigned long long t_end = now_ns();
+    timing.calls++, timing.tokens += n;
+    timing.logit_bytes += out ? n * (size_t)c->n_vocab * 4 : stats ? n * sizeof *stats : found ? n_find * sizeof *found : 0;
+    timing.prepare_ns += t_kernels - *t_start, timing.kernel_ns += t_copy - t_kernels, timing.copy_ns += t_end - t_copy;
     return HLZ_OK;
 }
 
-extern "C" hlz_status hlz_cuda_forward(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
-                                       float *out, hlz_error *e)
+static hlz_status forward_any(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
+                              float *out, const int32_t *next, hlz_token_stats *stats, const uint32_t *rows,
+                              const uint32_t *slots, size_t n_find, hlz_token_found *found, hlz_error *e)
 {
     hlz_cuda_model *g = m->cuda;
     for (size_t t = 0; t < n; t++)
         if (!place[t].session->on_device)
             return hlz_fail(e, HLZ_ERR_PARAM, "a session made before the model moved to the GPU");
+    unsigned long long t0 = now_ns();
     pthread_mutex_lock(&g->lock);
-    hlz_status st = forward_locked(m, g, place, tokens, n, out, e);
+    unsigned long long t1 = now_ns();
+    timing.wait_ns += t1 - t0; /* under the lock, like the other sums */
+    hlz_status st = forward_locked(m, g, place, tokens, n, out, next, stats, rows, slots, n_find, found, &t1, e);
     pthread_mutex_unlock(&g->lock);
     return st;
+}
+
+extern "C" hlz_status hlz_cuda_forward(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
+                                       float *out, hlz_error *e)
+{
+    return forward_any(m, place, tokens, n, out, NULL, NULL, NULL, NULL, 0, NULL, e);
+}
+
+extern "C" hlz_status hlz_cuda_forward_stats(hlz_model *m, const hlz_token_place *place, const int32_t *tokens,
+                                             size_t n, const int32_t *next, hlz_token_stats *stats, hlz_error *e)
+{
+    return forward_any(m, place, tokens, n, NULL, next, stats, NULL, NULL, 0, NULL, e);
+}
+
+extern "C" hlz_status hlz_cuda_forward_find(hlz_model *m, const hlz_token_place *place, const int32_t *tokens,
+                                            size_t n, const uint32_t *rows, const uint32_t *slots, size_t n_find,
+                                            hlz_token_found *found, hlz_error *e)
+{
+    return forward_any(m, place, tokens, n, NULL, NULL, NULL, rows, slots, n_find, found, e);
 }
 
 /* ---- single kernels for the check program --------------------------------------- */
@@ -657,16 +1169,26 @@ extern "C" int hlz_cuda_test_quantize(const float *x, size_t n_tokens, uint64_t 
     return dev_out(&b, out, dq, qb);
 }
 
-extern "C" int hlz_cuda_test_matmul(const hlz_q8_0_block *w, uint64_t rows, uint64_t cols_pad, const hlz_q8_block *x,
-                                    size_t n_tokens, float *out)
+extern "C" int hlz_cuda_test_matmul_kind(int kind, const hlz_q8_0_block *w, uint64_t rows, uint64_t cols_pad,
+                                         const hlz_q8_block *x, size_t n_tokens, float *out)
 {
     dev_bufs b = {};
     uint64_t nb = cols_pad / HLZ_QBLOCK;
-    dev_matrix dm = {(const hlz_q8_0_block *)dev_in(&b, w, rows * nb * sizeof *w), rows, cols_pad};
+    dev_matrix dm = {(const hlz_q8_0_block *)dev_in(&b, w, rows * nb * sizeof *w), rows, cols_pad, NULL, NULL};
+    dm.q = (const int8_t *)dev_in(&b, NULL, rows * nb * HLZ_QBLOCK);
+    dm.d = (const float *)dev_in(&b, NULL, rows * nb * sizeof(float));
+    if (b.err == cudaSuccess && rows > 0 && nb > 0)
+        k_repack<<<grid_for(rows * nb, 256), 256>>>(dm.blocks, rows * nb, (int8_t *)dm.q, (float *)dm.d);
     hlz_q8_block *dx = (hlz_q8_block *)dev_in(&b, x, n_tokens * nb * sizeof *x);
     float *dout = (float *)dev_in(&b, NULL, n_tokens * rows * 4);
-    if (b.err == cudaSuccess) launch_matmul(&dm, dx, n_tokens, dout);
+    if (b.err == cudaSuccess) launch_matmul_kind(kind < 0 ? matmul_kind() : kind, &dm, dx, n_tokens, dout);
     return dev_out(&b, out, dout, n_tokens * rows * 4);
+}
+
+extern "C" int hlz_cuda_test_matmul(const hlz_q8_0_block *w, uint64_t rows, uint64_t cols_pad, const hlz_q8_block *x,
+                                    size_t n_tokens, float *out)
+{
+    return hlz_cuda_test_matmul_kind(-1, w, rows, cols_pad, x, n_tokens, out);
 }
 
 extern "C" int hlz_cuda_test_rmsnorm(const float *x, const float *w, size_t n_tokens, uint32_t dim, float eps, float *y)
@@ -708,4 +1230,80 @@ extern "C" int hlz_cuda_test_attention(const float *q, const float *k, const flo
     float *dout = (float *)dev_in(&b, NULL, hd * 4);
     if (b.err == cudaSuccess) k_attention_test<<<1, attention_threads(hd)>>>(dq, dk, dv, n, hd, kv_row, ds, dout);
     return dev_out(&b, out, dout, hd * 4);
+}
+
+extern "C" int hlz_cuda_bench_matmul(uint64_t rows, uint64_t cols_pad, size_t n_tokens, int kind, int reps,
+                                     double *seconds)
+{
+    uint64_t nb = cols_pad / HLZ_QBLOCK;
+    hlz_q8_0_block *w = (hlz_q8_0_block *)malloc(rows * nb * sizeof *w);
+    hlz_q8_block *x = (hlz_q8_block *)malloc(n_tokens * nb * sizeof *x);
+    if (!w || !x) {
+        free(w), free(x);
+        return -1;
+    }
+    unsigned s = 12345;
+    for (uint64_t i = 0; i < rows * nb; i++) {
+        w[i].d = 0x2000; /* an ordinary fp16 */
+        for (int k = 0; k < HLZ_QBLOCK; k++) w[i].q[k] = (int8_t)((s = s * 1103515245u + 12345u) >> 24);
+    }
+    for (size_t i = 0; i < n_tokens * nb; i++) {
+        x[i].d = 0.01f, x[i].sum = 0;
+        for (int k = 0; k < HLZ_QBLOCK; k++) x[i].q[k] = (int8_t)((s = s * 1103515245u + 12345u) >> 24);
+    }
+    dev_bufs b = {};
+    dev_matrix dm = {(const hlz_q8_0_block *)dev_in(&b, w, rows * nb * sizeof *w), rows, cols_pad, NULL, NULL};
+    if (kind) {
+        dm.q = (const int8_t *)dev_in(&b, NULL, rows * nb * HLZ_QBLOCK);
+        dm.d = (const float *)dev_in(&b, NULL, rows * nb * sizeof(float));
+        if (b.err == cudaSuccess)
+            k_repack<<<grid_for(rows * nb, 256), 256>>>(dm.blocks, rows * nb, (int8_t *)dm.q, (float *)dm.d);
+    }
+    hlz_q8_block *dx = (hlz_q8_block *)dev_in(&b, x, n_tokens * nb * sizeof *x);
+    float *dout = (float *)dev_in(&b, NULL, n_tokens * rows * 4);
+    free(w), free(x);
+    cudaEvent_t e0, e1;
+    cudaEventCreate(&e0), cudaEventCreate(&e1);
+    if (b.err == cudaSuccess) {
+        launch_matmul_kind(kind, &dm, dx, n_tokens, dout); /* warm up */
+        cudaEventRecord(e0);
+        for (int r = 0; r < reps; r++) launch_matmul_kind(kind, &dm, dx, n_tokens, dout);
+        cudaEventRecord(e1);
+        cudaEventSynchronize(e1);
+        float ms = 0;
+        cudaEventElapsedTime(&ms, e0, e1);
+        *seconds = ms * 1e-3 / reps;
+    }
+    cudaEventDestroy(e0), cudaEventDestroy(e1);
+    float one;
+    return dev_out(&b, &one, dout, sizeof one);
+}
+
+extern "C" int hlz_cuda_test_token_stats(const float *logits, size_t n_rows, uint32_t n_vocab, const int32_t *next,
+                                         hlz_token_stats *stats)
+{
+    dev_bufs b = {};
+    float *dl = (float *)dev_in(&b, logits, n_rows * n_vocab * 4);
+    int32_t *dn = (int32_t *)dev_in(&b, next, n_rows * 4);
+    uint64_t *dw = (uint64_t *)dev_in(&b, hlz_logit_weights(), HLZ_LOGIT_KMAX * sizeof(uint64_t));
+    hlz_token_stats *ds = (hlz_token_stats *)dev_in(&b, NULL, n_rows * sizeof *stats);
+    if (b.err == cudaSuccess) b.err = cudaMemset(ds, 0, n_rows * sizeof *stats);
+    if (b.err == cudaSuccess) k_token_stats<<<(unsigned)n_rows, ST_THREADS>>>(dl, n_vocab, dn, dw, ds);
+    return dev_out(&b, stats, ds, n_rows * sizeof *stats);
+}
+
+extern "C" int hlz_cuda_test_token_find(const float *logits, size_t n_rows, uint32_t n_vocab, const uint32_t *slots,
+                                        hlz_token_found *found)
+{
+    dev_bufs b = {};
+    uint32_t *rows = (uint32_t *)malloc(n_rows * 4);
+    if (!rows) return -1;
+    for (size_t r = 0; r < n_rows; r++) rows[r] = (uint32_t)r;
+    float *dl = (float *)dev_in(&b, logits, n_rows * n_vocab * 4);
+    uint32_t *dr = (uint32_t *)dev_in(&b, rows, n_rows * 4), *ds = (uint32_t *)dev_in(&b, slots, n_rows * 4);
+    uint64_t *dw = (uint64_t *)dev_in(&b, hlz_logit_weights(), HLZ_LOGIT_KMAX * sizeof(uint64_t));
+    hlz_token_found *df = (hlz_token_found *)dev_in(&b, NULL, n_rows * sizeof *found);
+    free(rows);
+    if (b.err == cudaSuccess) k_token_find<<<(unsigned)n_rows, ST_THREADS>>>(dl, n_vocab, dr, ds, dw, df);
+    return dev_out(&b, found, df, n_rows * sizeof *found);
 }

@@ -12,6 +12,7 @@
  * FAIL (N cases)"; without a usable GPU it prints "skip" lines and exits 0.
  */
 #include "device.h"
+#include "entropy.h"
 #include "model_util.h"
 
 #include <float.h>
@@ -93,8 +94,9 @@ static void check_quantize(void)
 
 static void check_matmul(void)
 {
+    /* rows x cols x tokens: partial tiles of both kernels (16 x 16; 64 rows x 32 tokens), long rows, big batches */
     static const uint64_t shapes[][3] = {{1, 32, 1}, {15, 96, 3}, {17, 160, 17}, {100, 1024, 40}, {576, 576, 64},
-                                         {33, 4096, 5}};
+                                         {33, 4096, 5}, {65, 64, 33}, {384, 384, 1000}, {1000, 96, 257}};
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         uint64_t rows = shapes[s][0], cols = shapes[s][1], n = shapes[s][2], nb = cols / 32;
         hlz_q8_0_block *w = malloc(rows * nb * sizeof *w);
@@ -108,11 +110,15 @@ static void check_matmul(void)
         for (uint64_t i = 0; i < n * cols; i++) xf[i] = extreme();
         hlz_kernels_ref.quantize_q8(xf, n * cols, x);
         hlz_kernels_ref.matmul_q8_0(w, cols, x, n, ref, rows, 0, rows);
-        CHECK(hlz_cuda_test_matmul(w, rows, cols, x, n, gpu) == 0);
-        char what[64];
-        snprintf(what, sizeof what, "matmul %llux%llu x %llu", (unsigned long long)rows, (unsigned long long)cols,
-                 (unsigned long long)n);
-        CHECK_SAME(what, ref, gpu, n * rows);
+        /* Every kernel (dp4a, mma, tiled), whichever HLZ_CUDA_MATMUL picks for the model. */
+        for (int kind = 0; kind < 3; kind++) {
+            memset(gpu, 0xff, n * rows * 4);
+            CHECK(hlz_cuda_test_matmul_kind(kind, w, rows, cols, x, n, gpu) == 0);
+            char what[64];
+            snprintf(what, sizeof what, "matmul (kernel %d) %llux%llu x %llu", kind, (unsigned long long)rows,
+                     (unsigned long long)cols, (unsigned long long)n);
+            CHECK_SAME(what, ref, gpu, n * rows);
+        }
         free(w), free(xf), free(ref), free(gpu), free(x);
     }
 }
@@ -230,6 +236,66 @@ static void check_attention(void)
         }
 }
 
+/* Token statistics: the same bits as hlz_token_stats_from_logits (two nans are equal). */
+static int same_stats(const hlz_token_stats *a, const hlz_token_stats *b)
+{
+    return a->cum == b->cum && a->freq == b->freq && first_diff(&a->max, &b->max, 1) < 0 &&
+           first_diff(&a->logit, &b->logit, 1) < 0 &&
+           (memcmp(&a->sum, &b->sum, sizeof a->sum) == 0 || (a->sum != a->sum && b->sum != b->sum));
+}
+
+static void check_token_stats(void)
+{
+    static const uint32_t vocabs[] = {2, 257, 300, 8192, 49152};
+    enum { ROWS = 9 };
+    for (size_t v = 0; v < sizeof vocabs / sizeof *vocabs; v++) {
+        uint32_t nv = vocabs[v];
+        float *l = malloc((size_t)ROWS * nv * 4);
+        int32_t next[ROWS];
+        hlz_token_stats ref[ROWS], gpu[ROWS];
+        uint32_t *scratch = malloc(nv * 4);
+        for (int r = 0; r < ROWS; r++) {
+            float *x = l + (size_t)r * nv;
+            for (uint32_t i = 0; i < nv; i++) {
+                switch (r) {
+                case 0: x[i] = rnd(8.0f); break;                          /* ordinary */
+                case 1: x[i] = rnd(8.0f) + (i == nv / 3 ? 40.0f : 0.0f); break; /* peaked */
+                case 2: x[i] = extreme(); break;                          /* zeros of both signs, huge, ties */
+                case 3: x[i] = (float)(i % 5); break;                     /* many ties of the top */
+                case 4: x[i] = i % 7 == 0 ? NAN : i % 11 == 0 ? INFINITY : rnd(3.0f); break;
+                case 5: x[i] = i == 0 ? NAN : rnd(3.0f); break;           /* a leading nan */
+                case 6: x[i] = -INFINITY; break;                          /* nothing finite */
+                case 7: x[i] = i % 2 ? -0.0f : 0.0f; break;
+                default: x[i] = rnd(1e4f); break;                         /* beyond the 20-nat floor */
+                }
+            }
+            next[r] = r == 3 ? -1 : (int32_t)(r == 0 ? 0 : r == 1 ? nv / 3 : r == 2 ? nv - 1 : test_rand(&seed) % nv);
+        }
+        for (int r = 0; r < ROWS; r++)
+            if (next[r] >= 0) hlz_token_stats_from_logits(l + (size_t)r * nv, nv, next[r], scratch, &ref[r]);
+        CHECK(hlz_cuda_test_token_stats(l, ROWS, nv, next, gpu) == 0);
+        /* The decoder's search on the same rows: slots at the ends of the range and in between. */
+        uint32_t slots[ROWS];
+        hlz_token_found fref[ROWS], fgpu[ROWS];
+        for (int r = 0; r < ROWS; r++) {
+            slots[r] = r == 0 ? 0 : r == 1 ? HLZ_FREQ_TOTAL - 1 : (uint32_t)(test_rand(&seed) % HLZ_FREQ_TOTAL);
+            hlz_token_find_from_logits(l + (size_t)r * nv, nv, slots[r], scratch, &fref[r]);
+        }
+        CHECK(hlz_cuda_test_token_find(l, ROWS, nv, slots, fgpu) == 0);
+        for (int r = 0; r < ROWS; r++)
+            CHECK_MSG(fref[r].token == fgpu[r].token && fref[r].cum == fgpu[r].cum && fref[r].freq == fgpu[r].freq,
+                      "token search vocab %u row %d slot %u: cpu %u [%u, +%u), gpu %u [%u, +%u)", nv, r, slots[r],
+                      fref[r].token, fref[r].cum, fref[r].freq, fgpu[r].token, fgpu[r].cum, fgpu[r].freq);
+        for (int r = 0; r < ROWS; r++)
+            CHECK_MSG(next[r] < 0 || same_stats(&ref[r], &gpu[r]),
+                      "token stats vocab %u row %d token %d: cpu cum %u freq %u max %a logit %a sum %a, gpu cum %u freq %u "
+                      "max %a logit %a sum %a",
+                      nv, r, next[r], ref[r].cum, ref[r].freq, (double)ref[r].max, (double)ref[r].logit, ref[r].sum,
+                      gpu[r].cum, gpu[r].freq, (double)gpu[r].max, (double)gpu[r].logit, gpu[r].sum);
+        free(l), free(scratch);
+    }
+}
+
 /* ---- whole models ----------------------------------------------------------- */
 
 #define SEQ 600 /* tokens per sequence: batch 512 plus a tail */
@@ -302,7 +368,71 @@ static void check_model(const char *label, hlz_model *cpu, hlz_model *gpu)
     }
     for (int i = 0; i < 4; i++) hlz_session_free(s[i]);
     hlz_session_free(prime);
-    free(batch_out), free(ids), free(ref), free(got);
+    free(batch_out);
+    /* Over 4096 tokens in one call: 7 sequences of n tokens. */
+    enum { MANY = 7 };
+    hlz_session *ms[MANY] = {0};
+    const int32_t *mt[MANY];
+    size_t mc[MANY];
+    float *many = malloc(MANY * n * nv * 4);
+    for (int i = 0; i < MANY; i++) {
+        CHECK(hlz_session_create(gpu, (uint32_t)n, &ms[i], &e) == HLZ_OK);
+        mt[i] = ids, mc[i] = n;
+    }
+    t0 = now();
+    CHECK_MSG(hlz_model_eval_batch(gpu, ms, mt, mc, MANY, many, &e) == HLZ_OK, "%s", e.message);
+    printf("# %s: gpu, %d sequences of %zu tokens in one call: %.0f tokens/s\n", label, MANY, n,
+           (double)(MANY * n) / (now() - t0));
+    for (int i = 0; i < MANY; i++) {
+        char what[96];
+        snprintf(what, sizeof what, "%s logits, sequence %d of a %zu-token batch", label, i, MANY * n);
+        CHECK_SAME(what, ref, many + (size_t)i * n * nv, n * nv);
+        hlz_session_free(ms[i]);
+    }
+    free(many);
+    /* Token statistics (hlz_model_eval_batch_stats, the encoder's GPU path)
+     * against those of the CPU's logits: row t for token ids[t + 1]. */
+    hlz_session *ss = NULL;
+    int32_t *next = malloc(n * 4);
+    hlz_token_stats *st = malloc(n * sizeof *st), want;
+    uint32_t *scratch = malloc(nv * 4);
+    for (size_t t = 0; t < n; t++) next[t] = t + 1 < n && t % 3 != 1 ? ids[t + 1] : -1;
+    CHECK(hlz_session_create(gpu, (uint32_t)n, &ss, &e) == HLZ_OK);
+    const int32_t *all = ids;
+    t0 = now();
+    CHECK_MSG(hlz_model_eval_batch_stats(gpu, &ss, &all, &n, 1, next, st, &e) == HLZ_OK, "%s", e.message);
+    printf("# %s: gpu, token statistics of %zu tokens in one call: %.0f tokens/s\n", label, n, (double)n / (now() - t0));
+    for (size_t t = 0; t < n; t++) {
+        if (next[t] < 0) continue;
+        hlz_token_stats_from_logits(ref + t * nv, nv, next[t], scratch, &want);
+        CHECK_MSG(same_stats(&want, &st[t]), "%s: token statistics of row %zu differ (cum %u/%u freq %u/%u sum %a/%a)",
+                  label, t, want.cum, st[t].cum, want.freq, st[t].freq, want.sum, st[t].sum);
+        if (test_case_failed) break;
+    }
+    hlz_session_free(ss);
+    /* Token searches (hlz_model_eval_batch_find, the decoder's GPU path): 3
+     * sequences of 1, 5 and 40 tokens after a copied prefix, one search each. */
+    hlz_session *fs[3] = {0}, *fprime = NULL;
+    CHECK(hlz_session_create(gpu, (uint32_t)n, &fprime, &e) == HLZ_OK);
+    CHECK(hlz_model_eval(gpu, fprime, ids, 50, NULL, &e) == HLZ_OK);
+    size_t fcounts[3] = {1, 5, 40};
+    const int32_t *ftoks[3] = {ids + 50, ids + 50, ids + 50};
+    uint32_t fslots[3] = {0, HLZ_FREQ_TOTAL - 1, (uint32_t)(test_rand(&seed) % HLZ_FREQ_TOTAL)};
+    hlz_token_found ffound[3], fwant;
+    for (int i = 0; i < 3; i++) {
+        CHECK(hlz_session_create(gpu, (uint32_t)n, &fs[i], &e) == HLZ_OK);
+        CHECK(hlz_session_copy(gpu, fs[i], fprime, &e) == HLZ_OK);
+    }
+    CHECK_MSG(hlz_model_eval_batch_find(gpu, fs, ftoks, fcounts, 3, fslots, ffound, &e) == HLZ_OK, "%s", e.message);
+    for (int i = 0; i < 3; i++) {
+        hlz_token_find_from_logits(ref + (50 + fcounts[i] - 1) * nv, nv, fslots[i], scratch, &fwant);
+        CHECK_MSG(fwant.token == ffound[i].token && fwant.cum == ffound[i].cum && fwant.freq == ffound[i].freq,
+                  "%s: token search of sequence %d differs (cpu %u, gpu %u)", label, i, fwant.token, ffound[i].token);
+        hlz_session_free(fs[i]);
+    }
+    hlz_session_free(fprime);
+    free(next), free(st), free(scratch);
+    free(ids), free(ref), free(got);
 }
 
 static const char *model_path = "models/stand-in/stand-in.gguf";
@@ -372,6 +502,7 @@ int main(int argc, char **argv)
     RUN(check_elementwise);
     RUN(check_rope);
     RUN(check_attention);
+    RUN(check_token_stats);
     RUN(check_model_file);
     RUN(check_random_llama);
     RUN(check_random_qwen2);

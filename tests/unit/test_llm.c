@@ -3,6 +3,7 @@
  * model, thread invariance, wrong and missing models, damaged streams. */
 #include "archive_util.h"
 #include "llm.h"
+#include "robust.h"
 #include "model.h"
 #include "model_util.h"
 
@@ -99,6 +100,24 @@ static void archives_with_a_model(void)
     back = file_contents(out, &nb);
     CHECK(nb == n && memcmp(back, text, n) == 0);
     free(back), fclose(in), fclose(out);
+    /* the GPU's lockstep decoder, with logits and with token searches, here on the CPU */
+    static const char *lockstep[] = {"1", "find"};
+    for (int k = 0; k < 2; k++) {
+        setenv("HLZ_LOCKSTEP", lockstep[k], 1);
+        in = file_from(a1, n1), out = tmpfile();
+        CHECK_MSG(hlz_decompress_file(in, out, &d, NULL, &e) == HLZ_OK, "lockstep %s: %s", lockstep[k], e.message);
+        back = file_contents(out, &nb);
+        CHECK_MSG(nb == n && memcmp(back, text, n) == 0, "lockstep %s", lockstep[k]);
+        free(back), fclose(in), fclose(out);
+        /* a damaged llm chunk is an error there too */
+        unsigned char *bad = malloc(n1);
+        memcpy(bad, a1, n1);
+        bad[n1 / 3] ^= 0x20;
+        in = file_from(bad, n1), out = tmpfile();
+        CHECK(hlz_decompress_file(in, out, &d, NULL, &e) != HLZ_OK);
+        fclose(in), fclose(out), free(bad);
+    }
+    unsetenv("HLZ_LOCKSTEP");
     /* listing shows llm chunks with tokens */
     in = file_from(a1, n1);
     hlz_stats s;
@@ -132,9 +151,158 @@ static void archives_with_a_model(void)
     free(bytes), free(bytes2);
 }
 
+/* What a walk showed visit(): position, token and a hash of the logits, in call order. */
+typedef struct {
+    uint64_t *seen;
+    size_t n, cap;
+} visit_log;
+
+static void log_visit(void *ctx, const float *logits, int32_t token, size_t at)
+{
+    visit_log *v = ctx;
+    uint64_t h = 1469598103934665603ull;
+    const uint8_t *p = (const uint8_t *)logits;
+    for (size_t i = 0; i < shape.n_vocab * sizeof(float); i++) h = (h ^ p[i]) * 1099511628211ull;
+    if (v->n + 3 > v->cap) v->cap = v->cap ? 2 * v->cap : 1024, v->seen = realloc(v->seen, v->cap * sizeof *v->seen);
+    v->seen[v->n++] = at, v->seen[v->n++] = (uint64_t)token, v->seen[v->n++] = h;
+}
+
+/* Many windows per evaluation call (the GPU's encoder) visit the same
+ * tokens with the same logits in the same order as one window at a time,
+ * and the payloads are the same bytes, also when made from token statistics. */
+static void grouped_windows(void)
+{
+    uint8_t *bytes;
+    hlz_model *m = tm_open(&shape, &bytes);
+    CHECK(m != NULL);
+    hlz_llm_params ps[3] = {{HLZ_PRIME_TEXT, 9, 4}, {HLZ_PRIME_BOS, 5, 0}, {0, 0, 0}};
+    hlz_llm_params_default(m, &ps[2]);
+    size_t n = 700;
+    int32_t *ids = malloc(n * sizeof *ids);
+    unsigned long long r = 9;
+    for (size_t i = 0; i < n; i++) ids[i] = (int32_t)(test_rand(&r) % shape.n_vocab);
+    uint8_t text[400];
+    for (size_t i = 0; i < sizeof text; i++) text[i] = (uint8_t)("grouped windows, "[i % 17]);
+    for (int p = 0; p < 3; p++) {
+        hlz_llm *llm;
+        hlz_error e;
+        CHECK_MSG(hlz_llm_create(m, &ps[p], &llm, &e) == HLZ_OK, "%s", e.message);
+        static const uint32_t groups[] = {1, 2, 3, 7, 1000};
+        visit_log ref = {0};
+        uint8_t coded_ref[2048];
+        size_t size_ref = 0;
+        for (size_t g = 0; g < sizeof groups / sizeof *groups; g++) {
+            hlz_llm_set_group(llm, groups[g]);
+            for (size_t len = 1; len <= n; len = len * 3 + 1) { /* 1, 4, 13, 40, 121, 364 tokens */
+                visit_log v = {0};
+                CHECK(hlz_llm_walk_encode(llm, ids, len, log_visit, &v, &e) == HLZ_OK);
+                CHECK(v.n == 3 * len);
+                for (size_t i = 0; i < len && v.n == 3 * len; i++) CHECK(v.seen[3 * i] == i);
+                if (g == 0 && len == 364) ref = v;
+                else if (len == 364) {
+                    CHECK_MSG(v.n == ref.n && memcmp(v.seen, ref.seen, v.n * sizeof *v.seen) == 0,
+                              "params %d: group %u visits differently", p, (unsigned)groups[g]);
+                    free(v.seen);
+                } else {
+                    free(v.seen);
+                }
+            }
+            /* The payload, from visits of logits and from token statistics (the GPU's way). */
+            for (int stats = 0; stats < 2; stats++) {
+                uint8_t coded[2048];
+                size_t size;
+                hlz_llm_set_stats(llm, stats);
+                CHECK(hlz_llm_encode(llm, text, sizeof text, coded, sizeof coded, &size, &e) == HLZ_OK);
+                if (g == 0 && !stats) memcpy(coded_ref, coded, size), size_ref = size;
+                else CHECK_MSG(size == size_ref && memcmp(coded, coded_ref, size) == 0, "group %u stats %d payload differs",
+                               (unsigned)groups[g], stats);
+            }
+            hlz_llm_set_stats(llm, false);
+        }
+        free(ref.seen);
+        hlz_llm_free(llm);
+    }
+    free(ids);
+    hlz_model_free(m);
+    free(bytes);
+}
+
+/* Chunks decoded in lockstep (the GPU's decoder) give what one at a time
+ * gives; a damaged stream fails alone; robust streams mix with llm ones. */
+static void lockstep_decoding(void)
+{
+    uint8_t *bytes;
+    hlz_model *m = tm_open(&shape, &bytes);
+    CHECK(m != NULL);
+    hlz_llm_params params = {HLZ_PRIME_TEXT, 9, 4};
+    hlz_llm *llm;
+    hlz_error e;
+    CHECK_MSG(hlz_llm_create(m, &params, &llm, &e) == HLZ_OK, "%s", e.message);
+    hlz_robust_params rp;
+    CHECK(hlz_robust_params_default(3.0, &rp) == 0);
+    enum { N = 7 };
+    static const size_t sizes[N] = {1, 2, 9, 10, 57, 300, 123};
+    uint8_t *src[N], *coded[N], *back[N];
+    size_t coded_size[N];
+    bool robust[N], damaged[N];
+    for (int i = 0; i < N; i++) {
+        src[i] = malloc(sizes[i]), back[i] = malloc(sizes[i]), coded[i] = malloc(4 * sizes[i] + 256);
+        for (size_t k = 0; k < sizes[i]; k++) src[i][k] = (uint8_t)("lockstep decoding of chunks "[(k + i) % 28]);
+        robust[i] = i == 4, damaged[i] = i == 5;
+        hlz_status st = robust[i] ? hlz_robust_encode(llm, &rp, src[i], sizes[i], coded[i], 4 * sizes[i] + 256,
+                                                      &coded_size[i], NULL, &e)
+                                  : hlz_llm_encode(llm, src[i], sizes[i], coded[i], 4 * sizes[i] + 256,
+                                                   &coded_size[i], &e);
+        CHECK_MSG(st == HLZ_OK, "encode %d: %s", i, e.message);
+        if (damaged[i]) coded[i][coded_size[i] / 2] ^= 0x5a;
+    }
+    /* Configurations: 1 thread; 3 threads with carried tokens 3 rows per call
+     * (split across calls); token searches instead of logits (the GPU's
+     * way, here on the CPU), for the llm streams only (robust ones need logits). */
+    for (int config = 0; config < 3; config++) {
+        int threads = config == 1 ? 3 : 1;
+        hlz_llm_set_logits_budget(llm, config == 1 ? 3 * shape.n_vocab * sizeof(float) : (size_t)1 << 28);
+        hlz_llm_set_stats(llm, config == 2);
+        hlz_llm_stream streams[N];
+        int idx[N], count = 0;
+        for (int i = 0; i < N; i++)
+            if (config < 2 || !robust[i]) idx[count++] = i;
+        for (int j = 0; j < count; j++) {
+            int i = idx[j];
+            CHECK((robust[i] ? hlz_robust_decode_start : hlz_llm_decode_start)(llm, coded[i], coded_size[i], sizes[i],
+                                                                              &streams[j], &e) == HLZ_OK);
+        }
+        CHECK_MSG(hlz_llm_walk_decode_many(llm, streams, (size_t)count, threads, &e) == HLZ_OK, "%s", e.message);
+        for (int j = 0; j < count; j++) {
+            int i = idx[j];
+            memset(back[i], 0, sizes[i]);
+            hlz_status st = (robust[i] ? hlz_robust_decode_finish : hlz_llm_decode_finish)(llm, &streams[j], back[i],
+                                                                                          sizes[i], &e);
+            /* The same outcome as decoding the chunk alone. */
+            uint8_t *alone = malloc(sizes[i]);
+            hlz_error e2;
+            hlz_status st2 = robust[i] ? hlz_robust_decode(llm, coded[i], coded_size[i], alone, sizes[i], &e2)
+                                       : hlz_llm_decode(llm, coded[i], coded_size[i], alone, sizes[i], &e2);
+            CHECK_MSG(st == st2, "config %d chunk %d: lockstep %s, alone %s", config, i, hlz_status_name(st),
+                      hlz_status_name(st2));
+            if (!damaged[i]) CHECK_MSG(st == HLZ_OK && memcmp(back[i], src[i], sizes[i]) == 0, "config %d chunk %d", config, i);
+            else CHECK(st != HLZ_OK || memcmp(back[i], src[i], sizes[i]) != 0);
+            free(alone);
+        }
+    }
+    hlz_llm_set_stats(llm, false);
+    CHECK(hlz_llm_walk_decode_many(llm, NULL, 0, 1, &e) == HLZ_OK);
+    for (int i = 0; i < N; i++) free(src[i]), free(coded[i]), free(back[i]);
+    hlz_llm_free(llm);
+    hlz_model_free(m);
+    free(bytes);
+}
+
 int main(void)
 {
     RUN(codec_round_trips);
     RUN(archives_with_a_model);
+    RUN(grouped_windows);
+    RUN(lockstep_decoding);
     TEST_MAIN_END();
 }
