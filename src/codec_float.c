@@ -233,6 +233,16 @@ static bool read_table(in_buf *in, uint32_t *freq)
     return sum == PROB_TOTAL;
 }
 
+/* Order-0 bits (1/65536) of counts totalling m, the table included. */
+static uint64_t order0_bits(const uint32_t *count, uint64_t m)
+{
+    uint32_t freq[256];
+    normalize(count, m, freq);
+    uint64_t bits = table_bits(freq);
+    for (int s = 0; s < 256; s++) bits += (uint64_t)count[s] * cost_table[freq[s]];
+    return bits;
+}
+
 /* ---- table planning ---------------------------------------------------------- */
 
 typedef struct {
@@ -339,6 +349,22 @@ static void encode_plane(planner_state *ps, const uint8_t *plane, size_t m, uint
     if (hist) {
         memcpy(ps->hist, hist, sizeof *hist * nb);
     } else {
+        /* A sample first (every 8th block): a plane that looks near-random
+         * there is stored raw without counting the rest. */
+        uint32_t sample[256] = {0};
+        uint64_t ns = 0;
+        for (size_t b = 0; b < nb; b += 8) {
+            size_t len = m - b * BLOCK < BLOCK ? m - b * BLOCK : BLOCK;
+            memset(ps->hist, 0, sizeof *ps->hist);
+            hlz_count_blocks(plane + b * BLOCK, len, ps->hist);
+            for (int s = 0; s < 256; s++) sample[s] += ps->hist[0][s];
+            ns += len;
+        }
+        if (nb >= 8 && order0_bits(sample, ns) >= (ns * 8 << 16) - (ns * 8 << 16) / 128) {
+            put_u8(o, MODE_RAW);
+            put(o, plane, m);
+            return;
+        }
         memset(ps->hist, 0, sizeof *ps->hist * nb);
         hlz_count_blocks(plane, m, ps->hist);
     }
@@ -602,10 +628,7 @@ corrupt:
 static uint64_t plane_estimate(const uint32_t *count, uint64_t m)
 {
     if (m == 0) return 0;
-    uint32_t freq[256];
-    normalize(count, m, freq);
-    uint64_t c = table_bits(freq) >> 16, raw = m * 8;
-    for (int s = 0; s < 256; s++) c += ((uint64_t)count[s] * cost_table[freq[s]]) >> 16;
+    uint64_t c = order0_bits(count, m) >> 16, raw = m * 8;
     return c < raw ? c : raw;
 }
 
