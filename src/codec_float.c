@@ -154,11 +154,11 @@ static uint32_t cost_table[PROB_TOTAL + 1];
 static uint32_t log2_fixed16(uint32_t f)
 {
     int k = 31 - __builtin_clz(f);
-    uint64_t m = ((uint64_t)f << 32) >> k; /* f / 2^k in 32.32, in [1, 2) */
+    uint64_t m = ((uint64_t)f << 31) >> k; /* f / 2^k in 1.31 fixed point, in [1, 2): m * m fits */
     uint32_t frac = 0;
     for (int i = 15; i >= 0; i--) {
-        m = (m * m) >> 32;
-        if (m >= ((uint64_t)2 << 32)) { m >>= 1; frac |= 1u << i; }
+        m = (m * m) >> 31;
+        if (m >= ((uint64_t)2 << 31)) { m >>= 1; frac |= 1u << i; }
     }
     return ((uint32_t)k << 16) | frac;
 }
@@ -171,22 +171,40 @@ static void init_costs(void)
     done = 1;
 }
 
-/* Counts to frequencies summing to PROB_TOTAL, every present symbol >= 1. */
+/* Counts to frequencies summing to PROB_TOTAL, every present symbol >= 1:
+ * each rounded to nearest, then the difference spread one unit at a time
+ * over the most frequent symbols (where a unit costs least). Putting it all
+ * on one symbol, as a first version did, costs several percent on flat
+ * distributions such as Q8_0's quantized values. */
 static void normalize(const uint32_t *count, uint64_t total, uint32_t *freq)
 {
-    uint32_t sum = 0;
-    int best = 0;
+    int64_t sum = 0;
+    uint8_t order[256];
+    int n = 0;
     for (int s = 0; s < 256; s++) {
-        freq[s] = count[s] ? (uint32_t)((uint64_t)count[s] * PROB_TOTAL / total) : 0;
-        if (count[s] && freq[s] == 0) freq[s] = 1;
+        freq[s] = 0;
+        if (!count[s]) continue;
+        uint64_t f = ((uint64_t)count[s] * PROB_TOTAL * 2 + total) / (2 * total);
+        freq[s] = f ? (uint32_t)f : 1;
         sum += freq[s];
-        if (count[s] > count[best]) best = s;
+        order[n++] = (uint8_t)s;
     }
-    if (sum <= PROB_TOTAL) { freq[best] += PROB_TOTAL - sum; return; }
-    while (sum > PROB_TOTAL) { /* rare: many rare symbols rounded up */
-        int m = 0;
-        for (int s = 1; s < 256; s++) if (freq[s] > freq[m]) m = s;
-        freq[m]--, sum--;
+    if (sum == PROB_TOTAL) return;
+    /* Most frequent first, ties by symbol: insertion sort (n <= 256, rare). */
+    for (int i = 1; i < n; i++) {
+        uint8_t v = order[i];
+        int j = i;
+        while (j > 0 && (count[order[j - 1]] < count[v] || (count[order[j - 1]] == count[v] && order[j - 1] > v)))
+            order[j] = order[j - 1], j--;
+        order[j] = v;
+    }
+    while (sum < PROB_TOTAL)
+        for (int i = 0; i < n && sum < PROB_TOTAL; i++) freq[order[i]]++, sum++;
+    while (sum > PROB_TOTAL) {
+        bool changed = false;
+        for (int i = 0; i < n && sum > PROB_TOTAL; i++)
+            if (freq[order[i]] > 1) freq[order[i]]--, sum--, changed = true;
+        if (!changed) break; /* cannot happen: n <= 256 < PROB_TOTAL */
     }
 }
 
