@@ -264,7 +264,8 @@ static uint64_t order0_bits(const uint32_t *count, uint64_t m)
 /* ---- table planning ---------------------------------------------------------- */
 
 typedef struct {
-    uint32_t (*hist)[256];      /* per BLOCK symbols */
+    uint32_t (*hist)[256];      /* per BLOCK symbols: the plane's being planned */
+    uint32_t (*own_hist)[256];  /* room for counting one */
     uint8_t *sel, *best_sel;    /* per block */
     uint32_t freq[TABLES_MAX][256], best_freq[TABLES_MAX][256];
     uint32_t cost[TABLES_MAX][256];
@@ -354,6 +355,7 @@ static uint64_t plan_tables(planner_state *ps, size_t nb, uint64_t skip)
             memcpy(ps->best_sel, ps->sel, nb);
         }
         if (ps->k < k) break; /* tables went unused: more will not help */
+        if (bits > best) break; /* doubling k lost: more will not win */
     }
     return best;
 }
@@ -364,9 +366,8 @@ static uint64_t plan_tables(planner_state *ps, size_t nb, uint64_t skip)
 static void encode_plane(planner_state *ps, const uint8_t *plane, size_t m, uint32_t (*hist)[256], out_buf *o)
 {
     size_t nb = (m + BLOCK - 1) / BLOCK;
-    if (hist) {
-        memcpy(ps->hist, hist, sizeof *hist * nb);
-    } else {
+    ps->hist = hist ? hist : ps->own_hist;
+    if (!hist) {
         /* A sample first (every 8th block): a plane that looks near-random
          * there is stored raw without counting the rest. */
         uint32_t sample[256] = {0};
@@ -413,14 +414,14 @@ static void encode_plane(planner_state *ps, const uint8_t *plane, size_t m, uint
     }
     uint32_t state[HLZ_RANS_LANES];
     size_t nwords;
-    hlz_rans_encode(plane, m, ps->syms, k > 1 ? ps->best_sel : NULL, BLOCK, ps->words, &nwords, state);
+    const uint16_t *words = hlz_rans_encode(plane, m, ps->syms, k > 1 ? ps->best_sel : NULL, BLOCK, ps->words, &nwords, state);
     put_varint(o, 4 * HLZ_RANS_LANES + 2 * (uint64_t)nwords);
     uint8_t head[4 * HLZ_RANS_LANES];
     for (int l = 0; l < HLZ_RANS_LANES; l++) hlz_put32(head + 4 * l, state[l]);
     put(o, head, sizeof head);
     if (!o->full) {
         if ((size_t)(o->end - o->p) < 2 * nwords) o->full = true;
-        else for (size_t j = 0; j < nwords; j++, o->p += 2) hlz_put16(o->p, ps->words[j]);
+        else for (size_t j = 0; j < nwords; j++, o->p += 2) hlz_put16(o->p, words[j]);
     }
 }
 
@@ -496,7 +497,7 @@ static hlz_status encode_structs(unsigned kind, const uint8_t *src, size_t n, ou
     uint32_t(*hist)[256] = kind == HLZ_SEG_W16 ? calloc(nb, sizeof *hist) : NULL;
     hlz_status status = HLZ_OK;
     if (ps) {
-        ps->hist = malloc(nb * sizeof *ps->hist);
+        ps->hist = ps->own_hist = malloc(nb * sizeof *ps->hist);
         ps->sel = malloc(nb), ps->best_sel = malloc(nb);
         ps->present = malloc(nb * 256), ps->npresent = malloc(nb * sizeof *ps->npresent);
         ps->words = malloc((m_max + HLZ_RANS_SLACK) * sizeof *ps->words);
@@ -522,7 +523,7 @@ static hlz_status encode_structs(unsigned kind, const uint8_t *src, size_t n, ou
         }
     }
 done:
-    if (ps) free(ps->hist), free(ps->sel), free(ps->best_sel), free(ps->present), free(ps->npresent), free(ps->words);
+    if (ps) free(ps->own_hist), free(ps->sel), free(ps->best_sel), free(ps->present), free(ps->npresent), free(ps->words);
     free(planes), free(ps), free(hist);
     return status;
 }

@@ -68,10 +68,10 @@ uint16_t *hlz_rans_encode_tail(const uint8_t *sym, size_t n, const hlz_rans_sym 
     return w;
 }
 
-void hlz_rans_encode_ref(const uint8_t *sym, size_t n, const hlz_rans_sym *syms, const uint8_t *sel, size_t block,
+const uint16_t *hlz_rans_encode_ref(const uint8_t *sym, size_t n, const hlz_rans_sym *syms, const uint8_t *sel, size_t block,
                          uint16_t *words, size_t *nwords, uint32_t state[HLZ_RANS_LANES])
 {
-    uint16_t *top = words + n + HLZ_RANS_SLACK, *w = top; /* written backwards, moved to the front at the end */
+    uint16_t *top = words + n + HLZ_RANS_SLACK, *w = top; /* written backwards */
     uint32_t x[HLZ_RANS_LANES];
     for (int l = 0; l < HLZ_RANS_LANES; l++) x[l] = L;
     w = hlz_rans_encode_tail(sym, n, syms, sel, block, w, x);
@@ -82,7 +82,7 @@ void hlz_rans_encode_ref(const uint8_t *sym, size_t n, const hlz_rans_sym *syms,
     }
     memcpy(state, x, sizeof x);
     *nwords = (size_t)(top - w);
-    memmove(words, w, *nwords * sizeof *words);
+    return w;
 }
 
 bool hlz_rans_decode_ref(hlz_rans_dec *d, const uint32_t *slots, uint8_t *dst, size_t n)
@@ -165,10 +165,10 @@ bool hlz_rans_have_avx2(void)
 }
 
 #ifndef HAVE_AVX2_BUILD
-void hlz_rans_encode_avx2(const uint8_t *sym, size_t n, const hlz_rans_sym *syms, const uint8_t *sel, size_t block,
+const uint16_t *hlz_rans_encode_avx2(const uint8_t *sym, size_t n, const hlz_rans_sym *syms, const uint8_t *sel, size_t block,
                           uint16_t *words, size_t *nwords, uint32_t state[HLZ_RANS_LANES])
 {
-    hlz_rans_encode_ref(sym, n, syms, sel, block, words, nwords, state);
+    return hlz_rans_encode_ref(sym, n, syms, sel, block, words, nwords, state);
 }
 bool hlz_rans_decode_avx2(hlz_rans_dec *d, const uint32_t *slots, uint8_t *dst, size_t n)
 {
@@ -181,11 +181,11 @@ void hlz_split16_avx2(const uint8_t *src, size_t n, uint8_t *e, uint8_t *r, uint
 }
 #endif
 
-void hlz_rans_encode(const uint8_t *sym, size_t n, const hlz_rans_sym *syms, const uint8_t *sel, size_t block,
+const uint16_t *hlz_rans_encode(const uint8_t *sym, size_t n, const hlz_rans_sym *syms, const uint8_t *sel, size_t block,
                      uint16_t *words, size_t *nwords, uint32_t state[HLZ_RANS_LANES])
 {
-    if (hlz_rans_have_avx2()) hlz_rans_encode_avx2(sym, n, syms, sel, block, words, nwords, state);
-    else hlz_rans_encode_ref(sym, n, syms, sel, block, words, nwords, state);
+    if (hlz_rans_have_avx2()) return hlz_rans_encode_avx2(sym, n, syms, sel, block, words, nwords, state);
+    return hlz_rans_encode_ref(sym, n, syms, sel, block, words, nwords, state);
 }
 
 bool hlz_rans_decode(hlz_rans_dec *d, const uint32_t *slots, uint8_t *dst, size_t n)

@@ -37,16 +37,16 @@ void hlz_rans_enc_table(const uint32_t *freq, hlz_rans_sym *syms);
 void hlz_rans_dec_table(const uint32_t *freq, uint32_t *slots);
 
 /* Encodes sym[0..n): symbol i with the table syms + 256 * sel[i / block]
- * (sel NULL: the table syms; block a multiple of HLZ_RANS_LANES). The words
- * go to words[0..*nwords) in reading order; words needs room for n +
- * HLZ_RANS_SLACK words (a symbol writes at most one). state receives the
- * final states, which the decoder starts from. */
+ * (sel NULL: the table syms; block a multiple of HLZ_RANS_LANES). Returns
+ * where in `words` the *nwords words start, in reading order; words needs
+ * room for n + HLZ_RANS_SLACK words (a symbol writes at most one). state
+ * receives the final states, which the decoder starts from. */
 #define HLZ_RANS_SLACK 8
-void hlz_rans_encode_ref(const uint8_t *sym, size_t n, const hlz_rans_sym *syms, const uint8_t *sel, size_t block,
+const uint16_t *hlz_rans_encode_ref(const uint8_t *sym, size_t n, const hlz_rans_sym *syms, const uint8_t *sel, size_t block,
                          uint16_t *words, size_t *nwords, uint32_t state[HLZ_RANS_LANES]);
-void hlz_rans_encode_avx2(const uint8_t *sym, size_t n, const hlz_rans_sym *syms, const uint8_t *sel, size_t block,
+const uint16_t *hlz_rans_encode_avx2(const uint8_t *sym, size_t n, const hlz_rans_sym *syms, const uint8_t *sel, size_t block,
                           uint16_t *words, size_t *nwords, uint32_t state[HLZ_RANS_LANES]);
-void hlz_rans_encode(const uint8_t *sym, size_t n, const hlz_rans_sym *syms, const uint8_t *sel, size_t block,
+const uint16_t *hlz_rans_encode(const uint8_t *sym, size_t n, const hlz_rans_sym *syms, const uint8_t *sel, size_t block,
                      uint16_t *words, size_t *nwords, uint32_t state[HLZ_RANS_LANES]);
 /* Both encoders' last, partial round (the first they code): symbols from
  * n rounded down to a whole round; words below w; returns the new w. */

@@ -80,7 +80,7 @@ static void init_compact(void)
     compact_ready = 1;
 }
 
-void hlz_rans_encode_avx2(const uint8_t *sym, size_t n, const hlz_rans_sym *syms, const uint8_t *sel, size_t block,
+const uint16_t *hlz_rans_encode_avx2(const uint8_t *sym, size_t n, const hlz_rans_sym *syms, const uint8_t *sel, size_t block,
                           uint16_t *words, size_t *nwords, uint32_t state[HLZ_RANS_LANES])
 {
     init_compact();
@@ -120,7 +120,7 @@ void hlz_rans_encode_avx2(const uint8_t *sym, size_t n, const hlz_rans_sym *syms
     }
     for (int v = 0; v < VECS; v++) _mm256_storeu_si256((__m256i *)(state + 8 * v), x[v]);
     *nwords = (size_t)(top - w);
-    memmove(words, w, *nwords * sizeof *words);
+    return w;
 }
 
 void hlz_merge16_avx2(const uint8_t *e, const uint8_t *r, uint8_t *dst, size_t n)
