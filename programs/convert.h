@@ -7,7 +7,7 @@
 
 typedef struct {
     hlz_gguf_writer w;
-    uint32_t qtype;         /* --type: HLZ_GGML_F32, HLZ_GGML_Q8_0 or HLZ_GGML_Q4_K (the Q4_K_M-style mix) */
+    uint32_t qtype;         /* --type: HLZ_GGML_F32, _BF16, _Q8_0 or _Q4_K (the Q4_K_M-style mix) */
     int flat;               /* --k-flat: K-quant tensors whose rows are not whole blocks as 1-D tensors */
     uint32_t layers;        /* block count, for the mix's per-layer choice (0: unknown) */
     void **owned;

@@ -78,7 +78,7 @@ static int more_bits(uint32_t layer, uint32_t layers)
 static uint32_t pick_type(const converter *c, const char *name, uint64_t cols, uint64_t count, int *flat)
 {
     *flat = 0;
-    if (c->qtype == HLZ_GGML_F32) return HLZ_GGML_F32;
+    if (c->qtype == HLZ_GGML_F32 || c->qtype == HLZ_GGML_BF16) return c->qtype;
     if (c->qtype == HLZ_GGML_Q4_K) {
         uint32_t t = HLZ_GGML_Q4_K;
         unsigned layer;
@@ -99,6 +99,17 @@ hlz_status add_matrix(converter *c, const char *name, const float *data, uint64_
     int flat;
     uint32_t type = pick_type(c, name, cols, count, &flat);
     if (type == HLZ_GGML_F32) return hlz_gguf_add_tensor(&c->w, name, HLZ_GGML_F32, 2, dims, data);
+    if (type == HLZ_GGML_BF16) {
+        uint8_t *b = own(c, count * 2);
+        if (!b) return HLZ_ERR_NOMEM;
+        for (uint64_t i = 0; i < count; i++) { /* round to nearest even; NaNs stay quiet NaNs */
+            uint32_t u;
+            memcpy(&u, &data[i], 4);
+            uint16_t h = (u & 0x7fffffff) > 0x7f800000 ? (uint16_t)((u >> 16) | 0x40) : (uint16_t)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+            hlz_put16(b + 2 * i, h);
+        }
+        return hlz_gguf_add_tensor(&c->w, name, HLZ_GGML_BF16, 2, dims, b);
+    }
     const hlz_ggml_type_info *info = hlz_ggml_type(type);
     uint8_t *q = own(c, count / info->block_size * info->type_size);
     if (!q) return HLZ_ERR_NOMEM;
@@ -145,7 +156,8 @@ static void usage(FILE *f)
                "  hf:      a Hugging Face directory: config.json, *.safetensors, tokenizer.json (optional)\n"
                "  tokenizer: a vocabulary-only GGUF (no weights), for hlz-lm tokenize\n"
                "  gguf:    another GGUF, every tensor dequantized and stored again as --type says\n"
-               "  --type:  f32 (default) stores weights as float32; q8_0 stores 2-D weights as Q8_0 (rows that\n"
+               "  --type:  f32 (default) stores weights as float32; bf16 stores 2-D weights as bf16 (rounded to\n"
+               "           nearest even); q8_0 stores 2-D weights as Q8_0 (rows that\n"
                "           are whole blocks); q4_k as Q4_K, with Q6_K for output.weight and some layers' attn_v\n"
                "           and ffn_down (a Q4_K_M-style mix); rows that are not whole 256-value blocks: Q8_0\n"
                "  --k-flat: K-quantize those over the tensor flattened to 1-D instead (not a runnable model;\n"
@@ -168,7 +180,8 @@ int main(int argc, char **argv)
             if (strcmp(t, "q8_0") == 0) c.qtype = HLZ_GGML_Q8_0;
             else if (strcmp(t, "q4_k") == 0) c.qtype = HLZ_GGML_Q4_K;
             else if (strcmp(t, "f32") == 0) c.qtype = HLZ_GGML_F32;
-            else return fail(t, "unknown type (f32, q8_0 or q4_k)");
+            else if (strcmp(t, "bf16") == 0) c.qtype = HLZ_GGML_BF16;
+            else return fail(t, "unknown type (f32, bf16, q8_0 or q4_k)");
         } else if (strcmp(argv[i], "--k-flat") == 0) {
             c.flat = 1;
         } else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc) {
