@@ -2,7 +2,7 @@
  * float_bench.c - the float codec on real weights: ratio against zstd -19
  * on the same bytes (same run), the byte-marginal ceiling, and speed.
  *
- *   float_bench [-T threads] [-r repeats] KIND:PATH ...
+ *   float_bench [-T threads] [-r repeats] [-z] KIND:PATH ...   (-z: no zstd -19 column, 0 there)
  *
  * KIND is llama2c (a llama2.c checkpoint: its fp32 weights, and bf16 and
  * fp16 derived from them by round-to-nearest-even, labelled as derived),
@@ -133,6 +133,8 @@ static void job_free(job *j)
     hlz_tensor_map_free(&j->map);
 }
 
+static int no_zstd19; /* -z: skip the zstd -19 ratio (slow on large inputs; the first pass has it) */
+
 static void bench(const char *label, const uint8_t *data, size_t size, int kind, int threads, int repeats)
 {
     /* Ratio on the bytes themselves. */
@@ -144,9 +146,9 @@ static void bench(const char *label, const uint8_t *data, size_t size, int kind,
     for (size_t i = 0; i < j.nchunks; i++) coded += j.coded_size[i];
     if (j.failed || memcmp(j.back, data, size) != 0) { fprintf(stderr, "%s: ROUND TRIP FAILED\n", label); exit(1); }
     job_free(&j);
-    size_t zb = ZSTD_compressBound(size);
-    uint8_t *z = malloc(zb);
-    size_t zs = z ? ZSTD_compress(z, zb, data, size, 19) : 0;
+    size_t zb = ZSTD_compressBound(size), zs = (size_t)-1; /* an error code */
+    uint8_t *z = no_zstd19 ? NULL : malloc(zb);
+    if (z) zs = ZSTD_compress(z, zb, data, size, 19);
     free(z);
     uint32_t w = kind >= 0 ? hlz_segment_width((unsigned)kind) : 1;
     double h = 0;
@@ -242,6 +244,7 @@ int main(int argc, char **argv)
     for (int a = 1; a < argc; a++) {
         if (strcmp(argv[a], "-T") == 0 && a + 1 < argc) { threads = atoi(argv[++a]); continue; }
         if (strcmp(argv[a], "-r") == 0 && a + 1 < argc) { repeats = atoi(argv[++a]); continue; }
+        if (strcmp(argv[a], "-z") == 0) { no_zstd19 = 1; continue; }
         char *colon = strchr(argv[a], ':');
         if (!colon) { fprintf(stderr, "usage: float_bench [-T n] [-r n] KIND:PATH ...\n"); return 2; }
         *colon = 0;

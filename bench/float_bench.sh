@@ -10,7 +10,8 @@
 #   models/stand-in/stand-in.gguf (Q8_0).
 # Each row: float ratio, zstd -19 ratio on the same bytes in the same run, the byte-marginal ceiling,
 # compress/decompress GB/s (median of 5; wall and process CPU time), and zstd -3 on the same chunks in the
-# same repeats. Thread counts: the arguments (default: 1 2). --quick: the stories260K arrays and the default
+# same repeats (rows after the first thread count skip zstd -19: 0 there). Thread counts: the arguments
+# (default: 1 2). --quick: the stories260K arrays and the default
 # model's bf16 file only (for the GPU machine's scaling run). Build first: make -j2 all build/float_bench
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -53,5 +54,5 @@ threads=${*:-1 2}
 first=1
 for t in $threads; do
     if [ $first = 1 ]; then $b/float_bench -T "$t" $inputs; first=0
-    else $b/float_bench -T "$t" $inputs | tail -n +3; fi
+    else $b/float_bench -T "$t" -z $inputs | tail -n +3; fi
 done

@@ -183,18 +183,30 @@ static void merge32(const uint8_t *const *pl, size_t n, uint8_t *dst)
 }
 
 /* Field f of n structs into plane[j * len + k], and back. */
+/* Copies of a constant length become a few moves, not a call per struct. */
+#define COPY_FIELDS(DST, DSTEP, SRC, SSTEP, LEN)                                                  \
+    switch (LEN) {                                                                                \
+    case 1: for (size_t i = 0; i < n; i++) (DST)[i * (DSTEP)] = (SRC)[i * (SSTEP)]; break;        \
+    case 12: for (size_t i = 0; i < n; i++) memcpy((DST) + i * (DSTEP), (SRC) + i * (SSTEP), 12); break;  \
+    case 16: for (size_t i = 0; i < n; i++) memcpy((DST) + i * (DSTEP), (SRC) + i * (SSTEP), 16); break;  \
+    case 32: for (size_t i = 0; i < n; i++) memcpy((DST) + i * (DSTEP), (SRC) + i * (SSTEP), 32); break;  \
+    case 64: for (size_t i = 0; i < n; i++) memcpy((DST) + i * (DSTEP), (SRC) + i * (SSTEP), 64); break;  \
+    case 128: for (size_t i = 0; i < n; i++) memcpy((DST) + i * (DSTEP), (SRC) + i * (SSTEP), 128); break; \
+    default: for (size_t i = 0; i < n; i++) memcpy((DST) + i * (DSTEP), (SRC) + i * (SSTEP), LEN); break; \
+    }
+
 static void gather(const uint8_t *src, uint32_t width, const field *f, size_t n, uint8_t *plane)
 {
     const uint8_t *s = src + f->pos;
-    if (f->len == 1) for (size_t i = 0; i < n; i++) plane[i] = s[i * width];
-    else for (size_t i = 0; i < n; i++) memcpy(plane + i * f->len, s + i * width, f->len);
+    size_t len = f->len;
+    COPY_FIELDS(plane, len, s, width, len)
 }
 
 static void scatter(const uint8_t *plane, uint32_t width, const field *f, size_t n, uint8_t *dst)
 {
     uint8_t *d = dst + f->pos;
-    if (f->len == 1) for (size_t i = 0; i < n; i++) d[i * width] = plane[i];
-    else for (size_t i = 0; i < n; i++) memcpy(d + i * width, plane + i * f->len, f->len);
+    size_t len = f->len;
+    COPY_FIELDS(d, width, plane, len, len)
 }
 
 /* ---- tables -------------------------------------------------------------- */
