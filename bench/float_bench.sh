@@ -12,7 +12,7 @@
 # compress/decompress GB/s (median of 5; wall and process CPU time), and zstd -3 on the same chunks in the
 # same repeats (rows after the first thread count skip zstd -19: 0 there). Thread counts: the arguments
 # (default: 1 2). --quick: the stories260K arrays and the default
-# model's bf16 file only (for the GPU machine's scaling run). Build first: make -j2 all build/float_bench
+# model's bf16 file only, no zstd -19 at all (for the GPU machine's scaling run). Build first: make -j2 all build/float_bench
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -52,7 +52,9 @@ fi
 echo "machine: $(uname -m), $(nproc) processors: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
 threads=${*:-1 2}
 first=1
+z=""
+[ $quick = 1 ] && z=-z
 for t in $threads; do
-    if [ $first = 1 ]; then $b/float_bench -T "$t" $inputs; first=0
+    if [ $first = 1 ]; then $b/float_bench -T "$t" $z $inputs; first=0
     else $b/float_bench -T "$t" -z $inputs | tail -n +3; fi
 done
