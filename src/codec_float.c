@@ -523,7 +523,7 @@ static bool decode_plane(in_buf *in, size_t m, uint8_t *buf, uint32_t *slots, co
     size_t nb = 1;
     if (k > 1) {
         if (!get_varint(in, &block) || block < HLZ_RANS_LANES || block % HLZ_RANS_LANES != 0) return false;
-        nb = (size_t)((m + block - 1) / block);
+        nb = (size_t)(m / block + (m % block != 0)); /* no overflow for a huge B */
         if ((size_t)(in->end - in->p) < nb) return false;
         sel = in->p;
         in->p += nb;
