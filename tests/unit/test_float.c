@@ -107,6 +107,9 @@ static void damaged(void)
     hlz_error e;
     for (size_t cut = 0; cut < n; cut++) CHECK_MSG(hlz_float_decode(coded, cut, back, N, &e) == HLZ_ERR_CORRUPT, "cut %zu", cut);
     CHECK(hlz_float_decode(coded, n, back, N - 1, &e) == HLZ_ERR_CORRUPT);
+    /* A table block size B near 2^64 (ceil(m / B) must not wrap to 0), at the end of the payload. */
+    static const uint8_t huge_b[] = {1, HLZ_SEG_W16, 64, 2, 2, 0xe0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+    CHECK(hlz_float_decode(huge_b, sizeof huge_b, back, 64, &e) == HLZ_ERR_CORRUPT);
     for (size_t i = 0; i < n; i++) {
         memcpy(bad, coded, n);
         bad[i] ^= (uint8_t)(1u << (i % 8));
