@@ -307,7 +307,7 @@ static bool read_table(in_buf *in, uint32_t *freq)
     if (!get_varint(in, &c) || c < 1 || c > 256) return false;
     int s = -1;
     for (uint64_t k = 0; k < c; k++) {
-        if (!get_varint(in, &gap) || gap > (uint64_t)(254 - s) || !get_varint(in, &f) || f < 1 || f > PROB_TOTAL)
+        if (s >= 255 || !get_varint(in, &gap) || gap > (uint64_t)(254 - s) || !get_varint(in, &f) || f < 1 || f > PROB_TOTAL)
             return false;
         s += (int)gap + 1;
         freq[s] = (uint32_t)f;

@@ -110,6 +110,9 @@ static void damaged(void)
     /* A table block size B near 2^64 (ceil(m / B) must not wrap to 0), at the end of the payload. */
     static const uint8_t huge_b[] = {1, HLZ_SEG_W16, 64, 2, 2, 0xe0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
     CHECK(hlz_float_decode(huge_b, sizeof huge_b, back, 64, &e) == HLZ_ERR_CORRUPT);
+    /* A table that goes on after symbol 255 (the fuzzer found the decoder writing past its table). */
+    static const uint8_t past_255[] = {1, HLZ_SEG_W16, 64, 2, 1, 2, 0x80 | 127, 1, 0xa0, 0x1f, 0, 96};
+    CHECK(hlz_float_decode(past_255, sizeof past_255, back, 64, &e) == HLZ_ERR_CORRUPT);
     for (size_t i = 0; i < n; i++) {
         memcpy(bad, coded, n);
         bad[i] ^= (uint8_t)(1u << (i % 8));
