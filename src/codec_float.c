@@ -336,9 +336,9 @@ typedef struct {
     uint32_t cost[TABLES_MAX][256];
     int k, best_k;
     hlz_rans_sym syms[TABLES_MAX * 256];
-    uint16_t *words;
-    uint8_t *present; /* per block: its distinct symbols, then 0-terminated count in npresent */
-    uint16_t *npresent;
+    uint16_t *words;    /* the rANS encoder's output */
+    uint8_t *present;   /* per block, 256 bytes: its distinct symbols, */
+    uint16_t *npresent; /* and how many there are */
 } planner_state;
 
 #define COST_INF ((uint32_t)1 << 30)
