@@ -1,4 +1,4 @@
-/* rans16.c - static rANS, 8 states of 32 bits, 16-bit words (rans16.h):
+/* rans16.c - static rANS, 32 states of 32 bits, 16-bit words (rans16.h):
  * the encoder, the reference decoder, and the bf16 plane split/merge. */
 #include "rans16.h"
 
