@@ -58,6 +58,7 @@ $(O)/obj/%.o: src/%.c include/hlz.h $(wildcard src/*.h)
 ifeq ($(shell uname -m),x86_64)
 SIMD_DEFS = -DHLZ_BUILD_AVX2 -DHLZ_BUILD_AVX512
 $(O)/obj/kernels_avx2.o: SIMD_FLAGS = -mavx2
+$(O)/obj/rans16_avx2.o: SIMD_FLAGS = -mavx2
 $(O)/obj/kernels_avx512.o: SIMD_FLAGS = -mavx2 -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 endif
 

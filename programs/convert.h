@@ -7,7 +7,9 @@
 
 typedef struct {
     hlz_gguf_writer w;
-    int q8;                 /* write 2-D weights as Q8_0 where rows allow it */
+    uint32_t qtype;         /* --type: HLZ_GGML_F32, _BF16, _Q8_0 or _Q4_K (the Q4_K_M-style mix) */
+    int flat;               /* --k-flat: K-quant tensors whose rows are not whole blocks as 1-D tensors */
+    uint32_t layers;        /* block count, for the mix's per-layer choice (0: unknown) */
     void **owned;
     size_t owned_count;
 } converter;
@@ -22,13 +24,15 @@ unsigned char *read_file(const char *path, size_t *size, const char **why);
 int adopt(converter *c, void *p);
 /* A buffer freed with the converter. */
 void *own(converter *c, size_t bytes);
-/* Adds a [rows x cols] fp32 matrix (Q8_0 with --type q8_0 when rows are whole blocks). */
+/* Adds a [rows x cols] fp32 matrix as --type says (see pick_type in hlz-convert.c). */
 hlz_status add_matrix(converter *c, const char *name, const float *data, uint64_t rows, uint64_t cols);
 /* Adds a fp32 vector. */
 hlz_status add_vector(converter *c, const char *name, const float *data, uint64_t n);
 
 int convert_llama2c(converter *c, const char *checkpoint, const char *tokenizer, const char *name);
 int convert_hf(converter *c, const char *dir, const char *name);
+/* Another GGUF's metadata and tensors, every tensor dequantized and stored again as --type says. */
+int convert_gguf(converter *c, const char *path);
 /* A vocabulary-only GGUF from a tokenizer.json (like llama.cpp's ggml-vocab files). */
 int convert_tokenizer(converter *c, const char *path, const char *name);
 /* Adds the tokenizer of a Hugging Face tokenizer.json (and the tokenizer_config.json

@@ -166,6 +166,7 @@ int convert_hf(converter *c, const char *dir, const char *name)
     }
     uint64_t H = (uint64_t)num(cfg, "hidden_size", 0), L = (uint64_t)num(cfg, "num_hidden_layers", 0),
              nh = (uint64_t)num(cfg, "num_attention_heads", 0), ff = (uint64_t)num(cfg, "intermediate_size", 0);
+    c->layers = (uint32_t)L;
     uint64_t nkv = (uint64_t)num(cfg, "num_key_value_heads", (double)nh);
     if (!H || !L || !nh || !ff || !nkv || nh % nkv || H > 65536 || L > 1024) {
         rc = fail(path, "missing or implausible sizes");

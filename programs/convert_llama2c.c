@@ -69,6 +69,7 @@ int convert_llama2c(converter *c, const char *ckpt_path, const char *tok_path, c
         goto done;
     }
     uint64_t hs = (uint64_t)dim / heads, kv_dim = hs * kv_heads, L = (uint64_t)layers;
+    c->layers = (uint32_t)layers;
     uint64_t counts[] = {(uint64_t)vocab * dim, L * dim, L * dim * dim, L * dim * kv_dim, L * dim * kv_dim,
                          L * dim * dim, L * dim, L * dim * hidden, L * hidden * dim, L * dim * hidden, (uint64_t)dim,
                          (uint64_t)seq * hs, shared ? 0 : (uint64_t)vocab * dim};

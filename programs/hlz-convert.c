@@ -63,17 +63,64 @@ void *own(converter *c, size_t bytes)
     return p;
 }
 
+/* llama.cpp's Q4_K_M rule for attn_v and ffn_down: more bits in the first
+ * and last eighth of the layers and in every third layer between. */
+static int more_bits(uint32_t layer, uint32_t layers)
+{
+    return layer < layers / 8 || layer >= 7 * layers / 8 || (layer >= layers / 8 && (layer - layers / 8) % 3 == 2);
+}
+
+/* The type of a 2-D weight: --type q8_0 gives Q8_0; --type q4_k gives Q4_K,
+ * or Q6_K for output.weight and the more_bits layers of attn_v and
+ * ffn_down (a Q4_K_M-style mix). K-quants need rows of whole 256-value
+ * blocks: other tensors get Q8_0 (llama.cpp also falls back, to Q5_0/Q8_0),
+ * or with --k-flat their K type over the tensor flattened to 1-D. */
+static uint32_t pick_type(const converter *c, const char *name, uint64_t cols, uint64_t count, int *flat)
+{
+    *flat = 0;
+    if (c->qtype == HLZ_GGML_F32 || c->qtype == HLZ_GGML_BF16) return c->qtype;
+    if (c->qtype == HLZ_GGML_Q4_K) {
+        uint32_t t = HLZ_GGML_Q4_K;
+        unsigned layer;
+        if (strcmp(name, "output.weight") == 0) t = HLZ_GGML_Q6_K;
+        else if ((strstr(name, ".attn_v.") || strstr(name, ".ffn_down.")) && sscanf(name, "blk.%u.", &layer) == 1 &&
+                 more_bits(layer, c->layers ? c->layers : 1))
+            t = HLZ_GGML_Q6_K;
+        if (cols % 256 == 0) return t;
+        if (c->flat && count % 256 == 0) { *flat = 1; return t; }
+    }
+    return cols % 32 == 0 ? HLZ_GGML_Q8_0 : HLZ_GGML_F32;
+}
+
 /* A [rows x cols] fp32 matrix (row-major, a row is `cols` long). */
 hlz_status add_matrix(converter *c, const char *name, const float *data, uint64_t rows, uint64_t cols)
 {
-    uint64_t dims[2] = {cols, rows};
-    if (c->q8 && cols % 32 == 0) {
-        hlz_q8_0_block *q = own(c, rows * cols / 32 * sizeof *q);
-        if (!q) return HLZ_ERR_NOMEM;
-        for (uint64_t r = 0; r < rows; r++) hlz_quantize_row_q8_0(data + r * cols, cols, q + r * (cols / 32));
-        return hlz_gguf_add_tensor(&c->w, name, HLZ_GGML_Q8_0, 2, dims, q);
+    uint64_t dims[2] = {cols, rows}, count = rows * cols;
+    int flat;
+    uint32_t type = pick_type(c, name, cols, count, &flat);
+    if (type == HLZ_GGML_F32) return hlz_gguf_add_tensor(&c->w, name, HLZ_GGML_F32, 2, dims, data);
+    if (type == HLZ_GGML_BF16) {
+        uint8_t *b = own(c, count * 2);
+        if (!b) return HLZ_ERR_NOMEM;
+        for (uint64_t i = 0; i < count; i++) { /* round to nearest even; NaNs stay quiet NaNs */
+            uint32_t u;
+            memcpy(&u, &data[i], 4);
+            uint16_t h = (u & 0x7fffffff) > 0x7f800000 ? (uint16_t)((u >> 16) | 0x40) : (uint16_t)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+            hlz_put16(b + 2 * i, h);
+        }
+        return hlz_gguf_add_tensor(&c->w, name, HLZ_GGML_BF16, 2, dims, b);
     }
-    return hlz_gguf_add_tensor(&c->w, name, HLZ_GGML_F32, 2, dims, data);
+    const hlz_ggml_type_info *info = hlz_ggml_type(type);
+    uint8_t *q = own(c, count / info->block_size * info->type_size);
+    if (!q) return HLZ_ERR_NOMEM;
+    hlz_error e;
+    hlz_status st = HLZ_OK;
+    if (flat) st = hlz_ggml_quantize_row(type, data, q, count, &e);
+    else
+        for (uint64_t r = 0; r < rows && st == HLZ_OK; r++)
+            st = hlz_ggml_quantize_row(type, data + r * cols, q + r * (cols / info->block_size) * info->type_size, cols, &e);
+    if (st != HLZ_OK) return st;
+    return flat ? hlz_gguf_add_tensor(&c->w, name, type, 1, &count, q) : hlz_gguf_add_tensor(&c->w, name, type, 2, dims, q);
 }
 
 hlz_status add_vector(converter *c, const char *name, const float *data, uint64_t n)
@@ -101,13 +148,20 @@ static int write_output(converter *c, const char *out)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: hlz-convert llama2c CHECKPOINT TOKENIZER OUT.gguf [--type f32|q8_0] [--name NAME]\n"
-               "       hlz-convert hf DIR OUT.gguf [--type f32|q8_0] [--name NAME]\n"
+    fprintf(f, "Usage: hlz-convert llama2c CHECKPOINT TOKENIZER OUT.gguf [--type T] [--k-flat] [--name NAME]\n"
+               "       hlz-convert hf DIR OUT.gguf [--type T] [--k-flat] [--name NAME]\n"
+               "       hlz-convert gguf IN.gguf OUT.gguf [--type T] [--k-flat]\n"
                "       hlz-convert tokenizer TOKENIZER.json OUT.gguf [--name NAME]\n"
                "  llama2c: a llama2.c checkpoint and its tokenizer.bin\n"
                "  hf:      a Hugging Face directory: config.json, *.safetensors, tokenizer.json (optional)\n"
                "  tokenizer: a vocabulary-only GGUF (no weights), for hlz-lm tokenize\n"
-               "  --type:  q8_0 stores 2-D weights as Q8_0 (rows that are whole blocks), f32 (default) as float32\n");
+               "  gguf:    another GGUF, every tensor dequantized and stored again as --type says\n"
+               "  --type:  f32 (default) stores weights as float32; bf16 stores 2-D weights as bf16 (rounded to\n"
+               "           nearest even); q8_0 stores 2-D weights as Q8_0 (rows that\n"
+               "           are whole blocks); q4_k as Q4_K, with Q6_K for output.weight and some layers' attn_v\n"
+               "           and ffn_down (a Q4_K_M-style mix); rows that are not whole 256-value blocks: Q8_0\n"
+               "  --k-flat: K-quantize those over the tensor flattened to 1-D instead (not a runnable model;\n"
+               "           for measuring compression of K-quant blocks on small models)\n");
 }
 
 int main(int argc, char **argv)
@@ -123,8 +177,13 @@ int main(int argc, char **argv)
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--type") == 0 && i + 1 < argc) {
             const char *t = argv[++i];
-            if (strcmp(t, "q8_0") == 0) c.q8 = 1;
-            else if (strcmp(t, "f32") != 0) return fail(t, "unknown type (f32 or q8_0)");
+            if (strcmp(t, "q8_0") == 0) c.qtype = HLZ_GGML_Q8_0;
+            else if (strcmp(t, "q4_k") == 0) c.qtype = HLZ_GGML_Q4_K;
+            else if (strcmp(t, "f32") == 0) c.qtype = HLZ_GGML_F32;
+            else if (strcmp(t, "bf16") == 0) c.qtype = HLZ_GGML_BF16;
+            else return fail(t, "unknown type (f32, bf16, q8_0 or q4_k)");
+        } else if (strcmp(argv[i], "--k-flat") == 0) {
+            c.flat = 1;
         } else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc) {
             name = argv[++i];
         } else if (positional < 4) {
@@ -142,6 +201,9 @@ int main(int argc, char **argv)
         if (rc == 0) rc = write_output(&c, args[2]);
     } else if (strcmp(argv[1], "tokenizer") == 0 && positional == 2) {
         rc = convert_tokenizer(&c, args[0], name);
+        if (rc == 0) rc = write_output(&c, args[1]);
+    } else if (strcmp(argv[1], "gguf") == 0 && positional == 2) {
+        rc = convert_gguf(&c, args[0]);
         if (rc == 0) rc = write_output(&c, args[1]);
     } else if (strcmp(argv[1], "hf") == 0 && positional == 2) {
         rc = convert_hf(&c, args[0], name);

@@ -1,51 +1,60 @@
-/* codec_float.c - the float codec: field split and static rANS (codec_float.h).
+/* codec_float.c - the float codec: plane split and static rANS (codec_float.h).
  *
- * Each struct kind is cut into fields (a byte position and length inside
- * the struct); a field's bytes across all structs form one stream. A stream
- * is stored raw, as a constant, or rANS-coded with one static 12-bit table
- * (order 0) or with up to 16 tables picked by the byte of another field of
- * the same struct (order 1: the low byte of a float conditioned on its
- * high byte, the sign ignored). The encoder picks the cheapest mode from
- * exact integer costs of the normalized tables, so the choice is the same
- * on every machine. The rANS coder interleaves 4 states of 64 bits with
- * 32-bit renormalization: one table lookup per symbol decodes it. */
+ * Each struct kind is cut into planes. Floats are cut by bits: a bf16 value
+ * becomes its 8 exponent bits (e) and its sign with 7 mantissa bits (r), an
+ * fp32 one e and three sign/mantissa bytes; the exponents carry the
+ * redundancy, the rest is close to random. Quantized blocks are cut into
+ * byte fields (scales apart from quantized values). A plane is stored raw,
+ * as a constant, or rANS-coded (rans16.h) with 1..16 static tables, each
+ * run of B symbols picking one: weights of different tensors (and of
+ * different parts of one) have different exponent distributions, and a few
+ * shared tables capture that for a few bytes. The encoder finds the tables
+ * by k-means over per-block histograms and picks the mode from exact
+ * integer costs, so its choices are the same on every machine; a coded
+ * plane must save 1/64 of its raw size, because a raw plane decodes at
+ * memory speed. */
 #include "codec_float.h"
 
+#include "rans16.h"
+
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
 
-#define PROB_BITS 12
-#define PROB_TOTAL (1u << PROB_BITS)
-#define RANS_L ((uint64_t)1 << 31)
-#define LANES 4
-#define GROUPS_MAX 16
+#define PROB_BITS HLZ_RANS_PROB_BITS
+#define PROB_TOTAL HLZ_RANS_TOTAL
+#define TABLES_MAX 16
+#define KMEANS_ROUNDS 2 /* more rounds measured no gain on stories260K or the default model */
+#define BLOCK HLZ_COUNT_BLOCK /* the encoder's table-switching block, in symbols */
 
-enum { MODE_RAW = 0, MODE_CONST = 1, MODE_O0 = 2, MODE_O1 = 3 };
+enum { MODE_RAW = 0, MODE_CONST = 1, MODE_RANS = 2 };
 enum { BYTES_RAW = 0, BYTES_ZSTD = 1 };
 
 typedef struct {
     uint16_t pos, len;
-    int16_t ctx; /* struct position of the context byte (an earlier field), or -1 */
 } field;
 
 typedef struct {
     uint32_t width;
-    uint32_t nfields;
+    uint32_t nfields; /* planes; for W16 and W32 bit planes, not byte fields */
     field fields[6];
 } layout;
 
-/* Fields in coding order; a context byte is always decoded before its user. */
+/* Byte fields of the quantized kinds in coding order (W16 and W32: their
+ * planes have length 1, see split_values). */
 static const layout layouts[HLZ_SEG_KIND_COUNT] = {
-    [HLZ_SEG_BYTES] = {1, 0, {{0}}},
-    [HLZ_SEG_W16] = {2, 2, {{1, 1, -1}, {0, 1, 1}}},
-    [HLZ_SEG_W32] = {4, 4, {{3, 1, -1}, {2, 1, 3}, {1, 1, -1}, {0, 1, -1}}},
-    [HLZ_SEG_Q8_0] = {34, 3, {{1, 1, -1}, {0, 1, 1}, {2, 32, -1}}},
-    [HLZ_SEG_Q4_K] = {144, 6, {{1, 1, -1}, {0, 1, 1}, {3, 1, -1}, {2, 1, 3}, {4, 12, -1}, {16, 128, -1}}},
-    [HLZ_SEG_Q6_K] = {210, 5, {{0, 128, -1}, {128, 64, -1}, {192, 16, -1}, {209, 1, -1}, {208, 1, 209}}},
+    [HLZ_SEG_BYTES] = {1, 0, {{0, 0}}},
+    [HLZ_SEG_W16] = {2, 2, {{0, 1}, {1, 1}}},
+    [HLZ_SEG_W32] = {4, 4, {{0, 1}, {1, 1}, {2, 1}, {3, 1}}},
+    [HLZ_SEG_Q8_0] = {34, 3, {{1, 1}, {0, 1}, {2, 32}}},
+    [HLZ_SEG_Q4_K] = {144, 6, {{1, 1}, {0, 1}, {3, 1}, {2, 1}, {4, 12}, {16, 128}}},
+    [HLZ_SEG_Q6_K] = {210, 5, {{0, 128}, {128, 64}, {192, 16}, {209, 1}, {208, 1}}},
 };
 
 uint32_t hlz_segment_width(unsigned kind) { return kind < HLZ_SEG_KIND_COUNT ? layouts[kind].width : 0; }
+
+static bool bit_planes(unsigned kind) { return kind == HLZ_SEG_W16 || kind == HLZ_SEG_W32; }
 
 /* ---- byte output with bounds -------------------------------------------- */
 
@@ -97,6 +106,109 @@ static bool get_varint(in_buf *in, uint64_t *v)
     return false;
 }
 
+/* ---- scratch memory ------------------------------------------------------ */
+
+/* Each thread keeps its encoder's and its decoder's working memory (about
+ * twice a chunk) from one chunk to the next: freed and allocated again for
+ * every chunk, glibc hands such blocks back to the system and the page
+ * faults of getting them again cost about a tenth of the coding time. The
+ * memory goes with the thread (a key destructor). */
+typedef struct {
+    void *p[2];
+    size_t cap[2];
+} scratch_set;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static bool scratch_ok;
+
+static void scratch_free(void *v)
+{
+    scratch_set *s = v;
+    free(s->p[0]), free(s->p[1]), free(s);
+}
+
+static void scratch_init(void) { scratch_ok = pthread_key_create(&scratch_key, scratch_free) == 0; }
+
+/* At least n bytes for user `which` (0 encoder, 1 decoder) of this thread, or NULL. */
+static void *scratch(int which, size_t n)
+{
+    pthread_once(&scratch_once, scratch_init);
+    if (!scratch_ok) return NULL;
+    scratch_set *s = pthread_getspecific(scratch_key);
+    if (!s) {
+        if (!(s = calloc(1, sizeof *s))) return NULL;
+        if (pthread_setspecific(scratch_key, s) != 0) { free(s); return NULL; }
+    }
+    if (s->cap[which] < n) {
+        free(s->p[which]);
+        s->cap[which] = 0;
+        if (!(s->p[which] = malloc(n))) return NULL;
+        s->cap[which] = n;
+    }
+    return s->p[which];
+}
+
+/* Carves n bytes, 64-aligned, off *at. */
+static void *carve(uint8_t **at, size_t n)
+{
+    void *p = *at;
+    *at += (n + 63) / 64 * 64;
+    return p;
+}
+
+/* ---- planes -------------------------------------------------------------- */
+
+/* fp32 v = s|e8|m23 as planes e = exponent, (s << 7) | m[22:16], m[15:8], m[7:0]. */
+static void split32(const uint8_t *src, size_t n, uint8_t *const *pl)
+{
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *s = src + 4 * i;
+        pl[0][i] = (uint8_t)((s[3] << 1) | (s[2] >> 7));
+        pl[1][i] = (uint8_t)((s[3] & 0x80) | (s[2] & 0x7f));
+        pl[2][i] = s[1];
+        pl[3][i] = s[0];
+    }
+}
+
+static void merge32(const uint8_t *const *pl, size_t n, uint8_t *dst)
+{
+    const uint8_t *e = pl[0], *r = pl[1], *b1 = pl[2], *b0 = pl[3];
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *d = dst + 4 * i;
+        d[0] = b0[i], d[1] = b1[i];
+        d[2] = (uint8_t)((e[i] << 7) | (r[i] & 0x7f));
+        d[3] = (uint8_t)((r[i] & 0x80) | (e[i] >> 1));
+    }
+}
+
+/* Field f of n structs into plane[j * len + k], and back. */
+/* Copies of a constant length become a few moves, not a call per struct. */
+#define COPY_FIELDS(DST, DSTEP, SRC, SSTEP, LEN)                                                  \
+    switch (LEN) {                                                                                \
+    case 1: for (size_t i = 0; i < n; i++) (DST)[i * (DSTEP)] = (SRC)[i * (SSTEP)]; break;        \
+    case 12: for (size_t i = 0; i < n; i++) memcpy((DST) + i * (DSTEP), (SRC) + i * (SSTEP), 12); break;  \
+    case 16: for (size_t i = 0; i < n; i++) memcpy((DST) + i * (DSTEP), (SRC) + i * (SSTEP), 16); break;  \
+    case 32: for (size_t i = 0; i < n; i++) memcpy((DST) + i * (DSTEP), (SRC) + i * (SSTEP), 32); break;  \
+    case 64: for (size_t i = 0; i < n; i++) memcpy((DST) + i * (DSTEP), (SRC) + i * (SSTEP), 64); break;  \
+    case 128: for (size_t i = 0; i < n; i++) memcpy((DST) + i * (DSTEP), (SRC) + i * (SSTEP), 128); break; \
+    default: for (size_t i = 0; i < n; i++) memcpy((DST) + i * (DSTEP), (SRC) + i * (SSTEP), LEN); break; \
+    }
+
+static void gather(const uint8_t *src, uint32_t width, const field *f, size_t n, uint8_t *plane)
+{
+    const uint8_t *s = src + f->pos;
+    size_t len = f->len;
+    COPY_FIELDS(plane, len, s, width, len)
+}
+
+static void scatter(const uint8_t *plane, uint32_t width, const field *f, size_t n, uint8_t *dst)
+{
+    uint8_t *d = dst + f->pos;
+    size_t len = f->len;
+    COPY_FIELDS(d, width, plane, len, len)
+}
+
 /* ---- tables -------------------------------------------------------------- */
 
 /* -log2(f / 4096) in 1/65536 bit for f = 1..4096, from integers only (the
@@ -107,11 +219,11 @@ static uint32_t cost_table[PROB_TOTAL + 1];
 static uint32_t log2_fixed16(uint32_t f)
 {
     int k = 31 - __builtin_clz(f);
-    uint64_t m = ((uint64_t)f << 32) >> k; /* f / 2^k in 32.32, in [1, 2) */
+    uint64_t m = ((uint64_t)f << 31) >> k; /* f / 2^k in 1.31 fixed point, in [1, 2): m * m fits */
     uint32_t frac = 0;
     for (int i = 15; i >= 0; i--) {
-        m = (m * m) >> 32;
-        if (m >= ((uint64_t)2 << 32)) { m >>= 1; frac |= 1u << i; }
+        m = (m * m) >> 31;
+        if (m >= ((uint64_t)2 << 31)) { m >>= 1; frac |= 1u << i; }
     }
     return ((uint32_t)k << 16) | frac;
 }
@@ -124,320 +236,323 @@ static void init_costs(void)
     done = 1;
 }
 
-/* Counts to frequencies summing to PROB_TOTAL, every present symbol >= 1. */
+/* Counts to frequencies summing to PROB_TOTAL, every present symbol >= 1:
+ * each rounded to nearest, then the difference spread one unit at a time
+ * over the most frequent symbols (where a unit costs least). Putting it all
+ * on one symbol, as a first version did, costs several percent on flat
+ * distributions such as Q8_0's quantized values. */
 static void normalize(const uint32_t *count, uint64_t total, uint32_t *freq)
 {
-    uint32_t sum = 0;
-    int best = 0;
+    int64_t sum = 0;
+    uint8_t order[256];
+    int n = 0;
     for (int s = 0; s < 256; s++) {
-        freq[s] = count[s] ? (uint32_t)((uint64_t)count[s] * PROB_TOTAL / total) : 0;
-        if (count[s] && freq[s] == 0) freq[s] = 1;
+        freq[s] = 0;
+        if (!count[s]) continue;
+        uint64_t f = ((uint64_t)count[s] * PROB_TOTAL * 2 + total) / (2 * total);
+        freq[s] = f ? (uint32_t)f : 1;
         sum += freq[s];
-        if (count[s] > count[best]) best = s;
+        order[n++] = (uint8_t)s;
     }
-    if (sum <= PROB_TOTAL) { freq[best] += PROB_TOTAL - sum; return; }
-    while (sum > PROB_TOTAL) { /* rare: many rare symbols rounded up */
-        int m = 0;
-        for (int s = 1; s < 256; s++) if (freq[s] > freq[m]) m = s;
-        freq[m]--, sum--;
+    if (sum == PROB_TOTAL) return;
+    /* Most frequent first, ties by symbol: insertion sort (n <= 256, rare). */
+    for (int i = 1; i < n; i++) {
+        uint8_t v = order[i];
+        int j = i;
+        while (j > 0 && (count[order[j - 1]] < count[v] || (count[order[j - 1]] == count[v] && order[j - 1] > v)))
+            order[j] = order[j - 1], j--;
+        order[j] = v;
+    }
+    while (sum < PROB_TOTAL)
+        for (int i = 0; i < n && sum < PROB_TOTAL; i++) freq[order[i]]++, sum++;
+    while (sum > PROB_TOTAL) {
+        bool changed = false;
+        for (int i = 0; i < n && sum > PROB_TOTAL; i++)
+            if (freq[order[i]] > 1) freq[order[i]]--, sum--, changed = true;
+        if (!changed) break; /* cannot happen: n <= 256 < PROB_TOTAL */
     }
 }
 
-/* Bits (1/65536) to code `count` with `freq`, its table included. */
-static uint64_t table_cost(const uint32_t *count, const uint32_t *freq)
+/* A table: varint c (present symbols, 1..256), then c pairs varint gap
+ * (symbol minus the previous symbol minus 1; the first from -1), varint f. */
+static uint64_t table_bits(const uint32_t *freq)
 {
-    uint64_t bits = 0;
+    uint64_t bytes = 0;
+    int prev = -1, c = 0;
     for (int s = 0; s < 256; s++) {
-        if (count[s]) bits += (uint64_t)count[s] * cost_table[freq[s]];
-        bits += (uint64_t)varint_size(freq[s]) * 8 << 16;
+        if (!freq[s]) continue;
+        bytes += (uint64_t)varint_size((uint64_t)(s - prev - 1)) + (uint64_t)varint_size(freq[s]);
+        prev = s, c++;
     }
-    return bits;
+    return (bytes + (uint64_t)varint_size((uint64_t)c)) * 8 << 16;
 }
 
 static void put_table(out_buf *o, const uint32_t *freq)
 {
-    for (int s = 0; s < 256; s++) put_varint(o, freq[s]);
-}
-
-/* Decoder slot entry: freq-1 (12 bits), slot - start (12 bits), symbol (8 bits). */
-static bool read_table(in_buf *in, uint32_t *slots)
-{
-    uint32_t start = 0;
-    for (uint32_t s = 0; s < 256; s++) {
-        uint64_t f;
-        if (!get_varint(in, &f) || f > PROB_TOTAL - start) return false;
-        for (uint32_t k = 0; k < f; k++) slots[start + k] = (uint32_t)(f - 1) | (k << 12) | (s << 24);
-        start += (uint32_t)f;
-    }
-    return start == PROB_TOTAL;
-}
-
-/* ---- rANS ---------------------------------------------------------------- */
-
-typedef struct {
-    uint64_t rcp;
-    uint32_t bias, cmpl, shift;
-    uint64_t x_max;
-} enc_sym;
-
-/* Division by multiplication (F. Giesen's rans64 reciprocals). */
-static void enc_sym_init(enc_sym *e, uint32_t start, uint32_t freq)
-{
-    e->x_max = ((RANS_L >> PROB_BITS) << 32) * freq;
-    e->cmpl = PROB_TOTAL - freq;
-    if (freq < 2) {
-        e->rcp = ~(uint64_t)0, e->shift = 0, e->bias = start + PROB_TOTAL - 1;
-    } else {
-        uint32_t shift = 0;
-        while (freq > (1u << shift)) shift++;
-        uint64_t x0 = freq - 1, x1 = (uint64_t)1 << (shift + 31);
-        uint64_t t1 = x1 / freq;
-        x0 += (x1 % freq) << 32;
-        uint64_t t0 = x0 / freq;
-        e->rcp = t0 + (t1 << 32), e->shift = shift - 1, e->bias = start;
-    }
-}
-
-static void enc_table(const uint32_t *freq, enc_sym *syms)
-{
-    uint32_t start = 0;
+    int c = 0, prev = -1;
+    for (int s = 0; s < 256; s++) c += freq[s] != 0;
+    put_varint(o, (uint64_t)c);
     for (int s = 0; s < 256; s++) {
-        if (freq[s]) enc_sym_init(&syms[s], start, freq[s]);
-        start += freq[s];
+        if (!freq[s]) continue;
+        put_varint(o, (uint64_t)(s - prev - 1));
+        put_varint(o, freq[s]);
+        prev = s;
     }
 }
 
-/* Codes sym[0..n) (symbol i with table tabs[group[i]] or tabs[0] when
- * group is NULL) into o: the byte count, 4 states, then the words. Symbol i
- * belongs to state i mod 4; the states live in locals so that the stores
- * of bytes cannot alias them. */
-static void rans_encode(const uint8_t *sym, const uint8_t *group, size_t n, const enc_sym *tabs, out_buf *o)
+static bool read_table(in_buf *in, uint32_t *freq)
 {
-    size_t cap = n + n / 2 + 64; /* 12 bits a symbol at worst, plus the states */
-    uint32_t *words = malloc(cap / 4 * 4 + 4);
-    if (!words) { o->full = true; return; }
-    uint32_t *w = words + cap / 4;
-    uint64_t x[LANES] = {RANS_L, RANS_L, RANS_L, RANS_L};
-    uint64_t x0 = RANS_L, x1 = RANS_L, x2 = RANS_L, x3 = RANS_L;
-#define ENC(X, I)                                                                                 \
-    do {                                                                                          \
-        const enc_sym *e = &tabs[(group ? (size_t)group[I] * 256 : 0) + sym[I]];                  \
-        if (X >= e->x_max) *--w = (uint32_t)X, X >>= 32;                                          \
-        uint64_t q = (uint64_t)(((unsigned __int128)X * e->rcp) >> 64) >> e->shift;               \
-        X += e->bias + q * e->cmpl;                                                               \
-    } while (0)
-    size_t i = n;
-    while (i % LANES) {
-        i--;
-        switch (i % LANES) { case 0: ENC(x0, i); break; case 1: ENC(x1, i); break; default: ENC(x2, i); break; }
+    uint64_t c, gap, f, sum = 0;
+    memset(freq, 0, 256 * sizeof *freq);
+    if (!get_varint(in, &c) || c < 1 || c > 256) return false;
+    int s = -1;
+    for (uint64_t k = 0; k < c; k++) {
+        if (s >= 255 || !get_varint(in, &gap) || gap > (uint64_t)(254 - s) || !get_varint(in, &f) || f < 1 || f > PROB_TOTAL)
+            return false;
+        s += (int)gap + 1;
+        freq[s] = (uint32_t)f;
+        sum += f;
     }
-    /* At most 4 words a round: the capacity bound keeps w above words. */
-    for (; i > 0; i -= LANES) {
-        ENC(x3, i - 1);
-        ENC(x2, i - 2);
-        ENC(x1, i - 3);
-        ENC(x0, i - 4);
-    }
-#undef ENC
-    x[0] = x0, x[1] = x1, x[2] = x2, x[3] = x3;
-    if (w < words) { free(words); o->full = true; return; } /* cannot happen: see cap */
-    uint8_t head[8 * LANES];
-    for (int l = 0; l < LANES; l++) hlz_put64(head + 8 * l, x[l]);
-    size_t nwords = (size_t)(words + cap / 4 - w);
-    put_varint(o, sizeof head + 4 * nwords);
-    put(o, head, sizeof head);
-    if (!o->full) {
-        if ((size_t)(o->end - o->p) < 4 * nwords) o->full = true;
-        else for (size_t k = 0; k < nwords; k++, o->p += 4) hlz_put32(o->p, w[k]);
-    }
-    free(words);
+    return sum == PROB_TOTAL;
 }
 
-/* Decodes n symbols into dst[i * stride] for i < n; with ctx, symbol i uses
- * the table map[ctx[i * stride]], else tables[0]. */
-static bool rans_decode(in_buf *in, uint8_t *dst, size_t stride, size_t n, const uint32_t *tables,
-                        const uint8_t *ctx, const uint8_t *map)
+/* Order-0 bits (1/65536) of counts totalling m, the table included. */
+static uint64_t order0_bits(const uint32_t *count, uint64_t m)
 {
-    uint64_t size;
-    if (!get_varint(in, &size) || size > (uint64_t)(in->end - in->p) || size < 8 * LANES ||
-        (size - 8 * LANES) % 4 != 0)
-        return false;
-    const uint8_t *p = in->p + 8 * LANES, *end = in->p + size;
-    uint64_t x0 = hlz_le64(in->p), x1 = hlz_le64(in->p + 8), x2 = hlz_le64(in->p + 16), x3 = hlz_le64(in->p + 24);
-    /* The bounds check of a renormalization is done for 4 symbols at once:
-     * a round reads at most 16 bytes. */
-#define DEC(X, I)                                                                                 \
-    do {                                                                                          \
-        const uint32_t *t = ctx ? tables + ((size_t)map[ctx[(I) * stride]] << PROB_BITS) : tables; \
-        uint32_t e = t[X & (PROB_TOTAL - 1)];                                                     \
-        dst[(I) * stride] = (uint8_t)(e >> 24);                                                   \
-        X = ((e & 0xfff) + 1) * (X >> PROB_BITS) + ((e >> 12) & 0xfff);                           \
-        if (X < RANS_L) X = (X << 32) | hlz_le32(p), p += 4;                                      \
-    } while (0)
-    size_t i = 0;
-    for (; i + LANES <= n && end - p >= 16; i += LANES) {
-        DEC(x0, i);
-        DEC(x1, i + 1);
-        DEC(x2, i + 2);
-        DEC(x3, i + 3);
-    }
-#undef DEC
-    uint64_t x[LANES] = {x0, x1, x2, x3};
-    for (; i < n; i++) { /* the last rounds, checking every word */
-        const uint32_t *t = ctx ? tables + ((size_t)map[ctx[i * stride]] << PROB_BITS) : tables;
-        uint64_t *s = &x[i & (LANES - 1)];
-        uint32_t e = t[*s & (PROB_TOTAL - 1)];
-        dst[i * stride] = (uint8_t)(e >> 24);
-        *s = ((e & 0xfff) + 1) * (*s >> PROB_BITS) + ((e >> 12) & 0xfff);
-        if (*s < RANS_L) {
-            if (end - p < 4) return false;
-            *s = (*s << 32) | hlz_le32(p);
-            p += 4;
-        }
-    }
-    for (int l = 0; l < LANES; l++) if (x[l] != RANS_L) return false;
-    if (p != end) return false;
-    in->p = end;
-    return true;
-}
-
-/* ---- streams --------------------------------------------------------------- */
-
-/* Gathers field f of n structs into plane[j * len + k]. */
-static void gather(const uint8_t *src, uint32_t width, const field *f, size_t n, uint8_t *plane)
-{
-    if (f->len == 1) {
-        const uint8_t *s = src + f->pos;
-        for (size_t i = 0; i < n; i++) plane[i] = s[i * width];
-    } else {
-        for (size_t i = 0; i < n; i++) memcpy(plane + i * f->len, src + i * width + f->pos, f->len);
-    }
-}
-
-typedef struct {
-    uint32_t joint[128][256]; /* [context byte & 0x7f][symbol]; o1 only */
-    uint32_t count[256];
-    uint32_t freq[GROUPS_MAX][256];
-    uint8_t map[256];
-    int groups;
-    enc_sym syms[GROUPS_MAX * 256];
-} stream_state;
-
-/* Order-1 grouping with g tables: the g-1 most frequent contexts (sign
- * ignored) get their own, the rest share the last. Returns its cost. */
-static uint64_t plan_groups(stream_state *st, int g, uint64_t total_ctx[128])
-{
-    uint8_t rank[128];
-    bool taken[128] = {false};
-    for (int k = 0; k < g - 1; k++) {
-        int best = -1;
-        for (int c = 0; c < 128; c++)
-            if (!taken[c] && (best < 0 || total_ctx[c] > total_ctx[best])) best = c;
-        taken[best] = true;
-        rank[k] = (uint8_t)best;
-    }
-    for (int c = 0; c < 256; c++) st->map[c] = (uint8_t)(g - 1);
-    for (int k = 0; k < g - 1; k++) st->map[rank[k]] = st->map[rank[k] | 0x80] = (uint8_t)k;
-    uint64_t bits = 0;
-    for (int k = 0; k < g; k++) {
-        uint32_t cnt[256] = {0};
-        uint64_t tot = 0;
-        for (int c = 0; c < 128; c++) {
-            if (st->map[c] != k) continue;
-            for (int s = 0; s < 256; s++) cnt[s] += st->joint[c][s];
-            tot += total_ctx[c];
-        }
-        if (tot == 0) { memset(st->freq[k], 0, sizeof st->freq[k]); st->freq[k][0] = PROB_TOTAL; }
-        else normalize(cnt, tot, st->freq[k]);
-        bits += table_cost(cnt, st->freq[k]);
-    }
-    st->groups = g;
+    uint32_t freq[256];
+    normalize(count, m, freq);
+    uint64_t bits = table_bits(freq);
+    for (int s = 0; s < 256; s++) bits += (uint64_t)count[s] * cost_table[freq[s]];
     return bits;
 }
 
-static void encode_stream(stream_state *st, const uint8_t *plane, size_t m, const uint8_t *ctx_plane,
-                          uint8_t *group_scratch, out_buf *o)
+/* ---- table planning ---------------------------------------------------------- */
+
+typedef struct {
+    uint32_t (*hist)[256];      /* per BLOCK symbols: the plane's being planned */
+    uint32_t (*own_hist)[256];  /* room for counting one */
+    uint8_t *sel, *best_sel;    /* per block */
+    uint32_t freq[TABLES_MAX][256], best_freq[TABLES_MAX][256];
+    uint32_t cost[TABLES_MAX][256];
+    int k, best_k;
+    hlz_rans_sym syms[TABLES_MAX * 256];
+    uint16_t *words;    /* the rANS encoder's output */
+    uint8_t *present;   /* per block, 256 bytes: its distinct symbols, */
+    uint16_t *npresent; /* and how many there are */
+} planner_state;
+
+#define COST_INF ((uint32_t)1 << 30)
+
+static uint64_t block_cost(const planner_state *ps, size_t b, int c)
 {
-    memset(st->count, 0, sizeof st->count);
-    for (size_t i = 0; i < m; i++) st->count[plane[i]]++;
-    int distinct = 0;
-    for (int s = 0; s < 256; s++) distinct += st->count[s] != 0;
-    if (distinct <= 1) { put_u8(o, MODE_CONST); put_u8(o, m ? plane[0] : 0); return; }
-    uint32_t freq0[256];
-    normalize(st->count, m, freq0);
-    uint64_t raw_bits = (uint64_t)m * 8 << 16, o0_bits = table_cost(st->count, freq0), o1_bits = UINT64_MAX;
-    int best_g = 0;
-    if (ctx_plane) {
-        memset(st->joint, 0, sizeof st->joint);
-        uint64_t total_ctx[128] = {0};
-        for (size_t i = 0; i < m; i++) st->joint[ctx_plane[i] & 0x7f][plane[i]]++;
-        for (int c = 0; c < 128; c++)
-            for (int s = 0; s < 256; s++) total_ctx[c] += st->joint[c][s];
-        static const int tries[] = {2, 4, 8, 16};
-        for (int k = 0; k < 4; k++) {
-            uint64_t b = plan_groups(st, tries[k], total_ctx) + (256 << 19);
-            if (b < o1_bits) o1_bits = b, best_g = tries[k];
-        }
-        if (o1_bits < o0_bits) plan_groups(st, best_g, total_ctx);
+    uint64_t bits = 0;
+    const uint8_t *sy = ps->present + 256 * b;
+    for (int j = 0; j < ps->npresent[b]; j++) bits += (uint64_t)ps->hist[b][sy[j]] * ps->cost[c][sy[j]];
+    return bits;
+}
+
+/* Tables from the blocks' current assignment; unused tables dropped. Returns
+ * the total cost (data, tables, selectors) in 1/65536 bit. */
+static uint64_t fit_tables(planner_state *ps, size_t nb, int k)
+{
+    uint32_t count[TABLES_MAX][256];
+    uint64_t total[TABLES_MAX] = {0};
+    memset(count, 0, sizeof count[0] * (size_t)k);
+    for (size_t b = 0; b < nb; b++) {
+        const uint8_t *sy = ps->present + 256 * b;
+        for (int j = 0; j < ps->npresent[b]; j++) count[ps->sel[b]][sy[j]] += ps->hist[b][sy[j]];
     }
-    if (raw_bits <= o0_bits && raw_bits <= o1_bits) {
+    int remap[TABLES_MAX], used = 0;
+    for (int c = 0; c < k; c++) {
+        for (int s = 0; s < 256; s++) total[c] += count[c][s];
+        remap[c] = total[c] ? used++ : -1;
+    }
+    uint64_t bits = 0;
+    for (int c = 0; c < k; c++) {
+        if (remap[c] < 0) continue;
+        int t = remap[c];
+        normalize(count[c], total[c], ps->freq[t]);
+        bits += table_bits(ps->freq[t]);
+        for (int s = 0; s < 256; s++) {
+            ps->cost[t][s] = ps->freq[t][s] ? cost_table[ps->freq[t][s]] : COST_INF;
+            bits += (uint64_t)count[c][s] * ps->cost[t][s];
+        }
+    }
+    for (size_t b = 0; b < nb; b++) ps->sel[b] = (uint8_t)remap[ps->sel[b]];
+    ps->k = used;
+    if (used > 1) bits += ((uint64_t)nb + (uint64_t)varint_size(BLOCK)) * 8 << 16;
+    return bits;
+}
+
+/* Finds 1..TABLES_MAX tables for nb blocks (their histograms in ps->hist):
+ * k-means from contiguous runs of blocks, for k = 1, 2, 4, 8, 16. More
+ * tables are tried only while the best so far costs less than `skip`. */
+static uint64_t plan_tables(planner_state *ps, size_t nb, uint64_t skip)
+{
+    for (size_t b = 0; b < nb; b++) {
+        int j = 0;
+        for (int s = 0; s < 256; s++) if (ps->hist[b][s]) ps->present[256 * b + j++] = (uint8_t)s;
+        ps->npresent[b] = (uint16_t)j;
+    }
+    uint64_t best = UINT64_MAX;
+    for (int k = 1; k <= TABLES_MAX && (size_t)k <= nb && (best == UINT64_MAX || best < skip); k *= 2) {
+        for (size_t b = 0; b < nb; b++) ps->sel[b] = (uint8_t)(b * (size_t)k / nb);
+        uint64_t bits = fit_tables(ps, nb, k);
+        for (int round = 0; round < KMEANS_ROUNDS && ps->k > 1; round++) {
+            bool moved = false;
+            for (size_t b = 0; b < nb; b++) {
+                int pick = ps->sel[b];
+                uint64_t low = block_cost(ps, b, pick);
+                for (int c = 0; c < ps->k; c++) {
+                    uint64_t x = c == pick ? low : block_cost(ps, b, c);
+                    if (x < low) low = x, pick = c;
+                }
+                moved |= pick != ps->sel[b];
+                ps->sel[b] = (uint8_t)pick;
+            }
+            if (!moved) break;
+            bits = fit_tables(ps, nb, ps->k);
+        }
+        if (bits < best) {
+            best = bits;
+            ps->best_k = ps->k;
+            memcpy(ps->best_freq, ps->freq, sizeof ps->freq[0] * (size_t)ps->k);
+            memcpy(ps->best_sel, ps->sel, nb);
+        }
+        if (ps->k < k) break; /* tables went unused: more will not help */
+        if (bits > best) break; /* doubling k lost: more will not win */
+    }
+    return best;
+}
+
+/* ---- planes as streams -------------------------------------------------------- */
+
+/* Codes one plane of m bytes. hist: its hlz_count_blocks, or NULL (counted here). */
+static void encode_plane(planner_state *ps, const uint8_t *plane, size_t m, uint32_t (*hist)[256], out_buf *o)
+{
+    size_t nb = (m + BLOCK - 1) / BLOCK;
+    ps->hist = hist ? hist : ps->own_hist;
+    if (!hist) {
+        /* A sample first (every 8th block): a plane that looks near-random
+         * there is stored raw without counting the rest. */
+        uint32_t sample[256] = {0};
+        uint64_t ns = 0;
+        for (size_t b = 0; b < nb; b += 8) {
+            size_t len = m - b * BLOCK < BLOCK ? m - b * BLOCK : BLOCK;
+            memset(ps->hist, 0, sizeof *ps->hist);
+            hlz_count_blocks(plane + b * BLOCK, len, ps->hist);
+            for (int s = 0; s < 256; s++) sample[s] += ps->hist[0][s];
+            ns += len;
+        }
+        if (nb >= 8 && order0_bits(sample, ns) >= (ns * 8 << 16) - (ns * 8 << 16) / 128) {
+            put_u8(o, MODE_RAW);
+            put(o, plane, m);
+            return;
+        }
+        memset(ps->hist, 0, sizeof *ps->hist * nb);
+        hlz_count_blocks(plane, m, ps->hist);
+    }
+    uint32_t all[256] = {0};
+    int distinct = 0;
+    for (size_t b = 0; b < nb; b++) for (int s = 0; s < 256; s++) all[s] += ps->hist[b][s];
+    for (int s = 0; s < 256; s++) distinct += all[s] != 0;
+    if (distinct <= 1) { put_u8(o, MODE_CONST); put_u8(o, m ? plane[0] : 0); return; }
+    uint64_t raw_bits = (uint64_t)m * 8 << 16;
+    /* Near-random planes (order 0 saves under 1/128) are not clustered: that would cost more time than it can save. */
+    uint64_t fixed = (4 * HLZ_RANS_LANES + 16) * 8 << 16; /* states, mode bytes */
+    uint64_t coded = plan_tables(ps, nb, raw_bits - raw_bits / 128 - fixed) + fixed;
+    if (coded >= raw_bits - raw_bits / 64) {
         put_u8(o, MODE_RAW);
         put(o, plane, m);
-    } else if (o0_bits <= o1_bits) {
-        put_u8(o, MODE_O0);
-        put_table(o, freq0);
-        enc_table(freq0, st->syms);
-        rans_encode(plane, NULL, m, st->syms, o);
-    } else {
-        put_u8(o, MODE_O1);
-        put_u8(o, (uint8_t)st->groups);
-        put(o, st->map, 256);
-        for (int k = 0; k < st->groups; k++) {
-            put_table(o, st->freq[k]);
-            enc_table(st->freq[k], st->syms + 256 * k);
+        return;
+    }
+    int k = ps->best_k;
+    put_u8(o, MODE_RANS);
+    put_u8(o, (uint8_t)k);
+    if (k > 1) {
+        put_varint(o, BLOCK);
+        put(o, ps->best_sel, nb);
+    }
+    for (int t = 0; t < k; t++) {
+        put_table(o, ps->best_freq[t]);
+        hlz_rans_enc_table(ps->best_freq[t], ps->syms + 256 * t);
+    }
+    uint32_t state[HLZ_RANS_LANES];
+    size_t nwords;
+    const uint16_t *words = hlz_rans_encode(plane, m, ps->syms, k > 1 ? ps->best_sel : NULL, BLOCK, ps->words, &nwords, state);
+    put_varint(o, 4 * HLZ_RANS_LANES + 2 * (uint64_t)nwords);
+    uint8_t head[4 * HLZ_RANS_LANES];
+    for (int l = 0; l < HLZ_RANS_LANES; l++) hlz_put32(head + 4 * l, state[l]);
+    put(o, head, sizeof head);
+    if (!o->full) {
+        if ((size_t)(o->end - o->p) < 2 * nwords) o->full = true;
+        else {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            memcpy(o->p, words, 2 * nwords);
+            o->p += 2 * nwords;
+#else
+            for (size_t j = 0; j < nwords; j++, o->p += 2) hlz_put16(o->p, words[j]);
+#endif
         }
-        for (size_t i = 0; i < m; i++) group_scratch[i] = st->map[ctx_plane[i]];
-        rans_encode(plane, group_scratch, m, st->syms, o);
     }
 }
 
-static bool decode_stream(in_buf *in, uint8_t *dst, uint32_t width, const field *f, size_t n, uint32_t *tables)
+/* Decodes a plane of m bytes. *out points to the bytes: into the payload
+ * for a raw plane, else to buf (m bytes). slots: TABLES_MAX * 4096 entries. */
+static bool decode_plane(in_buf *in, size_t m, uint8_t *buf, uint32_t *slots, const uint8_t **out)
 {
     uint8_t mode;
     if (!get_u8(in, &mode)) return false;
-    size_t m = n * f->len;
-    uint8_t *base = dst + f->pos;
     if (mode == MODE_CONST) {
         uint8_t v;
         if (!get_u8(in, &v)) return false;
-        for (size_t i = 0; i < n; i++) memset(base + i * width, v, f->len);
+        memset(buf, v, m);
+        *out = buf;
         return true;
     }
     if (mode == MODE_RAW) {
         if ((size_t)(in->end - in->p) < m) return false;
-        if (f->len == 1) for (size_t i = 0; i < n; i++) base[i * width] = in->p[i];
-        else for (size_t i = 0; i < n; i++) memcpy(base + i * width, in->p + i * f->len, f->len);
+        *out = in->p;
         in->p += m;
         return true;
     }
-    if (mode == MODE_O0) {
-        if (!read_table(in, tables)) return false;
-        if (f->len == 1) return rans_decode(in, base, width, n, tables, NULL, NULL);
-        uint8_t *plane = malloc(m ? m : 1);
-        if (!plane) return false;
-        bool ok = rans_decode(in, plane, 1, m, tables, NULL, NULL);
-        if (ok) for (size_t i = 0; i < n; i++) memcpy(base + i * width, plane + i * f->len, f->len);
-        free(plane);
-        return ok;
+    uint8_t k;
+    if (mode != MODE_RANS || !get_u8(in, &k) || k < 1 || k > TABLES_MAX) return false;
+    uint64_t block = m ? m : 1;
+    const uint8_t *sel = NULL;
+    size_t nb = 1;
+    if (k > 1) {
+        if (!get_varint(in, &block) || block < HLZ_RANS_LANES || block % HLZ_RANS_LANES != 0) return false;
+        nb = (size_t)(m / block + (m % block != 0)); /* no overflow for a huge B */
+        if ((size_t)(in->end - in->p) < nb) return false;
+        sel = in->p;
+        in->p += nb;
+        for (size_t b = 0; b < nb; b++) if (sel[b] >= k) return false;
     }
-    if (mode != MODE_O1 || f->ctx < 0 || f->len != 1) return false;
-    uint8_t g, map[256];
-    if (!get_u8(in, &g) || g < 2 || g > GROUPS_MAX || (size_t)(in->end - in->p) < 256) return false;
-    memcpy(map, in->p, 256);
-    in->p += 256;
-    for (int c = 0; c < 256; c++) if (map[c] >= g) return false;
-    for (int k = 0; k < g; k++) if (!read_table(in, tables + ((size_t)k << PROB_BITS))) return false;
-    return rans_decode(in, base, width, n, tables, dst + f->ctx, map);
+    for (int t = 0; t < k; t++) {
+        uint32_t freq[256];
+        if (!read_table(in, freq)) return false;
+        hlz_rans_dec_table(freq, slots + (size_t)t * PROB_TOTAL);
+    }
+    uint64_t size;
+    if (!get_varint(in, &size) || size > (uint64_t)(in->end - in->p) || size < 4 * HLZ_RANS_LANES ||
+        (size - 4 * HLZ_RANS_LANES) % 2 != 0)
+        return false;
+    hlz_rans_dec d;
+    for (int l = 0; l < HLZ_RANS_LANES; l++) {
+        d.x[l] = hlz_le32(in->p + 4 * l);
+        if (d.x[l] < HLZ_RANS_L || d.x[l] >= (uint32_t)1 << 31) return false;
+    }
+    d.p = in->p + 4 * HLZ_RANS_LANES, d.end = in->p + size;
+    for (size_t b = 0, at = 0; at < m; b++, at += (size_t)block) {
+        size_t len = m - at < block ? m - at : (size_t)block;
+        if (!hlz_rans_decode(&d, slots + (size_t)(sel ? sel[b] : 0) * PROB_TOTAL, buf + at, len)) return false;
+    }
+    for (int l = 0; l < HLZ_RANS_LANES; l++) if (d.x[l] != HLZ_RANS_L) return false;
+    if (d.p != d.end) return false;
+    in->p = d.end;
+    *out = buf;
+    return true;
 }
 
 /* ---- segments -------------------------------------------------------------- */
@@ -447,22 +562,37 @@ static hlz_status encode_structs(unsigned kind, const uint8_t *src, size_t n, ou
     const layout *lay = &layouts[kind];
     size_t biggest = 0;
     for (uint32_t k = 0; k < lay->nfields; k++) if (lay->fields[k].len > biggest) biggest = lay->fields[k].len;
-    uint8_t *plane = malloc(n * biggest + 1), *ctx = malloc(n + 1), *grp = malloc(n + 1);
-    stream_state *st = malloc(sizeof *st);
-    hlz_status status = HLZ_OK;
-    if (!plane || !ctx || !grp || !st) { status = hlz_fail(error, HLZ_ERR_NOMEM, "float: out of memory"); goto done; }
-    for (uint32_t k = 0; k < lay->nfields && !o->full; k++) {
-        const field *f = &lay->fields[k];
-        gather(src, lay->width, f, n, plane);
-        if (f->ctx >= 0) {
-            field cf = {(uint16_t)f->ctx, 1, -1};
-            gather(src, lay->width, &cf, n, ctx);
+    size_t m_max = n * biggest, nb = (m_max + BLOCK - 1) / BLOCK + 1;
+    bool bits = bit_planes(kind);
+    size_t plane_bytes = bits ? n * lay->width + 1 : m_max + 1, words = (m_max + HLZ_RANS_SLACK) * sizeof(uint16_t);
+    size_t need = plane_bytes + sizeof(planner_state) + 2 * nb * sizeof(uint32_t[256]) + 2 * nb + nb * 256 +
+                  nb * sizeof(uint16_t) + words + 10 * 64;
+    uint8_t *at = scratch(0, need);
+    if (!at) return hlz_fail(error, HLZ_ERR_NOMEM, "float: out of memory");
+    uint8_t *planes = carve(&at, plane_bytes);
+    planner_state *ps = carve(&at, sizeof *ps);
+    uint32_t(*hist)[256] = carve(&at, nb * sizeof *hist);
+    ps->hist = ps->own_hist = carve(&at, nb * sizeof *ps->hist);
+    ps->sel = carve(&at, nb), ps->best_sel = carve(&at, nb);
+    ps->present = carve(&at, nb * 256), ps->npresent = carve(&at, nb * sizeof *ps->npresent);
+    ps->words = carve(&at, words);
+    if (kind == HLZ_SEG_W16) memset(hist, 0, nb * sizeof *hist);
+    if (kind == HLZ_SEG_W16) {
+        hlz_split16(src, n, planes, planes + n, hist);
+        encode_plane(ps, planes, n, hist, o);
+        encode_plane(ps, planes + n, n, NULL, o);
+    } else if (kind == HLZ_SEG_W32) {
+        uint8_t *pl[4] = {planes, planes + n, planes + 2 * n, planes + 3 * n};
+        split32(src, n, pl);
+        for (int k = 0; k < 4 && !o->full; k++) encode_plane(ps, pl[k], n, NULL, o);
+    } else {
+        for (uint32_t k = 0; k < lay->nfields && !o->full; k++) {
+            const field *f = &lay->fields[k];
+            gather(src, lay->width, f, n, planes);
+            encode_plane(ps, planes, n * f->len, NULL, o);
         }
-        encode_stream(st, plane, n * f->len, f->ctx >= 0 ? ctx : NULL, grp, o);
     }
-done:
-    free(plane), free(ctx), free(grp), free(st);
-    return status;
+    return HLZ_OK;
 }
 
 hlz_status hlz_float_encode(const hlz_segment *segs, size_t nseg, int level, const uint8_t *src,
@@ -507,6 +637,28 @@ hlz_status hlz_float_encode(const hlz_segment *segs, size_t nseg, int level, con
     return HLZ_OK;
 }
 
+/* Decodes the planes of n structs of a float or block kind into dst.
+ * planes: room for n * width bytes. */
+static bool decode_structs(in_buf *in, unsigned kind, size_t n, uint8_t *dst, uint8_t *planes, uint32_t *slots)
+{
+    const layout *lay = &layouts[kind];
+    if (bit_planes(kind)) {
+        const uint8_t *pl[4];
+        for (uint32_t k = 0; k < lay->nfields; k++)
+            if (!decode_plane(in, n, planes + k * n, slots, &pl[k])) return false;
+        if (kind == HLZ_SEG_W16) hlz_merge16(pl[0], pl[1], dst, n);
+        else merge32(pl, n, dst);
+        return true;
+    }
+    for (uint32_t k = 0; k < lay->nfields; k++) {
+        const field *f = &lay->fields[k];
+        const uint8_t *plane;
+        if (!decode_plane(in, n * f->len, planes, slots, &plane)) return false;
+        scatter(plane, lay->width, f, n, dst);
+    }
+    return true;
+}
+
 hlz_status hlz_float_decode(const uint8_t *src, size_t coded_size, uint8_t *dst, size_t raw_size,
                             hlz_error *error)
 {
@@ -514,7 +666,8 @@ hlz_status hlz_float_decode(const uint8_t *src, size_t coded_size, uint8_t *dst,
     uint64_t nseg;
     if (!get_varint(&in, &nseg) || nseg > raw_size)
         return hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt float data (segment count)");
-    uint32_t *tables = NULL;
+    uint32_t *slots = NULL;
+    uint8_t *planes = NULL;
     size_t at = 0;
     for (uint64_t i = 0; i < nseg; i++) {
         uint8_t kind, mode;
@@ -536,24 +689,29 @@ hlz_status hlz_float_decode(const uint8_t *src, size_t coded_size, uint8_t *dst,
                 in.p += z;
             } else goto corrupt;
         } else {
-            if (!tables && !(tables = malloc(sizeof *tables * GROUPS_MAX * PROB_TOTAL))) {
-                free(tables);
-                return hlz_fail(error, HLZ_ERR_NOMEM, "float: out of memory");
+            if (!slots) {
+                uint8_t *at = scratch(1, sizeof *slots * TABLES_MAX * PROB_TOTAL + raw_size + 128);
+                if (!at) return hlz_fail(error, HLZ_ERR_NOMEM, "float: out of memory");
+                slots = carve(&at, sizeof *slots * TABLES_MAX * PROB_TOTAL);
+                planes = carve(&at, raw_size + 1);
             }
-            const layout *lay = &layouts[kind];
-            for (uint32_t k = 0; k < lay->nfields; k++)
-                if (!decode_stream(&in, dst + at, lay->width, &lay->fields[k], (size_t)n / lay->width, tables))
-                    goto corrupt;
+            if (!decode_structs(&in, kind, (size_t)n / layouts[kind].width, dst + at, planes, slots)) goto corrupt;
         }
         at += (size_t)n;
     }
-    free(tables);
     if (at != raw_size || in.p != in.end)
         return hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt float data (%zu of %zu bytes)", at, raw_size);
     return HLZ_OK;
 corrupt:
-    free(tables);
     return hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt float data (segment at byte %zu)", at);
+}
+
+/* Order-0 cost of one plane's counts, never above raw. */
+static uint64_t plane_estimate(const uint32_t *count, uint64_t m)
+{
+    if (m == 0) return 0;
+    uint64_t c = order0_bits(count, m) >> 16, raw = m * 8;
+    return c < raw ? c : raw;
 }
 
 uint64_t hlz_float_estimate(unsigned kind, const uint8_t *src, size_t n)
@@ -561,15 +719,25 @@ uint64_t hlz_float_estimate(unsigned kind, const uint8_t *src, size_t n)
     init_costs();
     const layout *lay = &layouts[kind];
     uint64_t bits = 0;
+    if (bit_planes(kind)) {
+        uint32_t count[4][256];
+        memset(count, 0, sizeof count);
+        for (size_t i = 0; i < n; i++) {
+            const uint8_t *s = src + i * lay->width;
+            uint8_t hi = s[lay->width - 1], lo = s[lay->width - 2];
+            count[0][(uint8_t)((hi << 1) | (lo >> 7))]++;
+            count[1][(hi & 0x80) | (lo & 0x7f)]++;
+            if (kind == HLZ_SEG_W32) count[2][s[1]]++, count[3][s[0]]++;
+        }
+        for (uint32_t k = 0; k < lay->nfields; k++) bits += plane_estimate(count[k], n);
+        return bits;
+    }
     for (uint32_t k = 0; k < lay->nfields; k++) {
         const field *f = &lay->fields[k];
-        uint32_t count[256] = {0}, freq[256];
+        uint32_t count[256] = {0};
         for (size_t i = 0; i < n; i++)
             for (uint32_t b = 0; b < f->len; b++) count[src[i * lay->width + f->pos + b]]++;
-        if (n == 0) continue;
-        normalize(count, (uint64_t)n * f->len, freq);
-        uint64_t c = table_cost(count, freq) >> 16, raw = (uint64_t)n * f->len * 8;
-        bits += c < raw ? c : raw;
+        bits += plane_estimate(count, (uint64_t)n * f->len);
     }
     return bits;
 }

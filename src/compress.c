@@ -121,9 +121,20 @@ static void encode_slot(void *context, size_t i)
         }
         if (r->reason == HLZ_REASON_TEXT || (r->reason == HLZ_REASON_TENSOR && r->codec == HLZ_CODEC_FLOAT)) {
             /* Keep the smaller of llm (or float) and zstd: zstd costs little next to the model,
-             * and some quantized tensors hold repeats that only zstd finds. */
+             * and some quantized tensors hold repeats that only zstd finds. Next to the float
+             * codec zstd at level 9 (-19) costs 40 times the coding: a float chunk runs it only
+             * when zstd's fastest level comes within 10% of the float size (it never did on
+             * bf16 or fp32 weights; it does on quantized blocks and on repeats). */
             size_t zcoded = 0;
-            hlz_status zst = try_codec(b, s, HLZ_CODEC_ZSTD, s->spare, &zcoded);
+            hlz_status zst = HLZ_ERR_CODEC;
+            bool worth = r->codec != HLZ_CODEC_FLOAT || st != HLZ_OK;
+            if (!worth) {
+                hlz_error ignored;
+                size_t probe = 0;
+                worth = hlz_codec_encode(HLZ_CODEC_ZSTD, 1, s->raw, s->raw_size, s->spare, s->raw_size - 1, &probe,
+                                         &ignored) != HLZ_OK || probe < coded + coded / 10;
+            }
+            if (worth) zst = try_codec(b, s, HLZ_CODEC_ZSTD, s->spare, &zcoded);
             if (zst != HLZ_OK && zst != HLZ_ERR_CODEC) {
                 s->status = zst;
                 return;

@@ -56,6 +56,7 @@ typedef struct {
     uint64_t number;
     uint8_t *coded;
     uint8_t *raw;
+    uint32_t capacity;    /* bytes at coded and at raw: the chunk size they were made for */
     const hlz_llm *llm;   /* for llm chunks */
     hlz_llm_stream stream; /* a model-coded chunk started for the lockstep walk */
     bool started;
@@ -187,9 +188,12 @@ static hlz_status queue_job(walker *w, const hlz_chunk_record *record, uint64_t 
                             uint32_t chunk_size, hlz_error *error)
 {
     job *j = &w->jobs[w->job_count];
-    if (!j->raw) {
+    /* Concatenated archives may have different chunk sizes: the buffers grow. */
+    if (!j->raw || j->capacity < chunk_size) {
+        free(j->raw), free(j->coded);
         j->raw = malloc(chunk_size);
         j->coded = malloc(chunk_size);
+        j->capacity = chunk_size;
         if (!j->raw || !j->coded) return hlz_fail(error, HLZ_ERR_NOMEM, "out of memory for chunk buffers");
     }
     j->record = *record;

@@ -73,6 +73,11 @@ hlz_status hlz_ggml_tensor_size(uint32_t type, uint32_t n_dims, const uint64_t *
 hlz_status hlz_ggml_dequantize_row(uint32_t type, const void *src, float *dst, uint64_t n,
                                    hlz_error *error);
 
+/* ggml_quant.c: quantizes n values (whole blocks) of src into dst in ggml's
+ * block layout for Q8_0, Q4_K and Q6_K (ggml's reference scale search for
+ * the K types). HLZ_ERR_UNSUPPORTED for other types, HLZ_ERR_PARAM for a bad n. */
+hlz_status hlz_ggml_quantize_row(uint32_t type, const float *src, void *dst, uint64_t n, hlz_error *error);
+
 /* ---- gguf.c: the reader --------------------------------------------------- */
 
 /* Metadata value types as stored in the file. */

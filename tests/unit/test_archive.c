@@ -151,6 +151,20 @@ static void concatenated_archives(void)
     free(both);
     free(a);
     free(b);
+    /* A second archive with larger chunks than the first: the chunk buffers must grow (the fuzzer found an
+     * overflow when they were sized once, for the first). */
+    size_t n = 20000;
+    unsigned char *big = malloc(n);
+    fill_mixed(big, n, 3);
+    hlz_options small = opts(HLZ_CODEC_STORE, 1024, 1), large = opts(HLZ_CODEC_STORE, 16384, 1);
+    CHECK(compress_buffer(big, 3000, &small, &a, &an) == HLZ_OK);
+    CHECK(compress_buffer(big, n, &large, &b, &bn) == HLZ_OK);
+    both = malloc(an + bn);
+    memcpy(both, a, an);
+    memcpy(both + an, b, bn);
+    CHECK(decompress_buffer(both, an + bn, 1, &back, &back_n, &e) == HLZ_OK);
+    CHECK(back_n == 3000 + n && memcmp(back, big, 3000) == 0 && memcmp(back + 3000, big, n) == 0);
+    free(back), free(both), free(a), free(b), free(big);
 }
 
 static void random_access(void)
