@@ -117,8 +117,9 @@ static void layout_and_exact_round_trips(void)
             hlz_robust_params rp;
             CHECK(hlz_robust_params_default(cs[c], &rp) == 0);
             rp.seed = (uint32_t)(c * 7 + t);
-            static const uint8_t codes[3] = {HLZ_ROBUST_CODE_UNARY, HLZ_ROBUST_CODE_HUFFMAN, HLZ_ROBUST_CODE_AUTO};
-            rp.code = codes[(c + t) % 3];
+            static const uint8_t codes[4] = {HLZ_ROBUST_CODE_UNARY, HLZ_ROBUST_CODE_HUFFMAN, HLZ_ROBUST_CODE_ADAPTIVE,
+                                             HLZ_ROBUST_CODE_AUTO};
+            rp.code = codes[(c + t) % 4];
             char why[512];
             hlz_robust_stats stats;
             size_t coded = round_trips(llm, &rp, (const uint8_t *)texts[t], sizes[t], &stats, why, sizeof why);
@@ -151,6 +152,17 @@ static void layout_and_exact_round_trips(void)
             CHECK(st != HLZ_OK || memcmp(back, texts[t], sizes[t]) != 0);
             dst[h] ^= 0x40;
             CHECK(hlz_robust_decode(llm, dst, n2, back, sizes[t] + 1, &e) == HLZ_ERR_CORRUPT);
+            if (got.code == HLZ_ROBUST_CODE_ADAPTIVE) { /* a bucket stream size past the payload, or one short */
+                size_t size_at = h - 1; /* a one-byte varint S just before the rANS stream */
+                CHECK(dst[size_at] == stats.bucket_bits / 8 && dst[size_at] < 0x80);
+                uint8_t keep = dst[size_at];
+                dst[size_at] = 0x7f;
+                CHECK(hlz_robust_decode(llm, dst, n2, back, sizes[t], &e) == HLZ_ERR_CORRUPT);
+                dst[size_at] = (uint8_t)(keep - 1);
+                CHECK(hlz_robust_decode(llm, dst, n2, back, sizes[t], &e) == HLZ_ERR_CORRUPT);
+                dst[size_at] = keep;
+                CHECK(hlz_robust_decode(llm, dst, n2, back, sizes[t], &e) == HLZ_OK);
+            }
             if (got.code == HLZ_ROBUST_CODE_HUFFMAN) { /* code lengths that are no prefix code */
                 size_t lengths = h - got.buckets;
                 uint8_t keep = dst[lengths];
@@ -206,6 +218,7 @@ static void bench_texts_under_mismatch(void)
         hlz_robust_params rp;
         CHECK(hlz_robust_params_default(cs[f], &rp) == 0);
         if (f % 2) rp.ratio = (uint32_t)(HLZ_ROBUST_ONE / 0.092), rp.buckets = 40;
+        if (f % 3 == 2) rp.code = HLZ_ROBUST_CODE_ADAPTIVE;
         char why[512];
         hlz_robust_stats stats;
         size_t coded = round_trips(llm, &rp, text, n, &stats, why, sizeof why);
