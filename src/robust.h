@@ -5,8 +5,9 @@
  * |ln p(x) - ln p'(x)| < ln C, so an archive survives a decoder whose
  * arithmetic differs from the encoder's.
  *
- * Per token: a prefix-free code of the bucket holding p(x_i) (buckets over
- * [0,1] whose bounds are powers of `ratio`), then the shortest prefix of the
+ * Per token: a code of the bucket holding p(x_i) (buckets over [0,1] whose
+ * bounds are powers of `ratio`; unary, Huffman, or adaptive rANS in a stream
+ * of its own: all read without probabilities), then the shortest prefix of the
  * token's fixed-length longform (a seeded permutation) that no other token
  * of the expanded bucket U_i shares, then one terminating bit. The tokens,
  * windows and prime are the llm codec's (llm.h, option 0x8001).
