@@ -4,10 +4,11 @@
  *
  *   build/robust-bench MODEL FILE [BYTES] [C,C,...] [RATIO,RATIO,...] [BUCKETS]
  *
- * Defaults: the whole file, C = 1.01,1.1,1.5,2,3.3333, ratio 8, 33 buckets,
- * the bucket code chosen per chunk ($ROBUST_CODE=unary or huffman forces one).
- * One line per setting (tab-separated; header first). The tokens are coded in
- * one chunk of at most 64 MiB, the way hlz codes a chunk. */
+ * Defaults: the whole file, C = 1.01,1.1,1.5,2,3.3333, ratio 8, 33 buckets.
+ * One line per setting (tab-separated; header first) with the payload size
+ * of each bucket code (unary, Huffman, adaptive) and the one hlz picks. The
+ * tokens are coded in one chunk of at most 64 MiB; one walk of the model
+ * feeds the encoders of every setting (the llm codec's size takes another). */
 #include "robust.h"
 #include "model.h"
 
@@ -40,6 +41,21 @@ static double entropy(const hlz_robust_stats *st)
     return h;
 }
 
+typedef struct {
+    int count;
+    hlz_robust_encoder **enc;
+    double *logp;
+    uint32_t n_vocab;
+} settings;
+
+static void visit(void *ctx, const float *logits, int32_t token, size_t at)
+{
+    settings *s = ctx;
+    (void)at;
+    hlz_robust_log_softmax(logits, s->n_vocab, s->logp);
+    for (int i = 0; i < s->count; i++) hlz_robust_encoder_put(s->enc[i], logits, s->logp, token);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -70,30 +86,44 @@ int main(int argc, char **argv)
     double model_bits;
     hlz_llm_payload_info(dst, coded, &tokens, &model_bits, NULL, &e);
     printf("file\tbytes\ttokens\tcodec\tC\tratio\tbuckets\tbits_per_token\tbpb\tbucket_bits_per_token\t"
-           "prefix_bits_per_token\tmodel_bits_per_token\ttop_bucket_share\tbucket_entropy\tcode\n");
-    printf("%s\t%zu\t%llu\tllm\t-\t-\t-\t%.4f\t%.4f\t-\t-\t%.4f\t-\t-\t-\n", argv[2], n, (unsigned long long)tokens,
-           8.0 * coded / tokens, 8.0 * coded / n, model_bits / tokens);
+           "prefix_bits_per_token\tmodel_bits_per_token\ttop_bucket_share\tbucket_entropy\tcode\t"
+           "unary_bits_per_token\thuffman_bits_per_token\tadaptive_bits_per_token\n");
+    printf("%s\t%zu\t%llu\tllm\t-\t-\t-\t%.4f\t%.4f\t-\t-\t%.4f\t-\t-\t-\t-\t-\t-\n", argv[2], n,
+           (unsigned long long)tokens, 8.0 * coded / tokens, 8.0 * coded / n, model_bits / tokens);
     fflush(stdout);
+    int32_t *ids;
+    size_t nt;
+    unsigned flags;
+    if (hlz_llm_tokenize(llm, text, n, &ids, &nt, &flags, &e) != HLZ_OK) return fprintf(stderr, "%s\n", e.message), 1;
+    settings s = {.count = n_r * n_c, .n_vocab = hlz_llm_vocab(llm)};
+    s.enc = calloc((size_t)s.count, sizeof *s.enc);
+    s.logp = malloc(s.n_vocab * sizeof *s.logp);
     for (int r = 0; r < n_r; r++)
         for (int c = 0; c < n_c; c++) {
             hlz_robust_params rp;
             if (hlz_robust_params_default(cs[c], &rp) != 0) return fprintf(stderr, "bad C %g\n", cs[c]), 1;
             rp.ratio = (uint32_t)(ratios[r] * HLZ_ROBUST_ONE + 0.5);
             rp.buckets = (uint8_t)buckets;
-            const char *code = getenv("ROBUST_CODE");
-            if (code) rp.code = strcmp(code, "unary") == 0 ? HLZ_ROBUST_CODE_UNARY : HLZ_ROBUST_CODE_HUFFMAN;
-            hlz_robust_stats st;
-            if (hlz_robust_encode(llm, &rp, text, n, dst, cap, &coded, &st, &e) != HLZ_OK)
+            if (hlz_robust_encoder_create(&rp, s.n_vocab, nt, &s.enc[r * n_c + c], &e) != HLZ_OK)
                 return fprintf(stderr, "robust: %s\n", e.message), 1;
-            printf("%s\t%zu\t%llu\trobust\t%.4g\t%.4g\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%s\n", argv[2], n,
+        }
+    if (hlz_llm_walk_encode(llm, ids, nt, visit, &s, &e) != HLZ_OK) return fprintf(stderr, "%s\n", e.message), 1;
+    static const char *const names[] = {"unary", "huffman", "adaptive"};
+    for (int r = 0; r < n_r; r++)
+        for (int c = 0; c < n_c; c++) {
+            hlz_robust_stats st;
+            if (hlz_robust_encoder_finish(s.enc[r * n_c + c], flags, dst, cap, &coded, &st, &e) != HLZ_OK)
+                return fprintf(stderr, "robust: %s\n", e.message), 1;
+            printf("%s\t%zu\t%llu\trobust\t%.4g\t%.4g\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%s", argv[2], n,
                    (unsigned long long)st.tokens, cs[c], ratios[r], buckets, 8.0 * coded / st.tokens,
                    8.0 * coded / n, (double)st.bucket_bits / st.tokens, (double)st.prefix_bits / st.tokens,
-                   st.model_bits / st.tokens, (double)st.bucket_count[0] / st.tokens, entropy(&st),
-                   st.code == HLZ_ROBUST_CODE_HUFFMAN ? "huffman" : "unary");
-            fflush(stdout);
+                   st.model_bits / st.tokens, (double)st.bucket_count[0] / st.tokens, entropy(&st), names[st.code]);
+            for (int k = 0; k < HLZ_ROBUST_CODE_COUNT; k++) printf("\t%.4f", 8.0 * st.code_bytes[k] / st.tokens);
+            printf("\n");
+            hlz_robust_encoder_free(s.enc[r * n_c + c]);
         }
     hlz_llm_free(llm);
     hlz_model_free(m);
-    free(text), free(dst);
+    free(text), free(dst), free(ids), free(s.enc), free(s.logp);
     return 0;
 }

@@ -4,6 +4,7 @@
  * the seed's section III states and proves them. */
 #include "robust.h"
 #include "detmath.h"
+#include "entropy.h"
 #include "kernels.h"
 
 #include <math.h>
@@ -201,6 +202,38 @@ static unsigned bucket_code_bits(const bucket_code *a, unsigned K, unsigned k)
     return a->code == HLZ_ROBUST_CODE_HUFFMAN ? a->length[k] : k + (k + 1u < K);
 }
 
+/* The adaptive bucket code (HLZ_ROBUST_CODE_ADAPTIVE): bucket k as D =
+ * ceil(log2 K) binary decisions down a tree (most significant bit of k
+ * first), each coded by rANS with a probability that adapts to the decisions
+ * before it at that node. The state depends only on buckets already coded,
+ * never on probabilities, so the decoder recovers every bucket exactly and
+ * the mismatch proof is unchanged. (Contexts from the previous bucket and
+ * faster or slower adaptation measured worse on the bench texts: doc/robust.md.) */
+#define ADAPT_BITS 16  /* probabilities of a 0 decision, in 1/65536 */
+#define ADAPT_SHIFT 5  /* each decision moves its probability 1/32 of the way */
+
+typedef struct {
+    unsigned depth;
+    uint16_t p[HLZ_ROBUST_BUCKETS_MAX]; /* tree node 1 .. 2^D - 1 */
+} adaptive;
+
+static void adaptive_init(adaptive *m, unsigned K)
+{
+    m->depth = 0;
+    while ((1u << m->depth) < K) m->depth++;
+    for (unsigned i = 0; i < HLZ_ROBUST_BUCKETS_MAX; i++) m->p[i] = 1u << (ADAPT_BITS - 1);
+}
+
+/* The rANS interval of decision `bit` at probability p, then p's update. */
+static void adaptive_step(uint16_t *p, unsigned bit, uint32_t *cum, uint32_t *freq)
+{
+    const unsigned scale = HLZ_FREQ_BITS - ADAPT_BITS;
+    *cum = bit ? (uint32_t)*p << scale : 0;
+    *freq = bit ? (uint32_t)((1u << ADAPT_BITS) - *p) << scale : (uint32_t)*p << scale;
+    if (bit) *p = (uint16_t)(*p - (*p >> ADAPT_SHIFT));
+    else *p = (uint16_t)(*p + (((1u << ADAPT_BITS) - *p) >> ADAPT_SHIFT));
+}
+
 /* ---- the encoder (section III-A) --------------------------------------------- */
 
 typedef struct {
@@ -222,13 +255,15 @@ static void put_bits(bit_writer *w, uint32_t v, unsigned n)
     }
 }
 
-typedef struct {
+struct hlz_robust_encoder {
     layout L;
+    size_t n, at;       /* tokens expected, tokens seen */
     uint8_t *bucket;    /* per token: k(i) */
     uint32_t *tail;     /* per token: the longform prefix and terminating bit */
     uint8_t *tail_bits; /* their count */
+    uint8_t asked;      /* the bucket code asked for (AUTO: the smallest) */
     hlz_robust_stats stats;
-} encoder;
+};
 
 /* The bucket k(i) holding ln p, by the same comparisons against the same
  * bounds that U_i and the decoder's U-hat_i use. */
@@ -239,23 +274,57 @@ static unsigned bucket_of(const layout *L, double logp)
     return k;
 }
 
+hlz_status hlz_robust_encoder_create(const hlz_robust_params *params, uint32_t n_vocab, size_t tokens,
+                                     hlz_robust_encoder **out, hlz_error *error)
+{
+    *out = NULL;
+    hlz_robust_params p = *params;
+    if (p.code == HLZ_ROBUST_CODE_AUTO) p.code = HLZ_ROBUST_CODE_UNARY;
+    hlz_status st = hlz_robust_params_check(&p, error);
+    if (st != HLZ_OK) return st == HLZ_ERR_VERSION ? hlz_fail(error, HLZ_ERR_PARAM, "unknown robust bucket code") : st;
+    hlz_robust_encoder *c = calloc(1, sizeof *c);
+    if (!c) return hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+    if ((st = layout_init(&c->L, &p, n_vocab, error)) != HLZ_OK) {
+        free(c);
+        return st;
+    }
+    size_t n = tokens ? tokens : 1;
+    c->n = tokens, c->asked = params->code;
+    c->bucket = malloc(n), c->tail = malloc(n * sizeof *c->tail), c->tail_bits = malloc(n);
+    if (!c->bucket || !c->tail || !c->tail_bits) {
+        hlz_robust_encoder_free(c);
+        return hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+    }
+    *out = c;
+    return HLZ_OK;
+}
+
+void hlz_robust_encoder_free(hlz_robust_encoder *c)
+{
+    if (!c) return;
+    layout_free(&c->L);
+    free(c->bucket), free(c->tail), free(c->tail_bits), free(c);
+}
+
 /* y_i = A(r_k(i)) + B(x_i)[1 : m_i + 1] + not B(x_i)[m_i + 2], with m_i the
  * longest prefix B(x_i) shares with a token of U_i (-1 when U_i is empty, so
  * the terminating bit alone follows the bucket). When m_i + 1 = l the whole
  * longform is sent and no bit terminates it: the decoder stops at l bits.
- * The bucket code A is chosen once all buckets are known (encode_bits). */
-static void encode_token(void *context, const float *logits, int32_t token, size_t at)
+ * The bucket code A is chosen once all buckets are known (finish). */
+void hlz_robust_encoder_put(hlz_robust_encoder *c, const float *logits, const double *logp, int32_t token)
 {
-    encoder *c = context;
     layout *L = &c->L;
-    hlz_robust_log_softmax(logits, L->n_vocab, L->logp);
-    unsigned k = bucket_of(L, L->logp[token]);
+    if (c->at >= c->n) { /* more tokens than announced: finish reports it */
+        c->at++;
+        return;
+    }
+    unsigned k = bucket_of(L, logp[token]);
     double slack = 2 * L->log_c + ENCODER_SLACK;
     double low = bucket_low(L, k), high = bucket_high(L, k) + slack;
     int m = -1;
     uint32_t b = L->longform[token];
     for (uint32_t x = 0; x < L->n_vocab; x++) {
-        double q = L->logp[x];
+        double q = logp[x];
         /* U_i: r_k-/c^2 < p(x) < c^2 r_k+; the last bucket reaches down to p = 0. */
         if ((int32_t)x == token || !(q < high) || !(low == -INFINITY || q > low - slack)) continue;
         int s = shared_prefix(L, L->longform[x], b);
@@ -264,30 +333,43 @@ static void encode_token(void *context, const float *logits, int32_t token, size
     unsigned sent = (unsigned)(m + 1);
     uint32_t v = sent ? b >> (L->bits - sent) : 0;
     if (sent < L->bits) v = v << 1 | !longform_bit(L, b, (int)sent + 1), sent++;
-    c->bucket[at] = (uint8_t)k;
-    c->tail[at] = v;
-    c->tail_bits[at] = (uint8_t)sent;
+    c->bucket[c->at] = (uint8_t)k;
+    c->tail[c->at] = v;
+    c->tail_bits[c->at] = (uint8_t)sent;
+    c->at++;
     c->stats.prefix_bits += sent;
     c->stats.bucket_count[k]++;
     c->stats.tokens++;
     c->stats.model_bits += hlz_llm_token_bits(logits, L->n_vocab, token);
 }
 
-/* Picks the bucket code: the one asked for, or (AUTO) whichever of unary
- * and Huffman (its K length bytes included) makes the payload smaller. */
-static void choose_code(const encoder *c, uint8_t asked, bucket_code *a)
+/* The adaptive code's rANS stream of all buckets into buf (capacity cap):
+ * its size, or 0 when it does not fit. *start receives its first byte. */
+static size_t adaptive_stream(const hlz_robust_encoder *c, uint8_t *buf, size_t cap, uint8_t **start)
 {
-    unsigned K = c->L.params.buckets;
-    memset(a, 0, sizeof *a);
-    uint64_t unary = 0, huffman = 8 * (uint64_t)K;
-    int ok = asked != HLZ_ROBUST_CODE_UNARY && huffman_lengths(c->stats.bucket_count, K, a->length) == 0 &&
-             canonical_words(a, K) == 0;
-    for (unsigned k = 0; k < K; k++) {
-        unary += c->stats.bucket_count[k] * (k + (k + 1u < K));
-        huffman += c->stats.bucket_count[k] * a->length[k];
+    adaptive *m = malloc(sizeof *m);
+    uint32_t *cum = malloc((c->n ? c->n : 1) * HLZ_ROBUST_BUCKETS_MAX / 8 * sizeof *cum);
+    uint32_t *freq = malloc((c->n ? c->n : 1) * HLZ_ROBUST_BUCKETS_MAX / 8 * sizeof *freq);
+    size_t size = 0, steps = 0;
+    if (m && cum && freq) {
+        adaptive_init(m, c->L.params.buckets);
+        for (size_t i = 0; i < c->n; i++) { /* the model runs forwards, rANS takes the steps backwards */
+            unsigned node = 1, k = c->bucket[i];
+            for (unsigned d = m->depth; d-- > 0;) {
+                unsigned bit = (k >> d) & 1u;
+                adaptive_step(&m->p[node], bit, &cum[steps], &freq[steps]);
+                steps++;
+                node = node << 1 | bit;
+            }
+        }
+        hlz_rans_encoder enc;
+        hlz_rans_encoder_init(&enc, buf, cap);
+        int full = 0;
+        for (size_t s = steps; s-- > 0 && !full;) full = hlz_rans_put(&enc, cum[s], freq[s]) != 0;
+        if (!full && hlz_rans_flush(&enc, start) == 0) size = (size_t)(buf + cap - *start);
     }
-    a->code = ok && (asked == HLZ_ROBUST_CODE_HUFFMAN || huffman < unary) ? HLZ_ROBUST_CODE_HUFFMAN
-                                                                           : HLZ_ROBUST_CODE_UNARY;
+    free(m), free(cum), free(freq);
+    return size;
 }
 
 static void put_bucket(bit_writer *w, const bucket_code *a, unsigned K, unsigned k)
@@ -316,52 +398,101 @@ static size_t put_head(uint8_t *out, uint64_t n, double bits, unsigned flags, co
     return h;
 }
 
+/* The payload of each bucket code is sized (stats.code_bytes), then the one
+ * asked for, or under AUTO the smallest, is written. */
+hlz_status hlz_robust_encoder_finish(hlz_robust_encoder *c, unsigned flags, uint8_t *dst, size_t capacity,
+                                     size_t *coded_size, hlz_robust_stats *stats, hlz_error *error)
+{
+    *coded_size = 0;
+    if (c->at != c->n) return hlz_fail(error, HLZ_ERR_PARAM, "robust encoder given %zu of %zu tokens", c->at, c->n);
+    unsigned K = c->L.params.buckets;
+    hlz_robust_params p = c->L.params;
+    bucket_code huff = {.code = HLZ_ROBUST_CODE_HUFFMAN};
+    int huff_ok = huffman_lengths(c->stats.bucket_count, K, huff.length) == 0 && canonical_words(&huff, K) == 0;
+    uint64_t unary_bits = 0, huff_bits = 0;
+    for (unsigned k = 0; k < K; k++) {
+        unary_bits += c->stats.bucket_count[k] * (k + (k + 1u < K));
+        huff_bits += c->stats.bucket_count[k] * huff.length[k];
+    }
+    size_t rans_cap = 16 + 2 * (size_t)c->n * HLZ_ROBUST_BUCKETS_MAX / 8;
+    uint8_t *rans = malloc(rans_cap), *rans_start = NULL;
+    if (!rans) return hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+    size_t rans_size = adaptive_stream(c, rans, rans_cap, &rans_start);
+    uint8_t varint[10];
+    uint8_t head[30 + HLZ_ROBUST_HEAD_SIZE + HLZ_ROBUST_BUCKETS_MAX];
+    bucket_code plain = {.code = HLZ_ROBUST_CODE_UNARY};
+    size_t h0 = put_head(head, c->n, c->stats.model_bits, flags, &p, &plain), prefix = c->stats.prefix_bits;
+    memset(c->stats.code_bytes, 0, sizeof c->stats.code_bytes);
+    c->stats.code_bytes[HLZ_ROBUST_CODE_UNARY] = h0 + (size_t)((unary_bits + prefix + 7) / 8);
+    if (huff_ok) c->stats.code_bytes[HLZ_ROBUST_CODE_HUFFMAN] = h0 + K + (size_t)((huff_bits + prefix + 7) / 8);
+    if (rans_size)
+        c->stats.code_bytes[HLZ_ROBUST_CODE_ADAPTIVE] =
+            h0 + hlz_put_varint(varint, rans_size) + rans_size + (size_t)((prefix + 7) / 8);
+    uint8_t code = c->asked;
+    if (code == HLZ_ROBUST_CODE_AUTO)
+        for (uint8_t k = code = 0; k < HLZ_ROBUST_CODE_COUNT; k++)
+            if (c->stats.code_bytes[k] && c->stats.code_bytes[k] < c->stats.code_bytes[code]) code = k;
+    hlz_status st = HLZ_OK;
+    if (!c->stats.code_bytes[code]) st = hlz_fail(error, HLZ_ERR_CODEC, "robust bucket code %u unusable here", code);
+    const bucket_code *a = code == HLZ_ROBUST_CODE_HUFFMAN ? &huff : &plain;
+    plain.code = code; /* unary or adaptive: no table */
+    p.code = code;
+    size_t h = put_head(head, c->n, c->stats.model_bits, flags, &p, a);
+    if (code == HLZ_ROBUST_CODE_ADAPTIVE) {
+        h += hlz_put_varint(head + h, rans_size);
+        if (st == HLZ_OK && h + rans_size <= capacity) memcpy(dst + h, rans_start, rans_size);
+        h += rans_size;
+    }
+    bit_writer w = {.dst = dst + (capacity > h ? h : capacity), .capacity = capacity > h ? capacity - h : 0};
+    c->stats.bucket_bits = 0;
+    for (size_t i = 0; st == HLZ_OK && i < c->n && !w.full; i++) {
+        if (code != HLZ_ROBUST_CODE_ADAPTIVE) {
+            put_bucket(&w, a, K, c->bucket[i]);
+            c->stats.bucket_bits += bucket_code_bits(a, K, c->bucket[i]);
+        }
+        put_bits(&w, c->tail[i], c->tail_bits[i]);
+    }
+    if (code == HLZ_ROBUST_CODE_ADAPTIVE) c->stats.bucket_bits = 8 * (uint64_t)rans_size;
+    if (st == HLZ_OK && (w.full || h > capacity)) st = hlz_fail(error, HLZ_ERR_CODEC, "robust output larger than the limit");
+    if (st == HLZ_OK) {
+        memcpy(dst, head, h - (code == HLZ_ROBUST_CODE_ADAPTIVE ? rans_size : 0));
+        *coded_size = h + ((w.bit + 7) >> 3);
+        c->stats.code = code;
+    }
+    if (stats) *stats = c->stats;
+    free(rans);
+    return st;
+}
+
+/* Thread-safe for one llm: the walk's visits run on the calling thread. */
+static void encode_token(void *context, const float *logits, int32_t token, size_t at)
+{
+    hlz_robust_encoder *c = context;
+    (void)at;
+    hlz_robust_log_softmax(logits, c->L.n_vocab, c->L.logp);
+    hlz_robust_encoder_put(c, logits, c->L.logp, token);
+}
+
 hlz_status hlz_robust_encode(const hlz_llm *llm, const hlz_robust_params *params, const uint8_t *src, size_t size,
                              uint8_t *dst, size_t capacity, size_t *coded_size, hlz_robust_stats *stats,
                              hlz_error *error)
 {
     *coded_size = 0;
-    hlz_robust_params p = *params;
-    uint8_t asked = p.code;
-    if (asked == HLZ_ROBUST_CODE_AUTO) p.code = HLZ_ROBUST_CODE_UNARY;
-    hlz_status st = hlz_robust_params_check(&p, error);
-    if (st != HLZ_OK) return st == HLZ_ERR_VERSION ? hlz_fail(error, HLZ_ERR_PARAM, "unknown robust bucket code") : st;
     int32_t *ids;
     size_t n;
     unsigned flags;
+    hlz_robust_encoder *c;
+    hlz_robust_params p = *params;
+    if (p.code == HLZ_ROBUST_CODE_AUTO) p.code = HLZ_ROBUST_CODE_UNARY;
+    hlz_status st = hlz_robust_params_check(&p, error);
+    if (st != HLZ_OK) return st == HLZ_ERR_VERSION ? hlz_fail(error, HLZ_ERR_PARAM, "unknown robust bucket code") : st;
     if ((st = hlz_llm_tokenize(llm, src, size, &ids, &n, &flags, error)) != HLZ_OK) return st;
-    encoder c = {0};
-    if ((st = layout_init(&c.L, &p, hlz_llm_vocab(llm), error)) != HLZ_OK) {
-        free(ids);
-        return st;
-    }
-    c.bucket = malloc(n ? n : 1), c.tail = malloc((n ? n : 1) * sizeof *c.tail), c.tail_bits = malloc(n ? n : 1);
-    if (!c.bucket || !c.tail || !c.tail_bits) st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
-    if (st == HLZ_OK) st = hlz_llm_walk_encode(llm, ids, n, encode_token, &c, error);
-    if (st == HLZ_OK) {
-        bucket_code a;
-        choose_code(&c, asked, &a);
-        p.code = a.code;
-        uint8_t head[30 + HLZ_ROBUST_HEAD_SIZE + HLZ_ROBUST_BUCKETS_MAX];
-        size_t h = put_head(head, n, c.stats.model_bits, flags, &p, &a);
-        bit_writer w = {.dst = dst + (capacity > h ? h : capacity), .capacity = capacity > h ? capacity - h : 0};
-        c.stats.bucket_bits = 0;
-        for (size_t i = 0; i < n && !w.full; i++) {
-            put_bucket(&w, &a, p.buckets, c.bucket[i]);
-            put_bits(&w, c.tail[i], c.tail_bits[i]);
-            c.stats.bucket_bits += bucket_code_bits(&a, p.buckets, c.bucket[i]);
-        }
-        if (w.full || h > capacity) {
-            st = hlz_fail(error, HLZ_ERR_CODEC, "robust output larger than the limit");
-        } else {
-            memcpy(dst, head, h);
-            *coded_size = h + ((w.bit + 7) >> 3);
-            c.stats.code = a.code;
-        }
-    }
-    if (stats) *stats = c.stats;
-    layout_free(&c.L);
-    free(ids), free(c.bucket), free(c.tail), free(c.tail_bits);
+    st = hlz_robust_encoder_create(params, hlz_llm_vocab(llm), n, &c, error);
+    if (st == HLZ_OK) st = hlz_llm_walk_encode(llm, ids, n, encode_token, c, error);
+    if (st == HLZ_OK) st = hlz_robust_encoder_finish(c, flags, dst, capacity, coded_size, stats, error);
+    else if (stats && c) *stats = c->stats;
+    hlz_robust_encoder_free(c);
+    free(ids);
     return st;
 }
 
@@ -376,42 +507,70 @@ void hlz_robust_set_decode_hook(hlz_robust_hook hook, void *ctx)
     decode_hook_ctx = ctx;
 }
 
-typedef struct {
+struct hlz_robust_decoder {
     layout L;
     bucket_code A;
-    const uint8_t *src;
-    size_t bits, at; /* bits in the stream, bits read */
-} decoder;
+    adaptive *model;        /* the adaptive code's state */
+    hlz_rans_decoder rans;  /* and its stream */
+    const uint8_t *src;     /* the bit stream */
+    size_t bits, at;        /* bits in the stream, bits read */
+    uint64_t n, done;       /* tokens in the payload, tokens decoded */
+    unsigned flags;
+};
 
 /* Bit `i` of the stream; 0 past its end (reading there is caught by the
  * consumed-length check). */
-static unsigned peek_bit(const decoder *d, size_t i)
+static unsigned peek_bit(const hlz_robust_decoder *d, size_t i)
 {
     return i < d->bits ? (d->src[i >> 3] >> (7 - (i & 7))) & 1u : 0;
 }
 
-static hlz_status decode_token(void *context, const float *logits, size_t at, int32_t *token, hlz_error *e)
+/* The bucket of the next token, by its prefix-free code A: bits only. */
+static hlz_status read_bucket(hlz_robust_decoder *d, unsigned *bucket, hlz_error *e)
 {
-    decoder *d = context;
-    layout *L = &d->L;
-    hlz_robust_log_softmax(logits, L->n_vocab, L->logp);
-    if (decode_hook) decode_hook(decode_hook_ctx, at, logits, L->logp, L->n_vocab);
-    /* The bucket, by its prefix-free code A. */
-    unsigned k = 0;
-    if (d->A.code == HLZ_ROBUST_CODE_HUFFMAN) {
+    unsigned k = 0, K = d->L.params.buckets;
+    if (d->A.code == HLZ_ROBUST_CODE_ADAPTIVE) {
+        adaptive *m = d->model;
+        unsigned node = 1;
+        for (unsigned i = 0; i < m->depth; i++) {
+            uint16_t *p = &m->p[node];
+            unsigned bit = hlz_rans_slot(&d->rans) >= ((uint32_t)*p << (HLZ_FREQ_BITS - ADAPT_BITS));
+            uint32_t cum, freq;
+            adaptive_step(p, bit, &cum, &freq);
+            hlz_status st = hlz_rans_advance(&d->rans, cum, freq, e);
+            if (st != HLZ_OK) return st;
+            node = node << 1 | bit;
+        }
+        k = node - (1u << m->depth);
+        if (k >= K) return hlz_fail(e, HLZ_ERR_CORRUPT, "robust data codes bucket %u of %u at token %llu", k, K,
+                                    (unsigned long long)d->done);
+    } else if (d->A.code == HLZ_ROBUST_CODE_HUFFMAN) {
         uint32_t word = 0;
         unsigned len = 0;
         for (;;) {
             if (++len > HLZ_ROBUST_HUFFMAN_MAX || d->at >= d->bits)
-                return hlz_fail(e, HLZ_ERR_CORRUPT, "robust data ends inside a bucket code at token %zu", at);
+                return hlz_fail(e, HLZ_ERR_CORRUPT, "robust data ends inside a bucket code at token %llu",
+                                (unsigned long long)d->done);
             word = word << 1 | peek_bit(d, d->at++);
-            for (k = 0; k < L->params.buckets && !(d->A.length[k] == len && d->A.word[k] == word); k++) {}
-            if (k < L->params.buckets) break;
+            for (k = 0; k < K && !(d->A.length[k] == len && d->A.word[k] == word); k++) {}
+            if (k < K) break;
         }
     } else {
-        while (k + 1u < L->params.buckets && peek_bit(d, d->at)) k++, d->at++;
-        if (k + 1u < L->params.buckets) d->at++;
+        while (k + 1u < K && peek_bit(d, d->at)) k++, d->at++;
+        if (k + 1u < K) d->at++;
     }
+    *bucket = k;
+    return HLZ_OK;
+}
+
+hlz_status hlz_robust_decoder_get(hlz_robust_decoder *d, const double *logp, int32_t *token, hlz_error *e)
+{
+    layout *L = &d->L;
+    size_t at = (size_t)d->done;
+    if (d->done >= d->n) return hlz_fail(e, HLZ_ERR_CORRUPT, "robust payload has only %llu tokens", (unsigned long long)d->n);
+    unsigned k = 0;
+    hlz_status st = read_bucket(d, &k, e);
+    if (st != HLZ_OK) return st;
     /* Z_i: the next l bits, as a longform. */
     uint32_t z = 0;
     for (unsigned i = 0; i < L->bits; i++) z = z << 1 | peek_bit(d, d->at + i);
@@ -420,7 +579,7 @@ static hlz_status decode_token(void *context, const float *logits, size_t at, in
     int best = -1, ties = 0;
     int32_t pick = -1;
     for (uint32_t x = 0; x < L->n_vocab; x++) {
-        double q = L->logp[x];
+        double q = logp[x];
         if (!(q < high) || !(low == -INFINITY || q > low - L->log_c)) continue;
         int s = shared_prefix(L, L->longform[x], z);
         if (s > best) best = s, pick = (int32_t)x, ties = 0;
@@ -435,6 +594,7 @@ static hlz_status decode_token(void *context, const float *logits, size_t at, in
     if (d->at + used > d->bits)
         return hlz_fail(e, HLZ_ERR_CORRUPT, "robust data ends inside token %zu", at);
     d->at += used;
+    d->done++;
     *token = pick;
     return HLZ_OK;
 }
@@ -477,55 +637,98 @@ hlz_status hlz_robust_payload_info(const uint8_t *src, size_t size, hlz_robust_p
     return st;
 }
 
-/* A started decoding: the decoder and what finish needs. */
-typedef struct {
-    decoder d;
-    unsigned flags;
-} robust_stream;
+void hlz_robust_decoder_free(hlz_robust_decoder *d)
+{
+    if (!d) return;
+    layout_free(&d->L);
+    free(d->model), free(d);
+}
 
+hlz_status hlz_robust_decoder_create(const uint8_t *src, size_t coded_size, size_t raw_size, uint32_t n_vocab,
+                                     hlz_robust_decoder **out, uint64_t *tokens, hlz_error *error)
+{
+    *out = NULL;
+    size_t at;
+    uint64_t n, bits, flags;
+    hlz_robust_params params;
+    bucket_code A;
+    hlz_status st = get_head(src, coded_size, &at, &n, &bits, &flags, &params, &A, error);
+    if (st != HLZ_OK) return st;
+    if (n == 0 || n > (uint64_t)raw_size + 1) return hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt robust payload header");
+    hlz_robust_decoder *d = calloc(1, sizeof *d);
+    if (!d) return hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+    d->A = A, d->n = n, d->flags = (unsigned)flags;
+    if ((st = layout_init(&d->L, &params, n_vocab, error)) != HLZ_OK) {
+        free(d);
+        return st;
+    }
+    if (A.code == HLZ_ROBUST_CODE_ADAPTIVE) { /* varint S, S bytes of rANS, then the prefixes */
+        uint64_t s;
+        if (hlz_get_varint(src, coded_size, &at, &s) || s > coded_size - at)
+            st = hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt robust payload: bucket stream size");
+        if (st == HLZ_OK && !(d->model = malloc(sizeof *d->model))) st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+        if (st == HLZ_OK) st = hlz_rans_decoder_init(&d->rans, src + at, (size_t)s, error);
+        if (st == HLZ_OK) adaptive_init(d->model, params.buckets), at += (size_t)s;
+    }
+    if (st != HLZ_OK) {
+        hlz_robust_decoder_free(d);
+        return st;
+    }
+    d->src = src + at, d->bits = (coded_size - at) * 8;
+    if (tokens) *tokens = n;
+    *out = d;
+    return HLZ_OK;
+}
+
+hlz_status hlz_robust_decoder_finish(const hlz_robust_decoder *d, hlz_error *error)
+{
+    if (d->done != d->n) return hlz_fail(error, HLZ_ERR_CORRUPT, "robust payload not decoded to its end");
+    if (d->A.code == HLZ_ROBUST_CODE_ADAPTIVE && hlz_rans_finish(&d->rans, error) != HLZ_OK)
+        return HLZ_ERR_CORRUPT;
+    /* Only the zero padding of the last byte may follow the last token. */
+    if (d->bits - d->at >= 8 || (d->at < d->bits && (d->src[d->at >> 3] & (0xffu >> (d->at & 7)))))
+        return hlz_fail(error, HLZ_ERR_CORRUPT, "robust data has bits after its last token");
+    return HLZ_OK;
+}
+
+unsigned hlz_robust_decoder_flags(const hlz_robust_decoder *d) { return d->flags; }
+
+static hlz_status decode_token(void *context, const float *logits, size_t at, int32_t *token, hlz_error *e)
+{
+    hlz_robust_decoder *d = context;
+    hlz_robust_log_softmax(logits, d->L.n_vocab, d->L.logp);
+    if (decode_hook) decode_hook(decode_hook_ctx, at, logits, d->L.logp, d->L.n_vocab);
+    return hlz_robust_decoder_get(d, d->L.logp, token, e);
+}
+
+/* A started decoding for the lockstep walk (llm.h): the stream's pick is
+ * decode_token on this chunk's decoder. */
 hlz_status hlz_robust_decode_start(const hlz_llm *llm, const uint8_t *src, size_t coded_size, size_t raw_size,
                                    hlz_llm_stream *stream, hlz_error *error)
 {
     memset(stream, 0, sizeof *stream);
-    size_t at;
-    uint64_t n, bits, flags;
-    hlz_robust_params params;
-    robust_stream *r = calloc(1, sizeof *r);
-    if (!r) return hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
-    hlz_status st = get_head(src, coded_size, &at, &n, &bits, &flags, &params, &r->d.A, error);
-    if (st == HLZ_OK && (n == 0 || n > (uint64_t)raw_size + 1))
-        st = hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt robust payload header");
-    if (st != HLZ_OK) {
-        free(r);
-        return st;
-    }
-    r->d.src = src + at, r->d.bits = (coded_size - at) * 8, r->flags = (unsigned)flags;
-    if ((st = layout_init(&r->d.L, &params, hlz_llm_vocab(llm), error)) != HLZ_OK) {
-        free(r);
-        return st;
-    }
+    hlz_robust_decoder *d;
+    uint64_t n;
+    hlz_status st = hlz_robust_decoder_create(src, coded_size, raw_size, hlz_llm_vocab(llm), &d, &n, error);
+    if (st != HLZ_OK) return st;
     if (!(stream->ids = malloc((size_t)n * sizeof *stream->ids))) {
-        layout_free(&r->d.L);
-        free(r);
+        hlz_robust_decoder_free(d);
         return hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
     }
-    stream->n = (size_t)n, stream->pick = decode_token, stream->ctx = r;
+    stream->n = (size_t)n, stream->pick = decode_token, stream->ctx = d;
     return HLZ_OK;
 }
 
 hlz_status hlz_robust_decode_finish(const hlz_llm *llm, hlz_llm_stream *stream, uint8_t *dst, size_t raw_size,
                                     hlz_error *error)
 {
-    robust_stream *r = stream->ctx;
-    decoder *d = &r->d;
+    hlz_robust_decoder *d = stream->ctx;
     hlz_status st = stream->status;
     if (st != HLZ_OK && error) *error = stream->error;
-    /* Only the zero padding of the last byte may follow the last token. */
-    if (st == HLZ_OK && (d->bits - d->at >= 8 || (d->at < d->bits && (d->src[d->at >> 3] & (0xffu >> (d->at & 7))))))
-        st = hlz_fail(error, HLZ_ERR_CORRUPT, "robust data has bits after its last token");
-    if (st == HLZ_OK) st = hlz_llm_untokenize(llm, stream->ids, stream->n, r->flags, dst, raw_size, error);
-    layout_free(&d->L);
-    free(stream->ids), free(r);
+    if (st == HLZ_OK) st = hlz_robust_decoder_finish(d, error);
+    if (st == HLZ_OK) st = hlz_llm_untokenize(llm, stream->ids, stream->n, d->flags, dst, raw_size, error);
+    hlz_robust_decoder_free(d);
+    free(stream->ids);
     stream->ids = NULL, stream->ctx = NULL;
     return st;
 }

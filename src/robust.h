@@ -5,8 +5,9 @@
  * |ln p(x) - ln p'(x)| < ln C, so an archive survives a decoder whose
  * arithmetic differs from the encoder's.
  *
- * Per token: a prefix-free code of the bucket holding p(x_i) (buckets over
- * [0,1] whose bounds are powers of `ratio`), then the shortest prefix of the
+ * Per token: a code of the bucket holding p(x_i) (buckets over [0,1] whose
+ * bounds are powers of `ratio`; unary, Huffman, or adaptive rANS in a stream
+ * of its own: all read without probabilities), then the shortest prefix of the
  * token's fixed-length longform (a seeded permutation) that no other token
  * of the expanded bucket U_i shares, then one terminating bit. The tokens,
  * windows and prime are the llm codec's (llm.h, option 0x8001).
@@ -14,7 +15,8 @@
  * Payload (doc/format.md): varint token count, varint cross-entropy in 1/64
  * bits (informational), varint flags (1: CRLF), u32 C x 2^16, u32 ratio x
  * 2^16, u8 bucket count, u8 bucket code, u32 seed, for the Huffman code K
- * code lengths, then the bit stream.
+ * code lengths, for the adaptive code a varint size and the buckets' rANS
+ * stream, then the bit stream.
  */
 #ifndef HLZ_ROBUST_H
 #define HLZ_ROBUST_H
@@ -25,8 +27,9 @@
 #define HLZ_ROBUST_BUCKETS_MAX 64
 #define HLZ_ROBUST_CODE_UNARY 0      /* bucket k: k ones then a zero; the last: K-1 ones */
 #define HLZ_ROBUST_CODE_HUFFMAN 1    /* canonical Huffman, K code lengths stored after the seed */
-#define HLZ_ROBUST_CODE_COUNT 2
-#define HLZ_ROBUST_CODE_AUTO 255     /* encoder request, never stored: the smaller of the two */
+#define HLZ_ROBUST_CODE_ADAPTIVE 2   /* adaptive binary rANS of the bucket index (codec_robust.c) */
+#define HLZ_ROBUST_CODE_COUNT 3
+#define HLZ_ROBUST_CODE_AUTO 255     /* encoder request, never stored: the smallest of them */
 #define HLZ_ROBUST_HUFFMAN_MAX 30    /* longest Huffman code word */
 #define HLZ_ROBUST_HEAD_SIZE 14      /* the fixed fields after the varints */
 
@@ -39,7 +42,7 @@ typedef struct {
 } hlz_robust_params;
 
 /* The seed's experimental layout, ratio 8 and 33 buckets, with the bucket
- * code chosen per chunk (AUTO: unary, or Huffman when smaller), seed 0;
+ * code chosen per chunk (AUTO: the smallest payload of the three), seed 0;
  * C rounded to 1/65536. Returns -1 when C is not a number in (1, 65535]. */
 int hlz_robust_params_default(double mismatch, hlz_robust_params *params);
 
@@ -54,6 +57,7 @@ typedef struct {
     uint64_t bucket_count[HLZ_ROBUST_BUCKETS_MAX];
     double model_bits;     /* the model's cross-entropy of the tokens */
     uint8_t code;          /* the bucket code used */
+    size_t code_bytes[HLZ_ROBUST_CODE_COUNT]; /* the payload size with each code (0: unusable) */
 } hlz_robust_stats;
 
 /* Codes `size` bytes of text into dst (capacity `capacity`) with the llm's
@@ -79,6 +83,46 @@ hlz_status hlz_robust_decode_finish(const hlz_llm *llm, hlz_llm_stream *stream, 
 /* Reads what a payload records. */
 hlz_status hlz_robust_payload_info(const uint8_t *src, size_t size, hlz_robust_params *params, uint64_t *tokens,
                                    double *model_bits, hlz_error *error);
+
+/* ---- stepwise coding: for callers that walk the model themselves ----------
+ * hlz_robust_encode and hlz_robust_decode are these steps inside the llm's
+ * window walk; tests and experiments drive several encoders or decoders
+ * from one walk (one model evaluation for all of them). */
+
+typedef struct hlz_robust_encoder hlz_robust_encoder;
+
+/* An encoder for exactly `tokens` tokens of an n_vocab vocabulary. */
+hlz_status hlz_robust_encoder_create(const hlz_robust_params *params, uint32_t n_vocab, size_t tokens,
+                                     hlz_robust_encoder **out, hlz_error *error);
+
+/* The next token, with the logits that predict it (for the cross-entropy
+ * recorded) and their ln p (hlz_robust_log_softmax of the logits). */
+void hlz_robust_encoder_put(hlz_robust_encoder *enc, const float *logits, const double *logp, int32_t token);
+
+/* Writes the payload (flags: the tokenizer's HLZ_LLM_FLAG_*): HLZ_ERR_CODEC
+ * when it does not fit, HLZ_ERR_PARAM unless all tokens were put. stats may
+ * be NULL. The encoder stays valid only for hlz_robust_encoder_free. */
+hlz_status hlz_robust_encoder_finish(hlz_robust_encoder *enc, unsigned flags, uint8_t *dst, size_t capacity,
+                                     size_t *coded_size, hlz_robust_stats *stats, hlz_error *error);
+void hlz_robust_encoder_free(hlz_robust_encoder *enc);
+
+typedef struct hlz_robust_decoder hlz_robust_decoder;
+
+/* A decoder of a payload for raw_size bytes; *tokens (may be NULL) gets
+ * its token count. HLZ_ERR_CORRUPT or HLZ_ERR_VERSION for a bad header. */
+hlz_status hlz_robust_decoder_create(const uint8_t *src, size_t coded_size, size_t raw_size, uint32_t n_vocab,
+                                     hlz_robust_decoder **out, uint64_t *tokens, hlz_error *error);
+
+/* The next token from the decoder's ln p' of every token (which may differ
+ * from the encoder's by up to C). HLZ_ERR_CORRUPT when it cannot decode. */
+hlz_status hlz_robust_decoder_get(hlz_robust_decoder *dec, const double *logp, int32_t *token, hlz_error *error);
+
+/* After the last token: HLZ_ERR_CORRUPT unless the payload ended exactly there. */
+hlz_status hlz_robust_decoder_finish(const hlz_robust_decoder *dec, hlz_error *error);
+
+/* The payload's HLZ_LLM_FLAG_* (for hlz_llm_untokenize). */
+unsigned hlz_robust_decoder_flags(const hlz_robust_decoder *dec);
+void hlz_robust_decoder_free(hlz_robust_decoder *dec);
 
 /* Test and experiment hook, process-wide, NULL by default: the decoder calls
  * hook(ctx, at, logits, logp, n_vocab) on the natural-log probabilities it
