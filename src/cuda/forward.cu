@@ -482,6 +482,38 @@ __device__ static bool first_max(float a, uint32_t ia, float b, uint32_t ib)
  * the per-element steps), except the sum of exponentials, which one thread
  * adds in order of i, as the CPU does. The row is overwritten with the
  * exponentials. */
+/* Steps 2 of hlz_freq_from_logits for one block (ST_THREADS threads), given
+ * the largest finite logit m2: the scale M = ((2^28 - nv) << 34) / W, and in
+ * *best the first entry of the smallest step. The reduction's shape is fixed
+ * (the sum is of integers, the tie-break by index), so the result is exact. */
+__device__ static unsigned long long d_weight_scale(const float *l, uint32_t nv, float m2, const uint64_t *w,
+                                                    unsigned long long *s_sum, uint32_t *s_i, uint32_t *s_k,
+                                                    uint32_t *best)
+{
+    unsigned tid = threadIdx.x;
+    unsigned long long total = 0;
+    uint32_t bk = HLZ_LOGIT_KMAX + 1, bi = 0xffffffffu;
+    for (uint32_t i = tid; i < nv; i += ST_THREADS) {
+        uint32_t k = d_logit_step(l[i], m2);
+        if (k < bk) bk = k, bi = i;
+        if (k < HLZ_LOGIT_KMAX) total += w[k];
+    }
+    s_sum[tid] = total, s_i[tid] = bi, s_k[tid] = bk;
+    __syncthreads();
+    for (unsigned off = ST_THREADS / 2; off > 0; off >>= 1) {
+        if (tid < off) {
+            s_sum[tid] += s_sum[tid + off];
+            uint32_t ok = s_k[tid + off], oi = s_i[tid + off];
+            if (ok < s_k[tid] || (ok == s_k[tid] && oi < s_i[tid])) s_k[tid] = ok, s_i[tid] = oi;
+        }
+        __syncthreads();
+    }
+    total = s_sum[0];
+    *best = s_i[0];
+    __syncthreads();
+    return total ? ((unsigned long long)(HLZ_FREQ_TOTAL - nv) << 34) / total : 0;
+}
+
 __global__ static void __launch_bounds__(ST_THREADS)
 k_token_stats(float *logits, uint32_t nv, const int32_t *next, const uint64_t *w, hlz_token_stats *out)
 {
@@ -516,27 +548,8 @@ k_token_stats(float *logits, uint32_t nv, const int32_t *next, const uint64_t *w
     m2 = s_v2[0];
     __syncthreads();
     /* 2. W = the sum of the weights; the first token of the smallest step. */
-    unsigned long long total = 0;
-    uint32_t bk = HLZ_LOGIT_KMAX + 1, bi = 0xffffffffu;
-    for (uint32_t i = tid; i < nv; i += ST_THREADS) {
-        uint32_t k = d_logit_step(l[i], m2);
-        if (k < bk) bk = k, bi = i;
-        if (k < HLZ_LOGIT_KMAX) total += w[k];
-    }
-    s_sum[tid] = total, s_i[tid] = bi, s_i2[tid] = bk;
-    __syncthreads();
-    for (unsigned off = ST_THREADS / 2; off > 0; off >>= 1) {
-        if (tid < off) {
-            s_sum[tid] += s_sum[tid + off];
-            uint32_t ok = s_i2[tid + off], oi = s_i[tid + off];
-            if (ok < s_i2[tid] || (ok == s_i2[tid] && oi < s_i[tid])) s_i2[tid] = ok, s_i[tid] = oi;
-        }
-        __syncthreads();
-    }
-    total = s_sum[0];
-    uint32_t best = s_i[0];
-    unsigned long long scale = total ? ((unsigned long long)(HLZ_FREQ_TOTAL - nv) << 34) / total : 0;
-    __syncthreads();
+    uint32_t best;
+    unsigned long long scale = d_weight_scale(l, nv, m2, w, s_sum, s_i, s_i2, &best);
     /* 3. f_i; the sum of all of them and of those before the token. */
     uint32_t used = 0, cum = 0;
     for (uint32_t i = tid; i < nv; i += ST_THREADS) {
@@ -599,27 +612,8 @@ k_token_find(const float *logits, uint32_t nv, const uint32_t *rows, const uint3
         __syncthreads();
     }
     m2 = s_v[0];
-    unsigned long long total = 0;
-    uint32_t bk = HLZ_LOGIT_KMAX + 1, bi = 0xffffffffu;
-    for (uint32_t i = tid; i < nv; i += ST_THREADS) {
-        uint32_t k = d_logit_step(l[i], m2);
-        if (k < bk) bk = k, bi = i;
-        if (k < HLZ_LOGIT_KMAX) total += w[k];
-    }
-    s_sum[tid] = total, s_i[tid] = bi, s_k[tid] = bk;
-    __syncthreads();
-    for (unsigned off = ST_THREADS / 2; off > 0; off >>= 1) {
-        if (tid < off) {
-            s_sum[tid] += s_sum[tid + off];
-            uint32_t ok = s_k[tid + off], oi = s_i[tid + off];
-            if (ok < s_k[tid] || (ok == s_k[tid] && oi < s_i[tid])) s_k[tid] = ok, s_i[tid] = oi;
-        }
-        __syncthreads();
-    }
-    total = s_sum[0];
-    uint32_t best = s_i[0];
-    unsigned long long scale = total ? ((unsigned long long)(HLZ_FREQ_TOTAL - nv) << 34) / total : 0;
-    __syncthreads();
+    uint32_t best;
+    unsigned long long scale = d_weight_scale(l, nv, m2, w, s_sum, s_i, s_k, &best);
     /* The run of this thread, its frequencies' sum (before the extra of the best entry). */
     uint32_t run = (nv + ST_THREADS - 1) / ST_THREADS, r0 = tid * run < nv ? tid * run : nv;
     uint32_t r1 = r0 + run < nv ? r0 + run : nv, used = 0;

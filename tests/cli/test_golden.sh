@@ -4,13 +4,7 @@
 # re-made byte for byte (the llm codec's output is part of the format).
 # Prints one line per archive: "ok NAME", "FAIL NAME: why".
 set -u
-root=$(pwd)
-BUILD=$(dirname "${HLZ:-build/hlz}")
-case $BUILD in /*) ;; *) BUILD=$root/$BUILD ;; esac
-HLZ=$BUILD/hlz
-MODEL=$root/models/stand-in/stand-in.gguf
-T=$(mktemp -d "${TMPDIR:-/tmp}/hlz-golden.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT
+TEST_NAME=golden . "$(pwd)/tests/cli/common.inc"
 cd tests/golden || exit 1
 grep -v '^#' MANIFEST | while read -r archive input check opts; do
     [ -n "$archive" ] || continue

@@ -5,14 +5,8 @@
 # and a damaged llm chunk is an error, never wrong output.
 # Prints one line per case: "ok NAME", "FAIL NAME: why" or "skip NAME: why".
 set -u
-root=$(pwd)
-BUILD=$(dirname "${HLZ:-build/hlz}")
-case $BUILD in /*) ;; *) BUILD=$root/$BUILD ;; esac
-HLZ=$BUILD/hlz
-MODEL=$root/models/stand-in/stand-in.gguf
+TEST_NAME=llmrt . "$(pwd)/tests/cli/common.inc"
 SHARED=${HLZ_SHARED_DIR:-$root/../shared}
-T=$(mktemp -d "${TMPDIR:-/tmp}/hlz-llmrt.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT
 : >"$T/log"
 
 check() { # NAME FILE [hlz options...]: llm round trip of FILE

@@ -7,16 +7,11 @@
 set -u
 LC_ALL=C
 export LC_ALL
-root=$(pwd)
-BUILD=$(dirname "${HLZ:-build/hlz}")
-case $BUILD in /*) ;; *) BUILD=$root/$BUILD ;; esac
+TEST_NAME=lm . "$(pwd)/tests/cli/common.inc"
 HLZ=$BUILD/hlz LM=$BUILD/hlz-lm CONVERT=$BUILD/hlz-convert
 SHARED=${HLZ_SHARED_DIR:-$root/../shared}
 NODE_MODULES=$root/tools/tokenizer-vectors/node_modules/@lenml
-T=$(mktemp -d "${TMPDIR:-/tmp}/hlz-lm.XXXXXX") || { echo "FAIL setup: mktemp"; exit 1; }
-trap 'rm -rf "$T"' EXIT
 failed=0
-ok() { echo "ok $1"; }
 bad() { echo "FAIL $1: $2"; failed=1; }
 
 # hlz-convert hf, then hlz-lm info: the shape and the converted Llama-3 rope factors show.

@@ -6,16 +6,8 @@
 # refused.
 # Prints one line per case: "ok NAME", "FAIL NAME: why".
 set -u
-root=$(pwd)
-BUILD=$(dirname "${HLZ:-build/hlz}")
-case $BUILD in /*) ;; *) BUILD=$root/$BUILD ;; esac
-HLZ=$BUILD/hlz
-MODEL=$root/models/stand-in/stand-in.gguf
-T=$(mktemp -d "${TMPDIR:-/tmp}/hlz-mix.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT
+TEST_NAME=mix . "$(pwd)/tests/cli/common.inc"
 
-ok() { echo "ok $1"; }
-fail() { echo "FAIL $1: $2"; }
 
 # Text whose repeats lie further back than the model's window sees.
 awk 'BEGIN { split("red green blue yellow black white", c, " "); for (i = 0; i < 150; i++) printf "The %s cat of house %d sat on the %s mat, and the old man said that it was a good day for the cat.\n", c[i % 6 + 1], i % 11, c[(i * 7) % 6 + 1] }' >"$T/text"

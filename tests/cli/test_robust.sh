@@ -4,16 +4,8 @@
 # damaged robust chunk is an error, never wrong output.
 # Prints one line per case: "ok NAME", "FAIL NAME: why" or "skip NAME: why".
 set -u
-root=$(pwd)
-BUILD=$(dirname "${HLZ:-build/hlz}")
-case $BUILD in /*) ;; *) BUILD=$root/$BUILD ;; esac
-HLZ=$BUILD/hlz
-MODEL=$root/models/stand-in/stand-in.gguf
-T=$(mktemp -d "${TMPDIR:-/tmp}/hlz-robust.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT
+TEST_NAME=robust . "$(pwd)/tests/cli/common.inc"
 
-ok() { echo "ok $1"; }
-fail() { echo "FAIL $1: $2"; }
 
 awk 'BEGIN { for (i = 0; i < 40; i++) printf "Line %d: the cat sat on the mat and looked at the sun.\n", i }' >"$T/text"
 printf 'caf\xc3\xa9 \xff\xfe broken \x00 NUL\r\n' >"$T/odd"
