@@ -130,8 +130,8 @@ static int matmul(void)
                   {"smollm2 output (49152x576)", 49152, 576}, {"square 4096x4096", 4096, 4096}};
     printf("| matrix | tokens | kernel | time (ms) | int8 TOPS |\n|---|---|---|---|---|\n");
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
-        for (int kind = 2; kind >= 0; kind--) {
-            static const char *names[] = {"dp4a", "mma (default)", "tiled"};
+        for (int kind = 3; kind >= 0; kind--) {
+            static const char *names[] = {"dp4a", "mma", "tiled", "pipe (default)"};
             size_t n = 4096;
             double t = 0;
             int reps = kind ? 20 : 3;

@@ -60,12 +60,18 @@ hlz_status hlz_cuda_forward_find(hlz_model *m, const hlz_token_place *place, con
  * kernel the forward pass uses on host inputs and returns host outputs.
  * 0 on success, -1 on a CUDA error. */
 int hlz_cuda_test_quantize(const float *x, size_t n_tokens, uint64_t cols, hlz_q8_block *out);
+/* The same quantization written as planes (the pipelined kernel's input):
+ * q gets 32 int8 per block, d the blocks' scales. */
+int hlz_cuda_test_quantize_planes(const float *x, size_t n_tokens, uint64_t cols, int8_t *q, float *d);
 int hlz_cuda_test_matmul(const hlz_q8_0_block *w, uint64_t rows, uint64_t cols_pad, const hlz_q8_block *x,
                          size_t n_tokens, float *out);
-/* The same with a given kernel: 0 dp4a, 1 mma (the default), 2 tiled. */
+/* The same with a given kernel: 0 dp4a, 1 mma, 2 tiled, 3 pipe (the default). */
 int hlz_cuda_test_matmul_kind(int kind, const hlz_q8_0_block *w, uint64_t rows, uint64_t cols_pad,
                               const hlz_q8_block *x, size_t n_tokens, float *out);
 int hlz_cuda_test_rmsnorm(const float *x, const float *w, size_t n_tokens, uint32_t dim, float eps, float *y);
+/* hlz_cuda_test_rmsnorm then hlz_cuda_test_quantize, fused as the forward pass runs them. */
+int hlz_cuda_test_rmsnorm_quantize(const float *x, const float *w, size_t n_tokens, uint32_t dim, float eps,
+                                   hlz_q8_block *out);
 /* op 0: out = hlz_expf(a) (b unused, may be NULL); op 1: out = silu(a) * b. */
 int hlz_cuda_test_elementwise(int op, const float *a, const float *b, size_t n, float *out);
 /* Rotates n_vec head vectors of head_dim values, vector i at position pos[i]. */

@@ -69,6 +69,21 @@ __device__ static float warp_tree(float v)
     return v;
 }
 
+/* The same tree over 32 values held by one thread: v[i] = v[i] + v[i + off]
+ * for off = 16, 8, 4, 2, 1 (templates, so that every index is a constant
+ * and the values stay in registers). */
+template <int OFF> __device__ static inline void tree_level(float *v)
+{
+#pragma unroll
+    for (int i = 0; i < OFF; i++) v[i] = __fadd_rn(v[i], v[i + OFF]);
+}
+
+__device__ static inline float tree32(float *v)
+{
+    tree_level<16>(v), tree_level<8>(v), tree_level<4>(v), tree_level<2>(v), tree_level<1>(v);
+    return v[0];
+}
+
 /* ---- kernels ----------------------------------------------------------------- */
 
 /* rmsnorm: one warp per token. ss = dot_f32(x, x) in the canonical order;
@@ -85,9 +100,57 @@ __global__ static void k_rmsnorm(const float *x, const float *w, float *y, uint3
     for (uint32_t i = lane; i < dim; i += 32) o[i] = __fmul_rn(__fmul_rn(v[i], scale), w[i]);
 }
 
+/* k_rmsnorm then k_quantize in one pass, one warp per token: lane i holds
+ * element 32 b + i of block b; the block's maximum, its bad-value test and
+ * its integer sum are the same whatever the order. Writes the layout of q
+ * (blocks or planes) and not the normalized floats. */
+__global__ static void k_rmsnorm_quantize(const float *x, const float *w, uint32_t dim, float eps, uint64_t blocks,
+                                          hlz_q8_block *out, int8_t *pq, float *pd)
+{
+    size_t t = blockIdx.x;
+    const float *v = x + t * dim;
+    unsigned lane = threadIdx.x;
+    float acc = 0.0f;
+    for (uint32_t i = lane; i < dim; i += 32) acc = __fadd_rn(acc, __fmul_rn(v[i], v[i]));
+    float ss = __shfl_sync(0xffffffffu, warp_tree(acc), 0);
+    float scale = __fdiv_rn(1.0f, __fsqrt_rn(__fadd_rn(__fdiv_rn(ss, (float)dim), eps)));
+    for (uint64_t b = 0; b < blocks; b++) {
+        uint64_t i = b * HLZ_QBLOCK + lane;
+        float y = i < dim ? __fmul_rn(__fmul_rn(v[i], scale), w[i]) : 0.0f;
+        float a = y < 0 ? -y : y, amax = a;
+        int bad = __any_sync(0xffffffffu, !(a <= FLT_MAX));
+        for (int off = 16; off > 0; off >>= 1) {
+            float o = __shfl_xor_sync(0xffffffffu, amax, off);
+            amax = o > amax ? o : amax;
+        }
+        float d = 0.0f;
+        int qi = 0;
+        if (!bad) {
+            d = __fdiv_rn(amax, 127.0f);
+            float inv = d != 0.0f ? __fdiv_rn(1.0f, d) : 0.0f;
+            qi = (int)d_round_even(__fmul_rn(y, inv));
+            qi = qi > 127 ? 127 : qi < -127 ? -127 : qi;
+        }
+        int sum = qi;
+        for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+        size_t id = t * blocks + b;
+        if (out) {
+            out[id].q[lane] = (int8_t)qi;
+            if (lane == 0) out[id].d = d, out[id].sum = sum;
+        }
+        if (pq) {
+            pq[id * HLZ_QBLOCK + lane] = (int8_t)qi;
+            if (lane == 0) pd[id] = d;
+        }
+    }
+}
+
 /* quantize_rows + quantize_q8_ref: one thread per block of 32; a partial
- * last block reads zeros past `cols`. */
-__global__ static void k_quantize(const float *x, size_t n_tokens, uint64_t cols, uint64_t blocks, hlz_q8_block *out)
+ * last block reads zeros past `cols`. Writes hlz_q8_block's (out) or, for
+ * the pipelined matrix product, the same values as planes: pq (32 int8 per
+ * block, 16-byte aligned) and pd (the scales). */
+__global__ static void k_quantize(const float *x, size_t n_tokens, uint64_t cols, uint64_t blocks, hlz_q8_block *out,
+                                  int8_t *pq, float *pd)
 {
     size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (id >= n_tokens * blocks) return;
@@ -103,22 +166,32 @@ __global__ static void k_quantize(const float *x, size_t n_tokens, uint64_t cols
         bad |= !(a <= FLT_MAX);
         if (a > amax) amax = a;
     }
-    hlz_q8_block *o = out + id;
-    if (bad) {
-        o->d = 0.0f, o->sum = 0;
-        for (int i = 0; i < HLZ_QBLOCK; i++) o->q[i] = 0;
-        return;
-    }
-    float d = __fdiv_rn(amax, 127.0f), inv = d != 0.0f ? __fdiv_rn(1.0f, d) : 0.0f;
+    __align__(16) int8_t q[HLZ_QBLOCK];
+    float d = 0.0f;
     int32_t sum = 0;
-    for (int i = 0; i < HLZ_QBLOCK; i++) {
-        int q = (int)d_round_even(__fmul_rn(val[i], inv));
-        q = q > 127 ? 127 : q < -127 ? -127 : q;
-        o->q[i] = (int8_t)q;
-        sum += q;
+    if (bad) {
+        for (int i = 0; i < HLZ_QBLOCK; i++) q[i] = 0;
+    } else {
+        d = __fdiv_rn(amax, 127.0f);
+        float inv = d != 0.0f ? __fdiv_rn(1.0f, d) : 0.0f;
+        for (int i = 0; i < HLZ_QBLOCK; i++) {
+            int qi = (int)d_round_even(__fmul_rn(val[i], inv));
+            qi = qi > 127 ? 127 : qi < -127 ? -127 : qi;
+            q[i] = (int8_t)qi;
+            sum += qi;
+        }
     }
-    o->d = d;
-    o->sum = sum;
+    if (out) {
+        hlz_q8_block *o = out + id;
+        for (int i = 0; i < HLZ_QBLOCK; i++) o->q[i] = q[i];
+        o->d = d;
+        o->sum = sum;
+    }
+    if (pq) {
+        int4 *dst = (int4 *)(pq + id * HLZ_QBLOCK);
+        dst[0] = *(const int4 *)q, dst[1] = *(const int4 *)(q + 16);
+        pd[id] = d;
+    }
 }
 
 /* matmul_q8_0_ref: out[t * rows + r] = dot_q8_0(row r, token t). A 16 x 16
@@ -309,6 +382,141 @@ k_matmul_tiled(const int8_t *wq, const float *wd, uint64_t rows, uint64_t nb, co
     }
 }
 
+/* The same products, pipelined (the default): a thread block of 4 warps
+ * owns 64 rows x 128 tokens; PP_KS blocks of 32 of both operands (int8
+ * planes and float scales) are copied into shared memory by cp.async while
+ * the previous ones are multiplied (two stages); each warp computes 32 rows
+ * x 8 NJ tokens, 2 NJ mma.sync per block of 32 (NJ 8 for big batches, 2
+ * when that leaves SMs idle). Every output still adds its
+ * blocks in block order, acc + (float)isum * (d_w * d_x); isum is converted
+ * by exact_i2f (an integer add and a float subtraction instead of the
+ * quarter-rate conversion). Staged rows are padded to 12 words (fragment
+ * reads hit 32 different banks); rows and tokens past the end read the last
+ * one (valid memory) and are not stored. */
+#define PP_KS 2
+#define PP_PAD 12
+#define PP_BM 64
+
+/* (float)v for |v| < 2^22, exactly: 1.5 * 2^23 + v has v in its low bits.
+ * A block's isum is at most 32 * 128 * 127 in size. */
+__device__ static inline float exact_i2f(int v) { return __fsub_rn(__int_as_float(v + 0x4B400000), 12582912.0f); }
+
+__device__ static inline void cp_async16(void *smem, const void *gmem)
+{
+    unsigned s = (unsigned)__cvta_generic_to_shared(smem);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem));
+}
+
+__device__ static inline void cp_async4(void *smem, const void *gmem)
+{
+    unsigned s = (unsigned)__cvta_generic_to_shared(smem);
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(s), "l"(gmem));
+}
+
+template <int NJ> /* 8 tokens per mma, NJ mma per warp and block of 32: 2 * NJ * 8 tokens a block */
+__global__ static void __launch_bounds__(128)
+k_matmul_pipe(const int8_t *wq, const float *wd, uint64_t rows, uint64_t nb, const int8_t *xq, const float *xd,
+              size_t n_tokens, float *out)
+{
+    constexpr int PP_BN = 2 * NJ * 8;
+    __shared__ __align__(16) int sa[2][PP_KS][PP_BM][PP_PAD];
+    __shared__ __align__(16) int sb[2][PP_KS][PP_BN][PP_PAD];
+    __shared__ float sad[2][PP_KS][PP_BM], sbd[2][PP_KS][PP_BN];
+    unsigned tid = threadIdx.x, lane = tid % 32, warp = tid / 32, g = lane / 4, c = lane % 4;
+    unsigned wr = warp % 2, wt = warp / 2;
+    uint64_t r0 = (uint64_t)blockIdx.x * PP_BM;
+    size_t t0 = (size_t)blockIdx.y * PP_BN;
+    float acc[2][NJ][4];
+#pragma unroll
+    for (int mi = 0; mi < 2; mi++)
+#pragma unroll
+        for (int j = 0; j < NJ; j++)
+#pragma unroll
+            for (int i = 0; i < 4; i++) acc[mi][j][i] = 0.0f;
+    uint64_t n_iter = (nb + PP_KS - 1) / PP_KS;
+    /* Copies the blocks b0 .. b0 + PP_KS - 1 into stage st. */
+    auto load = [&](int st, uint64_t b0) {
+#pragma unroll
+        for (unsigned idx = tid; idx < PP_KS * PP_BM * 2; idx += 128) {
+            unsigned kb = idx / (PP_BM * 2), row = (idx / 2) % PP_BM, half = idx % 2;
+            uint64_t b = b0 + kb, r = r0 + row < rows ? r0 + row : rows - 1;
+            if (b < nb) cp_async16(&sa[st][kb][row][half * 4], wq + (r * nb + b) * 32 + half * 16);
+        }
+#pragma unroll
+        for (unsigned idx = tid; idx < PP_KS * PP_BN * 2; idx += 128) {
+            unsigned kb = idx / (PP_BN * 2), row = (idx / 2) % PP_BN, half = idx % 2;
+            uint64_t b = b0 + kb;
+            size_t t = t0 + row < n_tokens ? t0 + row : n_tokens - 1;
+            if (b < nb) cp_async16(&sb[st][kb][row][half * 4], xq + (t * nb + b) * 32 + half * 16);
+        }
+#pragma unroll
+        for (unsigned idx = tid; idx < PP_KS * PP_BM; idx += 128) {
+            unsigned kb = idx / PP_BM, row = idx % PP_BM;
+            uint64_t b = b0 + kb, r = r0 + row < rows ? r0 + row : rows - 1;
+            if (b < nb) cp_async4(&sad[st][kb][row], wd + r * nb + b);
+        }
+#pragma unroll
+        for (unsigned idx = tid; idx < PP_KS * PP_BN; idx += 128) {
+            unsigned kb = idx / PP_BN, row = idx % PP_BN;
+            uint64_t b = b0 + kb;
+            size_t t = t0 + row < n_tokens ? t0 + row : n_tokens - 1;
+            if (b < nb) cp_async4(&sbd[st][kb][row], xd + t * nb + b);
+        }
+        asm volatile("cp.async.commit_group;\n" ::);
+    };
+    load(0, 0);
+    for (uint64_t it = 0; it < n_iter; it++) {
+        int st = (int)(it & 1);
+        if (it + 1 < n_iter) load(st ^ 1, (it + 1) * PP_KS);
+        else asm volatile("cp.async.commit_group;\n" ::); /* an empty group keeps the count */
+        asm volatile("cp.async.wait_group 1;\n" ::);
+        __syncthreads();
+        for (unsigned kb = 0; kb < PP_KS && it * PP_KS + kb < nb; kb++) {
+            int a[2][4];
+            float da[2][2];
+#pragma unroll
+            for (int mi = 0; mi < 2; mi++) {
+                unsigned ra = wr * 32 + mi * 16 + g;
+                a[mi][0] = sa[st][kb][ra][c], a[mi][1] = sa[st][kb][ra + 8][c];
+                a[mi][2] = sa[st][kb][ra][c + 4], a[mi][3] = sa[st][kb][ra + 8][c + 4];
+                da[mi][0] = sad[st][kb][ra], da[mi][1] = sad[st][kb][ra + 8];
+            }
+#pragma unroll
+            for (int j = 0; j < NJ; j++) {
+                unsigned tb = wt * NJ * 8 + j * 8;
+                int b0r = sb[st][kb][tb + g][c], b1r = sb[st][kb][tb + g][c + 4];
+                float x0 = sbd[st][kb][tb + 2 * c], x1 = sbd[st][kb][tb + 2 * c + 1];
+#pragma unroll
+                for (int mi = 0; mi < 2; mi++) {
+                    int d0, d1, d2, d3;
+                    asm volatile(
+                        "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                        "{%10,%10,%10,%10};\n"
+                        : "=r"(d0), "=r"(d1), "=r"(d2), "=r"(d3)
+                        : "r"(a[mi][0]), "r"(a[mi][1]), "r"(a[mi][2]), "r"(a[mi][3]), "r"(b0r), "r"(b1r), "r"(0));
+                    acc[mi][j][0] = __fadd_rn(acc[mi][j][0], __fmul_rn(exact_i2f(d0), __fmul_rn(da[mi][0], x0)));
+                    acc[mi][j][1] = __fadd_rn(acc[mi][j][1], __fmul_rn(exact_i2f(d1), __fmul_rn(da[mi][0], x1)));
+                    acc[mi][j][2] = __fadd_rn(acc[mi][j][2], __fmul_rn(exact_i2f(d2), __fmul_rn(da[mi][1], x0)));
+                    acc[mi][j][3] = __fadd_rn(acc[mi][j][3], __fmul_rn(exact_i2f(d3), __fmul_rn(da[mi][1], x1)));
+                }
+            }
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int mi = 0; mi < 2; mi++) {
+        uint64_t ra = r0 + wr * 32 + mi * 16 + g, rb = ra + 8;
+#pragma unroll
+        for (int j = 0; j < NJ; j++) {
+            size_t tc = t0 + wt * NJ * 8 + (size_t)j * 8 + 2 * c;
+            if (ra < rows && tc < n_tokens) out[tc * rows + ra] = acc[mi][j][0];
+            if (ra < rows && tc + 1 < n_tokens) out[(tc + 1) * rows + ra] = acc[mi][j][1];
+            if (rb < rows && tc < n_tokens) out[tc * rows + rb] = acc[mi][j][2];
+            if (rb < rows && tc + 1 < n_tokens) out[(tc + 1) * rows + rb] = acc[mi][j][3];
+        }
+    }
+}
+
 /* The tensor-core layout of a Q8_0 matrix: q (32 int8 per block) and d. */
 __global__ static void k_repack(const hlz_q8_0_block *w, size_t blocks, int8_t *q, float *d)
 {
@@ -354,6 +562,15 @@ __global__ static void k_rope(float *x, size_t n_vec, uint32_t hd, uint32_t per_
     float c = cos_tab[(size_t)p * half + i], s = sin_tab[(size_t)p * half + i], a0 = *a, b0 = *b;
     *a = __fsub_rn(__fmul_rn(a0, c), __fmul_rn(b0, s));
     *b = __fadd_rn(__fmul_rn(a0, s), __fmul_rn(b0, c));
+}
+
+/* x[t] = row tokens[t] of the float embedding table. */
+__global__ static void k_embed(const float *table, const int32_t *tokens, size_t n, uint32_t dim, float *x)
+{
+    size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (id >= n * dim) return;
+    size_t t = id / dim;
+    x[id] = table[(size_t)tokens[t] * dim + id % dim];
 }
 
 /* A token's place on the device: its session's caches and its position. */
@@ -427,12 +644,107 @@ __device__ static void attend_one(const float *q, const float *kc, const float *
             for (int i = 0; i < 32; i++)
                 if (j0 + i < n) l[i] = __fadd_rn(l[i], __fmul_rn(scores[j0 + i], vc[(size_t)(j0 + i) * kv_row + d]));
         }
-#pragma unroll
-        for (int off = 16; off > 0; off >>= 1)
-#pragma unroll
-            for (int i = 0; i < off; i++) l[i] = __fadd_rn(l[i], l[i + off]);
-        out[d] = l[0];
+        out[d] = tree32(l);
     }
+}
+
+/* attend_one for head_dim 64 with one warp per (token, head) and no block
+ * barriers, the same operations in the same order: lane i computes the
+ * scores of rows j = i (mod 32) whole (its 32 "lane" sums of q[d] * k[d],
+ * d = l and l + 32, then the tree of warp_tree, in registers), keys staged
+ * 32 rows at a time in the warp's shared tile (rows padded to 17 float4,
+ * so that the float4 reads of 8 lanes hit 32 banks); then the softmax of
+ * attend_one; then each lane keeps the 32 residue sums of columns lane and
+ * lane + 32 and runs the tree itself. */
+#define AW_WARPS 4
+__device__ static void attend_warp64(const float *q, const float *kc, const float *vc, uint32_t n, size_t kv_row,
+                                     float *scores, float *out, float4 (*ks)[17])
+{
+    unsigned lane = threadIdx.x % 32;
+    float scale = __fdiv_rn(1.0f, __fsqrt_rn(64.0f));
+    float qr[64];
+#pragma unroll
+    for (int i = 0; i < 16; i++) {
+        float4 v = ((const float4 *)q)[i];
+        qr[4 * i] = v.x, qr[4 * i + 1] = v.y, qr[4 * i + 2] = v.z, qr[4 * i + 3] = v.w;
+    }
+    for (uint32_t j0 = 0; j0 < n; j0 += 32) {
+#pragma unroll
+        for (unsigned k = 0; k < 16; k++) {
+            unsigned idx = k * 32 + lane, r = idx / 16, c4 = idx % 16;
+            if (j0 + r < n) ks[r][c4] = *(const float4 *)(kc + (size_t)(j0 + r) * kv_row + c4 * 4);
+        }
+        __syncwarp();
+        if (j0 + lane < n) {
+            float v[32];
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+                float4 a = ks[lane][i], b = ks[lane][i + 8];
+                v[4 * i] = __fadd_rn(__fadd_rn(0.0f, __fmul_rn(qr[4 * i], a.x)), __fmul_rn(qr[4 * i + 32], b.x));
+                v[4 * i + 1] = __fadd_rn(__fadd_rn(0.0f, __fmul_rn(qr[4 * i + 1], a.y)), __fmul_rn(qr[4 * i + 33], b.y));
+                v[4 * i + 2] = __fadd_rn(__fadd_rn(0.0f, __fmul_rn(qr[4 * i + 2], a.z)), __fmul_rn(qr[4 * i + 34], b.z));
+                v[4 * i + 3] = __fadd_rn(__fadd_rn(0.0f, __fmul_rn(qr[4 * i + 3], a.w)), __fmul_rn(qr[4 * i + 35], b.w));
+            }
+            scores[j0 + lane] = __fmul_rn(tree32(v), scale);
+        }
+        __syncwarp();
+    }
+    /* The softmax: each lane reads back only the scores it wrote. */
+    float m = -__int_as_float(0x7f800000);
+    for (uint32_t j = lane; j < n; j += 32) m = scores[j] > m ? scores[j] : m;
+    for (int off = 16; off > 0; off >>= 1) {
+        float o = __shfl_down_sync(0xffffffffu, m, off);
+        m = o > m ? o : m;
+    }
+    m = __shfl_sync(0xffffffffu, m, 0);
+    float acc = 0.0f;
+    for (uint32_t j = lane; j < n; j += 32) {
+        float e = d_expf(__fsub_rn(scores[j], m));
+        scores[j] = e;
+        acc = __fadd_rn(acc, e);
+    }
+    float sum = __shfl_sync(0xffffffffu, warp_tree(acc), 0);
+    for (uint32_t j = lane; j < n; j += 32) scores[j] = __fdiv_rn(scores[j], sum);
+    __syncwarp();
+    float l0[32], l1[32];
+#pragma unroll
+    for (int i = 0; i < 32; i++) l0[i] = 0.0f, l1[i] = 0.0f;
+    for (uint32_t j0 = 0; j0 < n; j0 += 32) {
+#pragma unroll
+        for (int i = 0; i < 32; i++)
+            if (j0 + i < n) {
+                float p = scores[j0 + i];
+                const float *vr = vc + (size_t)(j0 + i) * kv_row;
+                l0[i] = __fadd_rn(l0[i], __fmul_rn(p, vr[lane]));
+                l1[i] = __fadd_rn(l1[i], __fmul_rn(p, vr[lane + 32]));
+            }
+    }
+    out[lane] = tree32(l0);
+    out[lane + 32] = tree32(l1);
+}
+
+__global__ static void __launch_bounds__(AW_WARPS * 32)
+k_attention_w64(const dev_place *pl, const float *q, float *out, float *scratch, size_t stride, size_t jobs,
+                uint32_t n_head, uint32_t n_head_kv, uint32_t layer)
+{
+    __shared__ float4 ks[AW_WARPS][32][17];
+    unsigned warp = threadIdx.x / 32;
+    size_t job = (size_t)blockIdx.x * AW_WARPS + warp, t = job / n_head;
+    if (job >= jobs) return;
+    uint32_t h = (uint32_t)(job % n_head), kv_h = h / (n_head / n_head_kv);
+    size_t kv_row = (size_t)n_head_kv * 64;
+    const float *kc = pl[t].k + (size_t)layer * pl[t].n_ctx * kv_row + (size_t)kv_h * 64;
+    const float *vc = pl[t].v + (size_t)layer * pl[t].n_ctx * kv_row + (size_t)kv_h * 64;
+    size_t qo = t * n_head * 64 + (size_t)h * 64;
+    attend_warp64(q + qo, kc, vc, pl[t].pos + 1, kv_row, scratch + job * stride, out + qo, ks[warp]);
+}
+
+__global__ static void __launch_bounds__(32)
+k_attention_w64_test(const float *q, const float *k, const float *v, uint32_t n, size_t kv_row, float *scores,
+                     float *out)
+{
+    __shared__ float4 ks[32][17];
+    attend_warp64(q, k, v, n, kv_row, scores, out, ks);
 }
 
 __global__ static void k_attention(const dev_place *pl, const float *q, float *out, float *scratch, size_t stride,
@@ -574,14 +886,32 @@ k_token_stats(float *logits, uint32_t nv, const int32_t *next, const uint64_t *w
         out[row].logit = l[tok];
     }
     __syncthreads();
-    /* 4. The exponentials in parallel, their sum in order on one thread. */
+    /* 4. The exponentials (k_exp_sums adds them). */
     for (uint32_t i = tid; i < nv; i += ST_THREADS) l[i] = d_expf(__fsub_rn(l[i], m1));
-    __syncthreads();
-    if (tid == 0) {
-        double sum = 0;
-        for (uint32_t i = 0; i < nv; i++) sum = __dadd_rn(sum, (double)l[i]);
-        out[row].sum = sum;
+}
+
+/* The sum of each row's exponentials in order of i, in double, as the CPU
+ * adds them: one thread per row (a sequential sum cannot be split), rows
+ * read through a shared tile so that a warp's loads are coalesced. */
+#define ES_ROWS 128
+__global__ static void __launch_bounds__(ES_ROWS)
+k_exp_sums(const float *expo, uint32_t nv, const int32_t *next, size_t n_rows, hlz_token_stats *out)
+{
+    __shared__ float tile[ES_ROWS / 32][32][33];
+    unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    size_t r0 = (size_t)blockIdx.x * ES_ROWS + (size_t)warp * 32, row = r0 + lane;
+    double sum = 0;
+    for (uint32_t c0 = 0; c0 < nv; c0 += 32) {
+        for (unsigned j = 0; j < 32; j++) {
+            size_t r = r0 + j;
+            tile[warp][j][lane] = r < n_rows && c0 + lane < nv ? expo[r * nv + c0 + lane] : 0.0f;
+        }
+        __syncwarp();
+        uint32_t m = nv - c0 < 32 ? nv - c0 : 32;
+        for (uint32_t k = 0; k < m; k++) sum = __dadd_rn(sum, (double)tile[warp][lane][k]);
+        __syncwarp();
     }
+    if (row < n_rows && next[row] >= 0) out[row].sum = sum;
 }
 
 /* The decoder's search (entropy.c hlz_token_find_from_logits): the table of
@@ -685,6 +1015,7 @@ struct hlz_cuda_model {
     dev_matrix output;
     float *output_norm, *rope_cos, *rope_sin;
     uint64_t *logit_w;  /* hlz_logit_weights(), for the token statistics */
+    float *embd;        /* the token embedding as floats (hlz_gguf_tensor_row's), or NULL: rows from the host */
     void **owned;
     size_t owned_count, owned_cap;
     /* The workspace of one evaluation, grown as needed; the mutex keeps the
@@ -834,6 +1165,18 @@ extern "C" hlz_status hlz_cuda_model_init(hlz_model *m, hlz_error *e)
     if (!st) st = upload_matrix(g, &m->output, &g->output, e);
     if (!st) st = upload_vec(g, m->rope_cos, (size_t)c->n_ctx * half, &g->rope_cos, e);
     if (!st) st = upload_vec(g, m->rope_sin, (size_t)c->n_ctx * half, &g->rope_sin, e);
+    /* The embedding as floats on the device when it takes at most 1 GiB
+     * (one row per token then needs no work on the host). */
+    size_t embd_bytes = (size_t)c->n_vocab * c->n_embd * sizeof(float);
+    if (!st && m->token_embd->n_rows == c->n_vocab && embd_bytes <= ((size_t)1 << 30)) {
+        float *host = (float *)malloc(embd_bytes);
+        for (uint32_t r = 0; host && r < c->n_vocab && !st; r++)
+            st = hlz_gguf_tensor_row(m->token_embd, r, host + (size_t)r * c->n_embd, e);
+        void *p = NULL;
+        if (host && !st) st = upload(g, host, embd_bytes, &p, e);
+        g->embd = (float *)p;
+        free(host);
+    }
     void *lw;
     if (!st) st = upload(g, hlz_logit_weights(), HLZ_LOGIT_KMAX * sizeof(uint64_t), &lw, e);
     if (!st) g->logit_w = (uint64_t *)lw;
@@ -912,46 +1255,115 @@ __attribute__((destructor)) static void print_stats(void)
             timing.prepare_ns * 1e-9, timing.kernel_ns * 1e-9, timing.copy_ns * 1e-9, timing.logit_bytes / 1e6);
 }
 
-/* The matrix-product kernels: 0 dp4a, 1 mma (the default), 2 tiled.
- * HLZ_CUDA_MATMUL=dp4a|mma|tiled picks one (for comparisons); all give
- * the same bits. */
+/* HLZ_CUDA_PROFILE=1: the kernels' time by kind (CUDA events between the
+ * launches of each kind; the sums print at exit beside the stats). */
+enum { P_NORM, P_MATMUL, P_ROPE, P_ATTENTION, P_ELEMENTWISE, P_OUTPUT, P_TABLES, P_END, P_KINDS };
+static const char *const prof_names[P_KINDS] = {"norm+quantize", "matmul", "rope+kv", "attention", "add+silu",
+                                                "output matmul", "tables", "-"};
+#define PROF_EVENTS 1024
+static struct {
+    int on, n;
+    cudaEvent_t ev[PROF_EVENTS];
+    int kind[PROF_EVENTS];
+    double ms[P_KINDS];
+} prof;
+
+static void prof_mark(int kind)
+{
+    if (prof.on == 0) {
+        const char *v = getenv("HLZ_CUDA_PROFILE");
+        prof.on = v && *v && strcmp(v, "0") != 0 ? 1 : -1;
+        for (int i = 0; prof.on > 0 && i < PROF_EVENTS; i++) cudaEventCreate(&prof.ev[i]);
+    }
+    if (prof.on < 0 || prof.n >= PROF_EVENTS) return;
+    cudaEventRecord(prof.ev[prof.n], 0);
+    prof.kind[prof.n++] = kind;
+}
+
+/* After the synchronization: adds up the intervals of this call. */
+static void prof_collect(void)
+{
+    for (int i = 0; prof.on > 0 && i + 1 < prof.n; i++) {
+        float ms = 0;
+        if (cudaEventElapsedTime(&ms, prof.ev[i], prof.ev[i + 1]) == cudaSuccess) prof.ms[prof.kind[i]] += ms;
+    }
+    prof.n = 0;
+}
+
+__attribute__((destructor)) static void print_prof(void)
+{
+    if (prof.on <= 0) return;
+    fprintf(stderr, "hlz-cuda-profile:");
+    for (int k = 0; k < P_END; k++) fprintf(stderr, " %s %.3f s", prof_names[k], prof.ms[k] * 1e-3);
+    fprintf(stderr, "\n");
+}
+
+/* The matrix-product kernels: 0 dp4a, 1 mma, 2 tiled, 3 pipe (the
+ * default). HLZ_CUDA_MATMUL=dp4a|mma|tiled|pipe picks one (for
+ * comparisons); all give the same bits. */
 static int matmul_kind(void)
 {
     static int kind = -1;
     if (kind < 0) {
         const char *v = getenv("HLZ_CUDA_MATMUL");
-        kind = v && strcmp(v, "dp4a") == 0 ? 0 : v && strcmp(v, "tiled") == 0 ? 2 : 1;
+        kind = !v ? 3 : strcmp(v, "dp4a") == 0 ? 0 : strcmp(v, "mma") == 0 ? 1 : strcmp(v, "tiled") == 0 ? 2 : 3;
     }
     return kind;
 }
 
-static void launch_matmul_kind(int kind, const dev_matrix *w, const hlz_q8_block *x, size_t n, float *out)
+/* Quantized activations on the device: hlz_q8_block's, or the planes of the
+ * pipelined kernel (32 int8 per block, then the scales). */
+typedef struct {
+    hlz_q8_block *blocks;
+    int8_t *q;
+    float *d;
+} dev_act;
+
+static void launch_matmul_kind(int kind, const dev_matrix *w, const dev_act *x, size_t n, float *out)
 {
     uint64_t nb = w->cols_pad / HLZ_QBLOCK;
-    if (kind == 2 && w->q) {
+    if (n == 0 || w->rows == 0) return;
+    if (kind == 3 && w->q && x->q) {
+        /* Blocks of 128 tokens, unless that gives fewer than 2 blocks per SM
+         * (a decoding step): then blocks of 32. */
+        unsigned row_blocks = (unsigned)((w->rows + PP_BM - 1) / PP_BM);
+        if ((size_t)row_blocks * ((n + 127) / 128) >= 264) {
+            k_matmul_pipe<8><<<dim3(row_blocks, (unsigned)((n + 127) / 128)), 128>>>(w->q, w->d, w->rows, nb, x->q, x->d,
+                                                                                   n, out);
+        } else {
+            k_matmul_pipe<2><<<dim3(row_blocks, (unsigned)((n + 31) / 32)), 128>>>(w->q, w->d, w->rows, nb, x->q, x->d,
+                                                                                 n, out);
+        }
+    } else if (kind == 2 && w->q) {
         dim3 grid((unsigned)((w->rows + 63) / 64), (unsigned)((n + 63) / 64));
-        k_matmul_tiled<<<grid, 128>>>(w->q, w->d, w->rows, nb, x, n, out);
+        k_matmul_tiled<<<grid, 128>>>(w->q, w->d, w->rows, nb, x->blocks, n, out);
     } else if (kind == 1 && w->q) {
         /* Few tokens (a decoding step): one warp per block, so that the rows
          * spread over more of the GPU; the outputs are the same. */
         unsigned warps = n <= 64 ? 1 : MMA_WARPS;
         dim3 grid((unsigned)((w->rows + 16 * warps - 1) / (16 * warps)), (unsigned)((n + 8 * MMA_NT - 1) / (8 * MMA_NT)));
-        k_matmul_mma<<<grid, warps * 32>>>(w->q, w->d, w->rows, nb, x, n, out);
+        k_matmul_mma<<<grid, warps * 32>>>(w->q, w->d, w->rows, nb, x->blocks, n, out);
     } else {
         dim3 grid((unsigned)((w->rows + MM_TILE - 1) / MM_TILE), (unsigned)((n + MM_TILE - 1) / MM_TILE));
-        k_matmul<<<grid, MM_TILE * MM_TILE>>>(w->blocks, w->rows, nb, x, n, out);
+        k_matmul<<<grid, MM_TILE * MM_TILE>>>(w->blocks, w->rows, nb, x->blocks, n, out);
     }
 }
 
-static void launch_matmul(const dev_matrix *w, const hlz_q8_block *x, size_t n, float *out)
+static void launch_matmul(const dev_matrix *w, const dev_act *x, size_t n, float *out)
 {
     launch_matmul_kind(matmul_kind(), w, x, n, out);
 }
 
-static void launch_quantize(const float *x, size_t n, uint64_t cols, hlz_q8_block *q)
+/* Quantizes n rows of `cols` into whichever layout x has. */
+static void launch_quantize(const float *x, size_t n, uint64_t cols, const dev_act *q)
 {
     uint64_t blocks = hlz_pad32(cols) / HLZ_QBLOCK;
-    k_quantize<<<grid_for(n * blocks, 128), 128>>>(x, n, cols, blocks, q);
+    if (n) k_quantize<<<grid_for(n * blocks, 128), 128>>>(x, n, cols, blocks, q->blocks, q->q, q->d);
+}
+
+static void launch_rmsnorm_quantize(const float *x, const float *w, size_t n, uint32_t dim, float eps, const dev_act *q)
+{
+    if (n) k_rmsnorm_quantize<<<(unsigned)n, 32>>>(x, w, dim, eps, hlz_pad32(dim) / HLZ_QBLOCK, q->blocks, q->q, q->d);
 }
 
 static unsigned attention_threads(uint32_t hd)
@@ -982,10 +1394,10 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
     widest = widest > c->n_ff ? widest : c->n_ff;
     size_t jobs = n * c->n_head, stride = longest;
     size_t sizes[] = {n * dim * 4, n * widest * 4, n * q_dim * 4, n * q_dim * 4, n * kv_dim * 4, n * kv_dim * 4,
-                      n * c->n_ff * 4, n * c->n_ff * 4, n * (hlz_pad32(widest) / HLZ_QBLOCK) * sizeof(hlz_q8_block),
+                      n * c->n_ff * 4, n * c->n_ff * 4, n * (hlz_pad32(widest) / HLZ_QBLOCK) * sizeof(hlz_q8_block) + 256,
                       jobs * stride * 4, n * sizeof(dev_place), n * 4, want ? n * (size_t)c->n_vocab * 4 : 0,
                       stats ? n * 4 : 0, stats ? n * sizeof *stats : 0, found ? n_find * 8 : 0,
-                      found ? n_find * sizeof *found : 0};
+                      found ? n_find * sizeof *found : 0, n * 4};
     size_t need = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) need += (sizes[i] + 255) / 256 * 256;
     if (need > g->work_size) {
@@ -1000,7 +1412,14 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
     float *q = (float *)carve(&at, sizes[2]), *att = (float *)carve(&at, sizes[3]);
     float *kn = (float *)carve(&at, sizes[4]), *vn = (float *)carve(&at, sizes[5]);
     float *gate = (float *)carve(&at, sizes[6]), *up = (float *)carve(&at, sizes[7]);
-    hlz_q8_block *xq = (hlz_q8_block *)carve(&at, sizes[8]);
+    dev_act xq = {NULL, NULL, NULL};
+    {
+        /* One area: the blocks (40 bytes each) or the planes (32 + 4). */
+        char *area = (char *)carve(&at, sizes[8]);
+        size_t nbw = n * (hlz_pad32(widest) / HLZ_QBLOCK);
+        if (matmul_kind() == 3) xq.q = (int8_t *)area, xq.d = (float *)(area + (nbw * 32 + 255) / 256 * 256);
+        else xq.blocks = (hlz_q8_block *)area;
+    }
     float *scratch = (float *)carve(&at, sizes[9]);
     dev_place *dpl = (dev_place *)carve(&at, sizes[10]);
     uint32_t *dpos = (uint32_t *)carve(&at, sizes[11]);
@@ -1009,21 +1428,29 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
     hlz_token_stats *dstats = (hlz_token_stats *)carve(&at, sizes[14]);
     uint32_t *drows = (uint32_t *)carve(&at, sizes[15]), *dslots = drows + n_find;
     hlz_token_found *dfound = (hlz_token_found *)carve(&at, sizes[16]);
+    int32_t *dtokens = (int32_t *)carve(&at, sizes[17]);
 
     /* Host side: the embedding rows, the places and the positions. */
-    float *hx = (float *)malloc(n * dim * 4);
+    float *hx = (float *)malloc(g->embd ? 4 : n * dim * 4);
     dev_place *hpl = (dev_place *)malloc(n * sizeof *hpl);
     uint32_t *hpos = (uint32_t *)malloc(n * 4);
     hlz_status st = HLZ_OK;
     if (!hx || !hpl || !hpos) st = hlz_fail(e, HLZ_ERR_NOMEM, "out of memory evaluating %zu tokens", n);
     for (size_t t = 0; t < n && st == HLZ_OK; t++) {
-        st = hlz_gguf_tensor_row(m->token_embd, (uint64_t)tokens[t], hx + t * dim, e);
+        if (g->embd && (tokens[t] < 0 || (uint32_t)tokens[t] >= c->n_vocab))
+            st = hlz_fail(e, HLZ_ERR_PARAM, "token %d is not in the vocabulary", tokens[t]);
+        else if (!g->embd) st = hlz_gguf_tensor_row(m->token_embd, (uint64_t)tokens[t], hx + t * dim, e);
         hpl[t].k = place[t].session->k, hpl[t].v = place[t].session->v;
         hpl[t].n_ctx = place[t].session->n_ctx, hpl[t].pos = hpos[t] = place[t].pos;
     }
     cudaError_t err = cudaSuccess;
     if (st == HLZ_OK) {
-        err = cudaMemcpy(x, hx, n * dim * 4, cudaMemcpyHostToDevice);
+        if (g->embd) {
+            err = cudaMemcpy(dtokens, tokens, n * 4, cudaMemcpyHostToDevice);
+            if (err == cudaSuccess) k_embed<<<grid_for(n * dim, 256), 256>>>(g->embd, dtokens, n, dim, x);
+        } else {
+            err = cudaMemcpy(x, hx, n * dim * 4, cudaMemcpyHostToDevice);
+        }
         if (err == cudaSuccess) err = cudaMemcpy(dpl, hpl, n * sizeof *hpl, cudaMemcpyHostToDevice);
         if (err == cudaSuccess) err = cudaMemcpy(dpos, hpos, n * 4, cudaMemcpyHostToDevice);
         if (err == cudaSuccess && stats) err = cudaMemcpy(dnext, next, n * 4, cudaMemcpyHostToDevice);
@@ -1039,11 +1466,13 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
     unsigned at_threads = attention_threads(hd);
     for (uint32_t l = 0; l < c->n_layer; l++) {
         const dev_layer *w = &g->layers[l];
-        k_rmsnorm<<<(unsigned)n, 32>>>(x, w->attn_norm, xb, dim, c->rms_eps);
-        launch_quantize(xb, n, dim, xq);
-        launch_matmul(&w->wq, xq, n, q);
-        launch_matmul(&w->wk, xq, n, kn);
-        launch_matmul(&w->wv, xq, n, vn);
+        prof_mark(P_NORM);
+        launch_rmsnorm_quantize(x, w->attn_norm, n, dim, c->rms_eps, &xq);
+        prof_mark(P_MATMUL);
+        launch_matmul(&w->wq, &xq, n, q);
+        launch_matmul(&w->wk, &xq, n, kn);
+        launch_matmul(&w->wv, &xq, n, vn);
+        prof_mark(P_ROPE);
         if (w->bq) {
             k_add_bias<<<grid_for(n * q_dim, 256), 256>>>(q, w->bq, n * q_dim, q_dim);
             k_add_bias<<<grid_for(n * kv_dim, 256), 256>>>(kn, w->bk, n * kv_dim, kv_dim);
@@ -1054,29 +1483,49 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
         k_rope<<<grid_for(n * c->n_head_kv * (hd / 2), 256), 256>>>(kn, n * c->n_head_kv, hd, c->n_head_kv, dpos,
                                                                     g->rope_cos, g->rope_sin, c->rope_neox);
         k_store_kv<<<grid_for(n * kv_dim, 256), 256>>>(dpl, kn, vn, n, kv_dim, l);
-        k_attention<<<(unsigned)jobs, at_threads>>>(dpl, q, att, scratch, stride, c->n_head, c->n_head_kv, hd, l);
-        launch_quantize(att, n, q_dim, xq);
-        launch_matmul(&w->wo, xq, n, xb);
+        prof_mark(P_ATTENTION);
+        if (hd == 64)
+            k_attention_w64<<<(unsigned)((jobs + AW_WARPS - 1) / AW_WARPS), AW_WARPS * 32>>>(
+                dpl, q, att, scratch, stride, jobs, c->n_head, c->n_head_kv, l);
+        else
+            k_attention<<<(unsigned)jobs, at_threads>>>(dpl, q, att, scratch, stride, c->n_head, c->n_head_kv, hd, l);
+        prof_mark(P_NORM);
+        launch_quantize(att, n, q_dim, &xq);
+        prof_mark(P_MATMUL);
+        launch_matmul(&w->wo, &xq, n, xb);
+        prof_mark(P_ELEMENTWISE);
         k_add<<<grid_for(n * dim, 256), 256>>>(x, xb, n * dim);
 
-        k_rmsnorm<<<(unsigned)n, 32>>>(x, w->ffn_norm, xb, dim, c->rms_eps);
-        launch_quantize(xb, n, dim, xq);
-        launch_matmul(&w->w_gate, xq, n, gate);
-        launch_matmul(&w->w_up, xq, n, up);
+        prof_mark(P_NORM);
+        launch_rmsnorm_quantize(x, w->ffn_norm, n, dim, c->rms_eps, &xq);
+        prof_mark(P_MATMUL);
+        launch_matmul(&w->w_gate, &xq, n, gate);
+        launch_matmul(&w->w_up, &xq, n, up);
+        prof_mark(P_ELEMENTWISE);
         k_elementwise<<<grid_for(n * c->n_ff, 256), 256>>>(1, gate, up, n * c->n_ff);
-        launch_quantize(gate, n, c->n_ff, xq);
-        launch_matmul(&w->w_down, xq, n, xb);
+        prof_mark(P_NORM);
+        launch_quantize(gate, n, c->n_ff, &xq);
+        prof_mark(P_MATMUL);
+        launch_matmul(&w->w_down, &xq, n, xb);
+        prof_mark(P_ELEMENTWISE);
         k_add<<<grid_for(n * dim, 256), 256>>>(x, xb, n * dim);
     }
     if (want) {
-        k_rmsnorm<<<(unsigned)n, 32>>>(x, g->output_norm, xb, dim, c->rms_eps);
-        launch_quantize(xb, n, dim, xq);
-        launch_matmul(&g->output, xq, n, logits);
+        prof_mark(P_NORM);
+        launch_rmsnorm_quantize(x, g->output_norm, n, dim, c->rms_eps, &xq);
+        prof_mark(P_OUTPUT);
+        launch_matmul(&g->output, &xq, n, logits);
     }
-    if (stats) k_token_stats<<<(unsigned)n, ST_THREADS>>>(logits, c->n_vocab, dnext, g->logit_w, dstats);
+    prof_mark(P_TABLES);
+    if (stats) {
+        k_token_stats<<<(unsigned)n, ST_THREADS>>>(logits, c->n_vocab, dnext, g->logit_w, dstats);
+        k_exp_sums<<<grid_for(n, ES_ROWS), ES_ROWS>>>(logits, c->n_vocab, dnext, n, dstats);
+    }
     if (found && n_find) k_token_find<<<(unsigned)n_find, ST_THREADS>>>(logits, c->n_vocab, drows, dslots, g->logit_w, dfound);
+    prof_mark(P_END);
     err = cudaGetLastError();
     if (err == cudaSuccess) err = cudaDeviceSynchronize();
+    prof_collect();
     unsigned long long t_copy = now_ns();
     if (err == cudaSuccess && out) err = cudaMemcpy(out, logits, n * (size_t)c->n_vocab * 4, cudaMemcpyDeviceToHost);
     if (err == cudaSuccess && stats) err = cudaMemcpy(stats, dstats, n * sizeof *stats, cudaMemcpyDeviceToHost);
@@ -1129,7 +1578,7 @@ extern "C" hlz_status hlz_cuda_forward_find(hlz_model *m, const hlz_token_place 
 
 /* Device copies of host buffers, freed together. */
 typedef struct {
-    void *p[8];
+    void *p[16];
     int n;
     cudaError_t err;
 } dev_bufs;
@@ -1158,24 +1607,58 @@ extern "C" int hlz_cuda_test_quantize(const float *x, size_t n_tokens, uint64_t 
     dev_bufs b = {};
     size_t qb = n_tokens * (hlz_pad32(cols) / HLZ_QBLOCK) * sizeof *out;
     float *dx = (float *)dev_in(&b, x, n_tokens * cols * 4);
-    hlz_q8_block *dq = (hlz_q8_block *)dev_in(&b, NULL, qb);
-    if (b.err == cudaSuccess) launch_quantize(dx, n_tokens, cols, dq);
-    return dev_out(&b, out, dq, qb);
+    dev_act dq = {(hlz_q8_block *)dev_in(&b, NULL, qb), NULL, NULL};
+    if (b.err == cudaSuccess) launch_quantize(dx, n_tokens, cols, &dq);
+    return dev_out(&b, out, dq.blocks, qb);
+}
+
+extern "C" int hlz_cuda_test_quantize_planes(const float *x, size_t n_tokens, uint64_t cols, int8_t *q, float *d)
+{
+    dev_bufs b = {};
+    size_t blocks = n_tokens * (hlz_pad32(cols) / HLZ_QBLOCK);
+    float *dx = (float *)dev_in(&b, x, n_tokens * cols * 4);
+    dev_act dq = {NULL, (int8_t *)dev_in(&b, NULL, blocks * HLZ_QBLOCK), (float *)dev_in(&b, NULL, blocks * 4)};
+    if (b.err == cudaSuccess) launch_quantize(dx, n_tokens, cols, &dq);
+    if (b.err == cudaSuccess) b.err = cudaGetLastError();
+    if (b.err == cudaSuccess) b.err = cudaDeviceSynchronize();
+    if (b.err == cudaSuccess) b.err = cudaMemcpy(q, dq.q, blocks * HLZ_QBLOCK, cudaMemcpyDeviceToHost);
+    return dev_out(&b, d, dq.d, blocks * 4);
+}
+
+/* Device copies of a matrix (as uploaded: blocks and the repacked planes)
+ * and of activations (blocks, and planes for the pipelined kernel). */
+static void test_operands(dev_bufs *b, const hlz_q8_0_block *w, uint64_t rows, uint64_t cols_pad,
+                          const hlz_q8_block *x, size_t n_tokens, dev_matrix *dm, dev_act *dx)
+{
+    uint64_t nb = cols_pad / HLZ_QBLOCK;
+    *dm = (dev_matrix){(const hlz_q8_0_block *)dev_in(b, w, rows * nb * sizeof *w), rows, cols_pad, NULL, NULL};
+    dm->q = (const int8_t *)dev_in(b, NULL, rows * nb * HLZ_QBLOCK);
+    dm->d = (const float *)dev_in(b, NULL, rows * nb * sizeof(float));
+    if (b->err == cudaSuccess && rows > 0 && nb > 0)
+        k_repack<<<grid_for(rows * nb, 256), 256>>>(dm->blocks, rows * nb, (int8_t *)dm->q, (float *)dm->d);
+    size_t blocks = n_tokens * nb;
+    int8_t *hq = (int8_t *)malloc(blocks * HLZ_QBLOCK + 1);
+    float *hd = (float *)malloc(blocks * 4 + 1);
+    if (!hq || !hd) b->err = cudaErrorMemoryAllocation;
+    for (size_t i = 0; hq && hd && i < blocks; i++) {
+        memcpy(hq + i * HLZ_QBLOCK, x[i].q, HLZ_QBLOCK);
+        hd[i] = x[i].d;
+    }
+    dx->blocks = (hlz_q8_block *)dev_in(b, x, blocks * sizeof *x);
+    dx->q = (int8_t *)dev_in(b, hq, blocks * HLZ_QBLOCK);
+    dx->d = (float *)dev_in(b, hd, blocks * 4);
+    free(hq), free(hd);
 }
 
 extern "C" int hlz_cuda_test_matmul_kind(int kind, const hlz_q8_0_block *w, uint64_t rows, uint64_t cols_pad,
                                          const hlz_q8_block *x, size_t n_tokens, float *out)
 {
     dev_bufs b = {};
-    uint64_t nb = cols_pad / HLZ_QBLOCK;
-    dev_matrix dm = {(const hlz_q8_0_block *)dev_in(&b, w, rows * nb * sizeof *w), rows, cols_pad, NULL, NULL};
-    dm.q = (const int8_t *)dev_in(&b, NULL, rows * nb * HLZ_QBLOCK);
-    dm.d = (const float *)dev_in(&b, NULL, rows * nb * sizeof(float));
-    if (b.err == cudaSuccess && rows > 0 && nb > 0)
-        k_repack<<<grid_for(rows * nb, 256), 256>>>(dm.blocks, rows * nb, (int8_t *)dm.q, (float *)dm.d);
-    hlz_q8_block *dx = (hlz_q8_block *)dev_in(&b, x, n_tokens * nb * sizeof *x);
+    dev_matrix dm;
+    dev_act dx;
+    test_operands(&b, w, rows, cols_pad, x, n_tokens, &dm, &dx);
     float *dout = (float *)dev_in(&b, NULL, n_tokens * rows * 4);
-    if (b.err == cudaSuccess) launch_matmul_kind(kind < 0 ? matmul_kind() : kind, &dm, dx, n_tokens, dout);
+    if (b.err == cudaSuccess) launch_matmul_kind(kind < 0 ? matmul_kind() : kind, &dm, &dx, n_tokens, dout);
     return dev_out(&b, out, dout, n_tokens * rows * 4);
 }
 
@@ -1192,6 +1675,17 @@ extern "C" int hlz_cuda_test_rmsnorm(const float *x, const float *w, size_t n_to
     float *dy = (float *)dev_in(&b, NULL, n_tokens * dim * 4);
     if (b.err == cudaSuccess) k_rmsnorm<<<(unsigned)n_tokens, 32>>>(dx, dw, dy, dim, eps);
     return dev_out(&b, y, dy, n_tokens * dim * 4);
+}
+
+extern "C" int hlz_cuda_test_rmsnorm_quantize(const float *x, const float *w, size_t n_tokens, uint32_t dim, float eps,
+                                              hlz_q8_block *out)
+{
+    dev_bufs b = {};
+    size_t qb = n_tokens * (hlz_pad32(dim) / HLZ_QBLOCK) * sizeof *out;
+    float *dx = (float *)dev_in(&b, x, n_tokens * dim * 4), *dw = (float *)dev_in(&b, w, dim * 4);
+    dev_act dq = {(hlz_q8_block *)dev_in(&b, NULL, qb), NULL, NULL};
+    if (b.err == cudaSuccess) launch_rmsnorm_quantize(dx, dw, n_tokens, dim, eps, &dq);
+    return dev_out(&b, out, dq.blocks, qb);
 }
 
 extern "C" int hlz_cuda_test_elementwise(int op, const float *a, const float *bv, size_t n, float *out)
@@ -1222,7 +1716,9 @@ extern "C" int hlz_cuda_test_attention(const float *q, const float *k, const flo
     float *dq = (float *)dev_in(&b, q, hd * 4), *dk = (float *)dev_in(&b, k, rows * 4);
     float *dv = (float *)dev_in(&b, v, rows * 4), *ds = (float *)dev_in(&b, NULL, (size_t)n * 4);
     float *dout = (float *)dev_in(&b, NULL, hd * 4);
-    if (b.err == cudaSuccess) k_attention_test<<<1, attention_threads(hd)>>>(dq, dk, dv, n, hd, kv_row, ds, dout);
+    /* The kernel the forward pass uses for this head_dim. */
+    if (b.err == cudaSuccess && hd == 64) k_attention_w64_test<<<1, 32>>>(dq, dk, dv, n, kv_row, ds, dout);
+    else if (b.err == cudaSuccess) k_attention_test<<<1, attention_threads(hd)>>>(dq, dk, dv, n, hd, kv_row, ds, dout);
     return dev_out(&b, out, dout, hd * 4);
 }
 
@@ -1246,22 +1742,17 @@ extern "C" int hlz_cuda_bench_matmul(uint64_t rows, uint64_t cols_pad, size_t n_
         for (int k = 0; k < HLZ_QBLOCK; k++) x[i].q[k] = (int8_t)((s = s * 1103515245u + 12345u) >> 24);
     }
     dev_bufs b = {};
-    dev_matrix dm = {(const hlz_q8_0_block *)dev_in(&b, w, rows * nb * sizeof *w), rows, cols_pad, NULL, NULL};
-    if (kind) {
-        dm.q = (const int8_t *)dev_in(&b, NULL, rows * nb * HLZ_QBLOCK);
-        dm.d = (const float *)dev_in(&b, NULL, rows * nb * sizeof(float));
-        if (b.err == cudaSuccess)
-            k_repack<<<grid_for(rows * nb, 256), 256>>>(dm.blocks, rows * nb, (int8_t *)dm.q, (float *)dm.d);
-    }
-    hlz_q8_block *dx = (hlz_q8_block *)dev_in(&b, x, n_tokens * nb * sizeof *x);
+    dev_matrix dm;
+    dev_act dx;
+    test_operands(&b, w, rows, cols_pad, x, n_tokens, &dm, &dx);
     float *dout = (float *)dev_in(&b, NULL, n_tokens * rows * 4);
     free(w), free(x);
     cudaEvent_t e0, e1;
     cudaEventCreate(&e0), cudaEventCreate(&e1);
     if (b.err == cudaSuccess) {
-        launch_matmul_kind(kind, &dm, dx, n_tokens, dout); /* warm up */
+        launch_matmul_kind(kind, &dm, &dx, n_tokens, dout); /* warm up */
         cudaEventRecord(e0);
-        for (int r = 0; r < reps; r++) launch_matmul_kind(kind, &dm, dx, n_tokens, dout);
+        for (int r = 0; r < reps; r++) launch_matmul_kind(kind, &dm, &dx, n_tokens, dout);
         cudaEventRecord(e1);
         cudaEventSynchronize(e1);
         float ms = 0;
@@ -1282,7 +1773,10 @@ extern "C" int hlz_cuda_test_token_stats(const float *logits, size_t n_rows, uin
     uint64_t *dw = (uint64_t *)dev_in(&b, hlz_logit_weights(), HLZ_LOGIT_KMAX * sizeof(uint64_t));
     hlz_token_stats *ds = (hlz_token_stats *)dev_in(&b, NULL, n_rows * sizeof *stats);
     if (b.err == cudaSuccess) b.err = cudaMemset(ds, 0, n_rows * sizeof *stats);
-    if (b.err == cudaSuccess) k_token_stats<<<(unsigned)n_rows, ST_THREADS>>>(dl, n_vocab, dn, dw, ds);
+    if (b.err == cudaSuccess) {
+        k_token_stats<<<(unsigned)n_rows, ST_THREADS>>>(dl, n_vocab, dn, dw, ds);
+        k_exp_sums<<<grid_for(n_rows, ES_ROWS), ES_ROWS>>>(dl, n_vocab, dn, n_rows, ds);
+    }
     return dev_out(&b, stats, ds, n_rows * sizeof *stats);
 }
 

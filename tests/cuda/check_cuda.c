@@ -88,6 +88,14 @@ static void check_quantize(void)
                       "quantize cols %llu: block %zu differs: cpu d %a sum %d q0 %d, gpu d %a sum %d q0 %d",
                       (unsigned long long)cols[c], b, (double)ref[b].d, ref[b].sum, ref[b].q[0], (double)gpu[b].d,
                       gpu[b].sum, gpu[b].q[0]);
+        /* The planes of the pipelined kernel: the same values. */
+        int8_t *pq = malloc(n * blocks * 32);
+        float *pd = malloc(n * blocks * 4);
+        CHECK(hlz_cuda_test_quantize_planes(x, n, cols[c], pq, pd) == 0);
+        for (size_t b = 0; b < n * blocks; b++)
+            CHECK_MSG(memcmp(ref[b].q, pq + b * 32, 32) == 0 && memcmp(&ref[b].d, &pd[b], 4) == 0,
+                      "quantize planes cols %llu: block %zu differs", (unsigned long long)cols[c], b);
+        free(pq), free(pd);
         free(x), free(ref), free(gpu);
     }
 }
@@ -96,7 +104,8 @@ static void check_matmul(void)
 {
     /* rows x cols x tokens: partial tiles of both kernels (16 x 16; 64 rows x 32 tokens), long rows, big batches */
     static const uint64_t shapes[][3] = {{1, 32, 1}, {15, 96, 3}, {17, 160, 17}, {100, 1024, 40}, {576, 576, 64},
-                                         {33, 4096, 5}, {65, 64, 33}, {384, 384, 1000}, {1000, 96, 257}};
+                                         {33, 4096, 5}, {65, 64, 33}, {384, 384, 1000}, {1000, 96, 257},
+                                         {128, 1024, 129}, {8192, 384, 300}};
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         uint64_t rows = shapes[s][0], cols = shapes[s][1], n = shapes[s][2], nb = cols / 32;
         hlz_q8_0_block *w = malloc(rows * nb * sizeof *w);
@@ -110,8 +119,8 @@ static void check_matmul(void)
         for (uint64_t i = 0; i < n * cols; i++) xf[i] = extreme();
         hlz_kernels_ref.quantize_q8(xf, n * cols, x);
         hlz_kernels_ref.matmul_q8_0(w, cols, x, n, ref, rows, 0, rows);
-        /* Every kernel (dp4a, mma, tiled), whichever HLZ_CUDA_MATMUL picks for the model. */
-        for (int kind = 0; kind < 3; kind++) {
+        /* Every kernel (dp4a, mma, tiled, pipe), whichever HLZ_CUDA_MATMUL picks for the model. */
+        for (int kind = 0; kind < 4; kind++) {
             memset(gpu, 0xff, n * rows * 4);
             CHECK(hlz_cuda_test_matmul_kind(kind, w, rows, cols, x, n, gpu) == 0);
             char what[64];
@@ -140,6 +149,19 @@ static void check_rmsnorm(void)
         }
         CHECK(hlz_cuda_test_rmsnorm(x, w, n, dim, 1e-5f, gpu) == 0);
         CHECK_SAME("rmsnorm", ref, gpu, n * dim);
+        /* Fused with the quantization, as the forward pass runs it. */
+        uint64_t blocks = hlz_pad32(dim) / 32;
+        hlz_q8_block *qref = calloc(n * blocks, sizeof *qref), *qgpu = calloc(n * blocks, sizeof *qgpu);
+        for (size_t t = 0; t < n; t++) {
+            float *row = calloc(blocks * 32, 4);
+            memcpy(row, ref + t * dim, dim * 4);
+            hlz_kernels_ref.quantize_q8(row, blocks * 32, qref + t * blocks);
+            free(row);
+        }
+        CHECK(hlz_cuda_test_rmsnorm_quantize(x, w, n, dim, 1e-5f, qgpu) == 0);
+        for (size_t b = 0; b < n * blocks; b++)
+            CHECK_MSG(memcmp(&qref[b], &qgpu[b], sizeof qref[b]) == 0, "rmsnorm+quantize dim %u: block %zu differs", dim, b);
+        free(qref), free(qgpu);
         free(x), free(w), free(ref), free(gpu);
     }
 }
