@@ -262,6 +262,8 @@ typedef struct {
     hlz_symbol *sym;       /* the rANS symbols of the chunk, in coding order */
     size_t n_sym;
     uint32_t *table;       /* n_vocab scratch */
+    int32_t *cands;        /* the online models' guesses, HLZ_HYBRID_CANDIDATES per position (GPU walk) */
+    bool broken;           /* a position's figures did not fit its guesses */
     double bits;
 } encode_tables;
 
@@ -282,11 +284,19 @@ static void record(void *context, const float *logits, int32_t token, size_t at)
     t->bits += hlz_llm_token_bits(logits, t->llm->n_vocab, token);
 }
 
-/* The encoder's walk when the model gives token statistics (the GPU; only
- * for chunks coded with the model alone, since the online models need the
- * whole table): the windows of hlz_llm_walk_encode, `group` per call, with
- * only the 24 bytes of each token's statistics coming back; recorded in
- * order of position. */
+/* A position of a hybrid chunk from the model's figures for its guesses. */
+static void record_mix(encode_tables *t, const hlz_token_stats *s, const hlz_token_mix *m, int32_t token, size_t at)
+{
+    size_t k = hlz_hybrid_encode_mix(t->hybrid, t->cands + at * HLZ_HYBRID_CANDIDATES, m, token, t->sym + t->n_sym);
+    t->broken |= k == 0;
+    t->n_sym += k;
+    t->bits += hlz_token_stats_bits(s);
+}
+
+/* The encoder's walk when the model gives token statistics (the GPU): the
+ * windows of hlz_llm_walk_encode, `group` per call, with only each token's
+ * statistics coming back (24 bytes; 48 for hybrid chunks, whose guesses go
+ * up with the tokens, t->cands); recorded in order of position. */
 static hlz_status walk_encode_stats(const hlz_llm *llm, const int32_t *ids, size_t n, encode_tables *t,
                                     hlz_error *error)
 {
@@ -299,7 +309,10 @@ static hlz_status walk_encode_stats(const hlz_llm *llm, const int32_t *ids, size
     size_t rows_max = GROUP_MAX * (llm->params.carry + window);
     int32_t *next = malloc(rows_max * sizeof *next);
     hlz_token_stats *stats = malloc(rows_max * sizeof *stats);
-    hlz_status st = next && stats ? HLZ_OK : hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+    bool mixed = t->cands != NULL;
+    int32_t *cands = mixed ? malloc(rows_max * HLZ_HYBRID_CANDIDATES * sizeof *cands) : NULL;
+    hlz_token_mix *mix = mixed ? malloc(rows_max * sizeof *mix) : NULL;
+    hlz_status st = next && stats && (!mixed || (cands && mix)) ? HLZ_OK : hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
     for (size_t w0 = 0; st == HLZ_OK && w0 < windows;) {
         size_t count = windows - w0 < group ? windows - w0 : group, rows = 0;
         for (size_t k = 0; k < count && st == HLZ_OK; k++) {
@@ -309,9 +322,16 @@ static hlz_status walk_encode_stats(const hlz_llm *llm, const int32_t *ids, size
             if (st == HLZ_OK) st = hlz_session_copy(llm->model, s[k], llm->prime, error);
             toks[k] = ids + first;
             counts[k] = end - 1 - first; /* row i predicts token first + i + 1 */
-            for (size_t i = 0; i < counts[k]; i++) next[rows++] = first + i + 1 >= begin ? ids[first + i + 1] : -1;
+            for (size_t i = 0; i < counts[k]; i++, rows++) {
+                size_t at = first + i + 1;
+                next[rows] = at >= begin ? ids[at] : -1;
+                for (size_t j = 0; mixed && j < HLZ_HYBRID_CANDIDATES; j++)
+                    cands[rows * HLZ_HYBRID_CANDIDATES + j] = at >= begin ? t->cands[at * HLZ_HYBRID_CANDIDATES + j] : -1;
+            }
         }
-        if (st == HLZ_OK) st = hlz_model_eval_batch_stats(llm->model, s, toks, counts, count, next, stats, error);
+        if (st == HLZ_OK)
+            st = mixed ? hlz_model_eval_batch_stats_mix(llm->model, s, toks, counts, count, next, cands, stats, mix, error)
+                       : hlz_model_eval_batch_stats(llm->model, s, toks, counts, count, next, stats, error);
         if (st == HLZ_ERR_NOMEM && group > 1) { /* fewer windows per call; nothing was recorded for these */
             for (size_t k = group / 2; k < group; k++) hlz_session_free(s[k]), s[k] = NULL;
             group /= 2;
@@ -320,18 +340,22 @@ static hlz_status walk_encode_stats(const hlz_llm *llm, const int32_t *ids, size
         }
         for (size_t k = 0, row = 0; k < count && st == HLZ_OK; k++) {
             size_t begin = (w0 + k) * window, first = window_first(llm, begin);
-            if (first == begin) {
+            if (first == begin && mixed) {
+                record(t, llm->prime_logits, ids[begin], begin);
+            } else if (first == begin) {
                 hlz_token_stats p;
                 hlz_token_stats_from_logits(llm->prime_logits, llm->n_vocab, ids[begin], t->table, &p);
                 record_stats(t, &p, begin);
             }
             for (size_t i = 0; i < counts[k]; i++, row++)
-                if (next[row] >= 0) record_stats(t, &stats[row], first + i + 1);
+                if (next[row] >= 0 && mixed) record_mix(t, &stats[row], &mix[row], next[row], first + i + 1);
+                else if (next[row] >= 0) record_stats(t, &stats[row], first + i + 1);
         }
         w0 += count;
     }
+    if (st == HLZ_OK && t->broken) st = hlz_fail(error, HLZ_ERR_CODEC, "the hybrid coder's guesses changed between passes");
     for (size_t k = 0; k < GROUP_MAX; k++) hlz_session_free(s[k]);
-    free(next), free(stats);
+    free(next), free(stats), free(cands), free(mix);
     return st;
 }
 
@@ -349,8 +373,17 @@ hlz_status hlz_llm_encode(const hlz_llm *llm, const uint8_t *src, size_t size, u
                        .table = malloc(llm->n_vocab * sizeof(uint32_t))};
     if (!t.sym || !t.table) st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
     if (st == HLZ_OK) st = hlz_hybrid_create(llm->mix, llm->n_vocab, n, &t.hybrid, error);
-    if (st == HLZ_OK) st = llm->stats && !llm->mix ? walk_encode_stats(llm, ids, n, &t, error)
-                                                   : hlz_llm_walk_encode(llm, ids, n, record, &t, error);
+    if (st == HLZ_OK && llm->stats && llm->mix) {
+        /* The online models' guesses depend on the tokens alone: made first, on a state of their own. */
+        hlz_hybrid *guess = NULL;
+        t.cands = malloc(n * HLZ_HYBRID_CANDIDATES * sizeof *t.cands);
+        st = t.cands ? hlz_hybrid_create(llm->mix, llm->n_vocab, n, &guess, error)
+                     : hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; st == HLZ_OK && i < n; i++) hlz_hybrid_candidates(guess, ids[i], t.cands + i * HLZ_HYBRID_CANDIDATES);
+        hlz_hybrid_free(guess);
+    }
+    if (st == HLZ_OK) st = llm->stats ? walk_encode_stats(llm, ids, n, &t, error)
+                                      : hlz_llm_walk_encode(llm, ids, n, record, &t, error);
     if (st == HLZ_OK) {
         uint8_t head[40];
         size_t h = hlz_put_varint(head, n);
@@ -375,7 +408,7 @@ hlz_status hlz_llm_encode(const hlz_llm *llm, const uint8_t *src, size_t size, u
         }
     }
     hlz_hybrid_free(t.hybrid);
-    free(ids), free(t.sym), free(t.table);
+    free(ids), free(t.sym), free(t.table), free(t.cands);
     return st;
 }
 

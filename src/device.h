@@ -43,10 +43,14 @@ hlz_status hlz_cuda_forward(hlz_model *m, const hlz_token_place *place, const in
 
 /* hlz_cuda_forward, then for each token t with next[t] >= 0 the statistics
  * of token next[t] under its logits (entropy.h), computed on the GPU: only
- * they come back to `stats` (n entries). */
+ * they come back to `stats` (n entries). With cands (HLZ_TABLE_CANDIDATES
+ * per row, checked by the caller) also the hybrid encoder's figures of
+ * each row into mix (hlz_token_mix_from_logits's). */
 struct hlz_token_stats;
+struct hlz_token_mix;
 hlz_status hlz_cuda_forward_stats(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
-                                  const int32_t *next, struct hlz_token_stats *stats, hlz_error *error);
+                                  const int32_t *next, struct hlz_token_stats *stats, const int32_t *cands,
+                                  struct hlz_token_mix *mix, hlz_error *error);
 
 /* hlz_cuda_forward, then for each j < n_find the token found for slots[j]
  * in the table of row rows[j]'s logits (entropy.h), computed on the GPU:
@@ -85,6 +89,9 @@ int hlz_cuda_test_attention(const float *q, const float *k, const float *v, uint
  * `logits` (n_rows x n_vocab, host memory; next[r] < 0 skips the row). */
 int hlz_cuda_test_token_stats(const float *logits, size_t n_rows, uint32_t n_vocab, const int32_t *next,
                               struct hlz_token_stats *stats);
+/* The same with the hybrid encoder's candidates (HLZ_TABLE_CANDIDATES per row) and figures. */
+int hlz_cuda_test_token_mix(const float *logits, size_t n_rows, uint32_t n_vocab, const int32_t *next,
+                            const int32_t *cands, struct hlz_token_stats *stats, struct hlz_token_mix *mix);
 
 /* The search kernel alone: found[r] for slots[r] in the table of row r of
  * `logits` (n_rows x n_vocab, host memory). */

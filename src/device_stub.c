@@ -36,9 +36,10 @@ hlz_status hlz_cuda_forward(hlz_model *m, const hlz_token_place *place, const in
     return hlz_fail(error, HLZ_ERR_UNSUPPORTED, "this build of hlz has no CUDA backend");
 }
 hlz_status hlz_cuda_forward_stats(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
-                                  const int32_t *next, struct hlz_token_stats *stats, hlz_error *error)
+                                  const int32_t *next, struct hlz_token_stats *stats, const int32_t *cands,
+                                  struct hlz_token_mix *mix, hlz_error *error)
 {
-    (void)m, (void)place, (void)tokens, (void)n, (void)next, (void)stats;
+    (void)m, (void)place, (void)tokens, (void)n, (void)next, (void)stats, (void)cands, (void)mix;
     return hlz_fail(error, HLZ_ERR_UNSUPPORTED, "this build of hlz has no CUDA backend");
 }
 

@@ -93,6 +93,39 @@ void hlz_token_find_from_logits(const float *logits, uint32_t n, uint32_t slot, 
     out->freq = scratch[out->token];
 }
 
+void hlz_freq_exclude(uint32_t *f, uint32_t n, const int32_t *cand, size_t k)
+{
+    uint64_t removed = 0;
+    for (size_t j = 0; j < k; j++) removed += f[cand[j]], f[cand[j]] = 0;
+    uint64_t rest = HLZ_FREQ_TOTAL - removed - (n - k); /* sum of (f - 1) over the others */
+    uint64_t target = HLZ_FREQ_TOTAL - (n - k);
+    uint64_t scale = rest ? (target << 34) / rest : 0;
+    uint32_t used = 0, best = n, best_f = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (f[i] == 0) continue;
+        if (f[i] > best_f) best_f = f[i], best = i;
+        f[i] = 1 + (uint32_t)(((uint64_t)(f[i] - 1) * scale) >> 34);
+        used += f[i];
+    }
+    if (best < n) f[best] += HLZ_FREQ_TOTAL - used; /* (every entry a candidate: nothing is left) */
+}
+
+void hlz_token_mix_from_logits(const float *logits, uint32_t n, int32_t token, const int32_t *cand, size_t k,
+                               uint32_t *scratch, hlz_token_mix *out)
+{
+    hlz_freq_from_logits(logits, n, scratch);
+    bool is_cand = false;
+    for (size_t j = 0; j < HLZ_TABLE_CANDIDATES; j++) {
+        out->fc[j] = j < k ? scratch[cand[j]] : 0;
+        is_cand |= j < k && cand[j] == token;
+    }
+    hlz_freq_exclude(scratch, n, cand, k);
+    uint32_t c = 0;
+    for (int32_t i = 0; i < token; i++) c += scratch[i];
+    out->cum = is_cand ? 0 : c;
+    out->freq = is_cand ? 0 : scratch[token];
+}
+
 double hlz_token_stats_bits(const hlz_token_stats *s)
 {
     return (hlz_det_log(s->sum) - ((double)s->logit - (double)s->max)) / 0.69314718055994530942;

@@ -61,6 +61,30 @@ typedef struct hlz_token_found {
 void hlz_token_find_from_logits(const float *logits, uint32_t n_vocab, uint32_t slot, uint32_t *scratch,
                                 hlz_token_found *out);
 
+/* The hybrid coder (hybrid.h) guesses up to HLZ_TABLE_CANDIDATES tokens
+ * before it codes from the table. hlz_freq_exclude removes them from a
+ * table and rescales the rest to HLZ_FREQ_TOTAL: with R the sum of the
+ * removed entries and k their number, M = floor(((2^28 - (n - k)) << 34) /
+ * (2^28 - R - (n - k))) (0 when that is 0), g_i = 1 + ((f_i - 1) * M >> 34)
+ * in 64-bit wrapping arithmetic for the others, 0 for the candidates, and
+ * what is left of 2^28 goes to the first other token of the largest f_i.
+ * cand holds k distinct tokens. */
+#define HLZ_TABLE_CANDIDATES 4
+void hlz_freq_exclude(uint32_t *freq, uint32_t n_vocab, const int32_t *cand, size_t k);
+
+/* What the hybrid encoder reads of one position's table (hlz_hybrid_encode_mix):
+ * the table's frequency of each candidate (0 past k), and the token's
+ * interval in the table without them (freq 0 when the token is one). */
+typedef struct hlz_token_mix {
+    uint32_t fc[HLZ_TABLE_CANDIDATES];
+    uint32_t cum, freq;
+} hlz_token_mix;
+
+/* Fills *out for `token` and the candidates cand[0..k-1] (k <= 4, distinct);
+ * `scratch` holds n_vocab entries. */
+void hlz_token_mix_from_logits(const float *logits, uint32_t n_vocab, int32_t token, const int32_t *cand, size_t k,
+                               uint32_t *scratch, hlz_token_mix *out);
+
 /* ---- rANS: 64-bit state, 32-bit words ------------------------------------
  * The encoder takes symbols in reverse order and writes words downwards from
  * the end of its buffer; the stream is the 8-byte final state then the words,

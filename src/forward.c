@@ -216,11 +216,28 @@ done:
     return st;
 }
 
-/* hlz_model_eval_batch, with `next` its statistics variant, with `slots` its search variant. */
+/* The number of candidates in a row of HLZ_TABLE_CANDIDATES (distinct
+ * tokens, then -1s), or -1 when the row is not like that. */
+static int candidate_count(const int32_t *c, uint32_t n_vocab)
+{
+    int k = 0;
+    while (k < HLZ_TABLE_CANDIDATES && c[k] >= 0) {
+        if ((uint32_t)c[k] >= n_vocab) return -1;
+        for (int j = 0; j < k; j++)
+            if (c[j] == c[k]) return -1;
+        k++;
+    }
+    for (int j = k; j < HLZ_TABLE_CANDIDATES; j++)
+        if (c[j] != -1) return -1;
+    return k;
+}
+
+/* hlz_model_eval_batch, with `next` its statistics variant (and with
+ * `cands` those of the hybrid encoder), with `slots` its search variant. */
 static hlz_status eval_batch(hlz_model *m, hlz_session *const *sessions, const int32_t *const *tokens,
                              const size_t *counts, size_t n_seq, float *logits, const int32_t *next,
-                             hlz_token_stats *stats, const uint32_t *slots, hlz_token_found *found,
-                             hlz_error *error)
+                             hlz_token_stats *stats, const int32_t *cands, hlz_token_mix *mix,
+                             const uint32_t *slots, hlz_token_found *found, hlz_error *error)
 {
     size_t n = 0;
     for (size_t i = 0; i < n_seq; i++) {
@@ -240,6 +257,9 @@ static hlz_status eval_batch(hlz_model *m, hlz_session *const *sessions, const i
         if (next[t] >= 0 && (uint32_t)next[t] >= m->config.n_vocab)
             return hlz_fail(error, HLZ_ERR_PARAM, "token id %d is outside the vocabulary (%u)", (int)next[t],
                             (unsigned)m->config.n_vocab);
+    for (size_t t = 0; cands && t < n; t++)
+        if (next[t] >= 0 && candidate_count(cands + t * HLZ_TABLE_CANDIDATES, m->config.n_vocab) < 0)
+            return hlz_fail(error, HLZ_ERR_PARAM, "row %zu: candidates must be distinct tokens, then -1", t);
     for (size_t i = 0; slots && i < n_seq; i++)
         if (counts[i] == 0) return hlz_fail(error, HLZ_ERR_PARAM, "a sequence without tokens has nothing to search");
     if (n == 0) return HLZ_OK;
@@ -264,14 +284,21 @@ static hlz_status eval_batch(hlz_model *m, hlz_session *const *sessions, const i
     hlz_status st;
     uint32_t nv = m->config.n_vocab;
     if (next && m->cuda) {
-        st = hlz_cuda_forward_stats(m, place, flat, n, next, stats, error);
+        st = hlz_cuda_forward_stats(m, place, flat, n, next, stats, cands, mix, error);
     } else if (slots && m->cuda) {
         st = hlz_cuda_forward_find(m, place, flat, n, last, slots, n_seq, found, error);
     } else {
         st = m->cuda ? hlz_cuda_forward(m, place, flat, n, derived ? rows : logits, error)
                      : forward(m, place, flat, n, derived ? rows : logits, error);
         for (size_t t = 0; next && st == HLZ_OK && t < n; t++)
-            if (next[t] >= 0) hlz_token_stats_from_logits(rows + t * nv, nv, next[t], scratch, &stats[t]);
+            if (next[t] >= 0) {
+                hlz_token_stats_from_logits(rows + t * nv, nv, next[t], scratch, &stats[t]);
+                if (cands) {
+                    const int32_t *c = cands + t * HLZ_TABLE_CANDIDATES;
+                    hlz_token_mix_from_logits(rows + t * nv, nv, next[t], c, (size_t)candidate_count(c, nv), scratch,
+                                              &mix[t]);
+                }
+            }
         for (size_t i = 0; slots && st == HLZ_OK && i < n_seq; i++)
             hlz_token_find_from_logits(rows + (size_t)last[i] * nv, nv, slots[i], scratch, &found[i]);
     }
@@ -284,21 +311,29 @@ static hlz_status eval_batch(hlz_model *m, hlz_session *const *sessions, const i
 hlz_status hlz_model_eval_batch(hlz_model *m, hlz_session *const *sessions, const int32_t *const *tokens,
                                 const size_t *counts, size_t n_seq, float *logits, hlz_error *error)
 {
-    return eval_batch(m, sessions, tokens, counts, n_seq, logits, NULL, NULL, NULL, NULL, error);
+    return eval_batch(m, sessions, tokens, counts, n_seq, logits, NULL, NULL, NULL, NULL, NULL, NULL, error);
 }
 
 hlz_status hlz_model_eval_batch_stats(hlz_model *m, hlz_session *const *sessions, const int32_t *const *tokens,
                                       const size_t *counts, size_t n_seq, const int32_t *next,
                                       hlz_token_stats *stats, hlz_error *error)
 {
-    return eval_batch(m, sessions, tokens, counts, n_seq, NULL, next, stats, NULL, NULL, error);
+    return eval_batch(m, sessions, tokens, counts, n_seq, NULL, next, stats, NULL, NULL, NULL, NULL, error);
+}
+
+hlz_status hlz_model_eval_batch_stats_mix(hlz_model *m, hlz_session *const *sessions, const int32_t *const *tokens,
+                                          const size_t *counts, size_t n_seq, const int32_t *next,
+                                          const int32_t *cands, hlz_token_stats *stats, hlz_token_mix *mix,
+                                          hlz_error *error)
+{
+    return eval_batch(m, sessions, tokens, counts, n_seq, NULL, next, stats, cands, mix, NULL, NULL, error);
 }
 
 hlz_status hlz_model_eval_batch_find(hlz_model *m, hlz_session *const *sessions, const int32_t *const *tokens,
                                      const size_t *counts, size_t n_seq, const uint32_t *slots,
                                      hlz_token_found *found, hlz_error *error)
 {
-    return eval_batch(m, sessions, tokens, counts, n_seq, NULL, NULL, NULL, slots, found, error);
+    return eval_batch(m, sessions, tokens, counts, n_seq, NULL, NULL, NULL, NULL, NULL, slots, found, error);
 }
 
 hlz_status hlz_model_eval(hlz_model *m, hlz_session *s, const int32_t *tokens, size_t n, float *logits,

@@ -330,31 +330,13 @@ static void learn_token(hlz_hybrid *h, int32_t token)
     h->match_table[slot] = (uint32_t)h->n;
 }
 
-/* The model's table without the candidates, scaled back to HLZ_FREQ_TOTAL:
- * g = 1 + ((f - 1) * M >> 34) for the others, 0 for the candidates, and what
- * is left to the first most likely other token. */
-static void exclude(const hlz_hybrid *h, uint32_t *f)
-{
-    uint32_t n = h->n_vocab, k = (uint32_t)h->n_cand;
-    uint64_t removed = 0;
-    for (size_t j = 0; j < h->n_cand; j++) removed += f[h->cand[j]], f[h->cand[j]] = 0;
-    uint64_t rest = HLZ_FREQ_TOTAL - removed - (n - k); /* sum of (f - 1) over the others */
-    uint64_t target = HLZ_FREQ_TOTAL - (n - k);
-    uint64_t scale = rest ? (target << 34) / rest : 0;
-    uint32_t used = 0, best = n, best_f = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        if (f[i] == 0) continue;
-        if (f[i] > best_f) best_f = f[i], best = i;
-        f[i] = 1 + (uint32_t)(((uint64_t)(f[i] - 1) * scale) >> 34);
-        used += f[i];
-    }
-    f[best] += HLZ_FREQ_TOTAL - used;
-}
+/* The model's table without the candidates (entropy.h hlz_freq_exclude). */
+static void exclude(const hlz_hybrid *h, uint32_t *f) { hlz_freq_exclude(f, h->n_vocab, h->cand, h->n_cand); }
 
 /* The model's probability of candidate j given that the earlier ones were wrong. */
-static uint32_t model_p16(const uint32_t *f, uint32_t c, uint64_t remaining)
+static uint32_t model_p16(uint32_t fc, uint64_t remaining)
 {
-    uint64_t p = ((uint64_t)f[c] << 16) / remaining;
+    uint64_t p = ((uint64_t)fc << 16) / remaining;
     return p < 1 ? 1 : p > 65535 ? 65535 : (uint32_t)p;
 }
 
@@ -372,7 +354,7 @@ size_t hlz_hybrid_encode(hlz_hybrid *h, uint32_t *f, int32_t token, hlz_symbol *
         uint64_t remaining = HLZ_FREQ_TOTAL;
         for (size_t j = 0; j < h->n_cand; j++) {
             decision q;
-            decide(h, j, model_p16(f, (uint32_t)h->cand[j], remaining), &q);
+            decide(h, j, model_p16(f[h->cand[j]], remaining), &q);
             int y = h->cand[j] == token;
             sym[k++] = decision_symbol(q.p16, y);
             learn_decision(h, &q, y);
@@ -392,6 +374,46 @@ size_t hlz_hybrid_encode(hlz_hybrid *h, uint32_t *f, int32_t token, hlz_symbol *
     return k;
 }
 
+void hlz_hybrid_candidates(hlz_hybrid *h, int32_t token, int32_t *cand)
+{
+    size_t k = 0;
+    if (h->parts) {
+        predict(h);
+        for (; k < h->n_cand; k++) cand[k] = h->cand[k];
+    }
+    for (; k < HLZ_HYBRID_CANDIDATES; k++) cand[k] = -1;
+    if (h->parts) learn_token(h, token);
+    else h->n++;
+}
+
+size_t hlz_hybrid_encode_mix(hlz_hybrid *h, const int32_t *cand, const hlz_token_mix *m, int32_t token, hlz_symbol *sym)
+{
+    size_t k = 0;
+    if (h->parts) {
+        predict(h);
+        for (size_t j = 0; j < HLZ_HYBRID_CANDIDATES; j++)
+            if (cand[j] != (j < h->n_cand ? h->cand[j] : -1)) return 0; /* not the guesses these figures are for */
+        uint64_t remaining = HLZ_FREQ_TOTAL;
+        for (size_t j = 0; j < h->n_cand; j++) {
+            decision q;
+            decide(h, j, model_p16(m->fc[j], remaining), &q);
+            int y = h->cand[j] == token;
+            sym[k++] = decision_symbol(q.p16, y);
+            learn_decision(h, &q, y);
+            if (y) {
+                learn_token(h, token);
+                return k;
+            }
+            remaining -= m->fc[j];
+        }
+    }
+    if (m->freq == 0) return 0; /* the token was said to be a candidate */
+    sym[k++] = (hlz_symbol){m->cum, m->freq};
+    if (h->parts) learn_token(h, token);
+    else h->n++;
+    return k;
+}
+
 hlz_status hlz_hybrid_decode(hlz_hybrid *h, uint32_t *f, hlz_rans_decoder *d, int32_t *token, hlz_error *e)
 {
     if (h->n >= h->cap) return hlz_fail(e, HLZ_ERR_CORRUPT, "hybrid data holds more tokens than its header");
@@ -401,7 +423,7 @@ hlz_status hlz_hybrid_decode(hlz_hybrid *h, uint32_t *f, hlz_rans_decoder *d, in
         uint64_t remaining = HLZ_FREQ_TOTAL;
         for (size_t j = 0; j < h->n_cand; j++) {
             decision q;
-            decide(h, j, model_p16(f, (uint32_t)h->cand[j], remaining), &q);
+            decide(h, j, model_p16(f[h->cand[j]], remaining), &q);
             uint32_t one = q.p16 << (HLZ_FREQ_BITS - 16);
             int y = hlz_rans_slot(d) < one;
             hlz_symbol s = decision_symbol(q.p16, y);

@@ -26,7 +26,7 @@
 /* The parts (HLZ_MIX_* in hlz.h) are a bit mask stored in the payload; the
  * mixer is on whenever any is. */
 
-#define HLZ_HYBRID_CANDIDATES 4                          /* decisions per token at most */
+#define HLZ_HYBRID_CANDIDATES HLZ_TABLE_CANDIDATES       /* decisions per token at most (4) */
 #define HLZ_HYBRID_SYMBOLS (HLZ_HYBRID_CANDIDATES + 1)   /* rANS symbols per token at most */
 
 typedef struct hlz_hybrid hlz_hybrid;
@@ -47,6 +47,17 @@ void hlz_hybrid_free(hlz_hybrid *h);
  * coding order, into sym[HLZ_HYBRID_SYMBOLS]; returns how many. Then learns
  * the token. At most n_tokens calls. */
 size_t hlz_hybrid_encode(hlz_hybrid *h, uint32_t *freq, int32_t token, hlz_symbol *sym);
+
+/* The encoder in two passes, for a model that gives only a few figures per
+ * position (the GPU): first, on a state of its own, the guesses for each
+ * token in order: cand[HLZ_HYBRID_CANDIDATES] gets them (-1 past the last),
+ * then the state learns the token. Then, on a fresh state, in the same order,
+ * the symbols of hlz_hybrid_encode from the figures of the position's table
+ * (entropy.h hlz_token_mix, made for those guesses): the same symbols.
+ * Returns 0 when cand is not what this state guesses, or m does not fit. */
+void hlz_hybrid_candidates(hlz_hybrid *h, int32_t token, int32_t *cand);
+size_t hlz_hybrid_encode_mix(hlz_hybrid *h, const int32_t *cand, const hlz_token_mix *m, int32_t token,
+                             hlz_symbol *sym);
 
 /* Decoder: the same walk, reading the symbols from d. HLZ_ERR_CORRUPT when
  * the stream runs out or n_tokens would be exceeded. */

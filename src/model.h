@@ -97,6 +97,15 @@ hlz_status hlz_model_eval_batch_stats(hlz_model *model, hlz_session *const *sess
                                       const size_t *counts, size_t n_seq, const int32_t *next,
                                       struct hlz_token_stats *stats, hlz_error *error);
 
+/* The same for the hybrid encoder: cands holds HLZ_TABLE_CANDIDATES guesses
+ * per row (distinct tokens, then -1s; entropy.h), and mix[t] gets what
+ * hlz_token_mix_from_logits gives for next[t] and those guesses. */
+struct hlz_token_mix;
+hlz_status hlz_model_eval_batch_stats_mix(hlz_model *model, hlz_session *const *sessions,
+                                          const int32_t *const *tokens, const size_t *counts, size_t n_seq,
+                                          const int32_t *next, const int32_t *cands, struct hlz_token_stats *stats,
+                                          struct hlz_token_mix *mix, hlz_error *error);
+
 /* hlz_model_eval_batch for the llm decoder: instead of logits, for each
  * sequence i the token whose interval of the table after its last token
  * holds slots[i], with that interval (entropy.h hlz_token_found; every

@@ -826,8 +826,82 @@ __device__ static unsigned long long d_weight_scale(const float *l, uint32_t nv,
     return total ? ((unsigned long long)(HLZ_FREQ_TOTAL - nv) << 34) / total : 0;
 }
 
+/* f_i of the table (entropy.c hlz_freq_from_logits): the entry's share of
+ * the weights, plus what is left for the first most likely entry. */
+__device__ static uint32_t d_freq_entry(const float *l, uint32_t i, float m2, const uint64_t *w,
+                                        unsigned long long scale, uint32_t best, uint32_t extra)
+{
+    uint32_t k = d_logit_step(l[i], m2);
+    unsigned long long wi = k < HLZ_LOGIT_KMAX ? w[k] : 0;
+    return 1 + (uint32_t)((wi * scale) >> 34) + (i == best ? extra : 0);
+}
+
+/* The hybrid encoder's figures of one row (entropy.c hlz_token_mix_from_logits,
+ * hlz_freq_exclude), by the whole block: the candidates' frequencies, then
+ * the excluded table's sums and its first largest entry by reductions of
+ * fixed shape (integers, ties to the lower index). */
+__device__ static void token_mix(const float *l, uint32_t nv, float m2, const uint64_t *w, unsigned long long scale,
+                                 uint32_t best, uint32_t extra, int32_t tok, const int32_t *cand, hlz_token_mix *out)
+{
+    __shared__ uint32_t s_f[ST_THREADS], s_b[ST_THREADS], s_used2[ST_THREADS], s_cum2[ST_THREADS];
+    __shared__ unsigned long long s_scale2;
+    unsigned tid = threadIdx.x;
+    int32_t cr[HLZ_TABLE_CANDIDATES];
+    uint32_t k = 0;
+    for (int j = 0; j < HLZ_TABLE_CANDIDATES; j++) cr[j] = cand[j];
+    while (k < HLZ_TABLE_CANDIDATES && cr[k] >= 0) k++;
+    if (tid == 0) {
+        unsigned long long removed = 0;
+        for (uint32_t j = 0; j < HLZ_TABLE_CANDIDATES; j++) {
+            uint32_t f = j < k ? d_freq_entry(l, (uint32_t)cr[j], m2, w, scale, best, extra) : 0;
+            out->fc[j] = f;
+            removed += f;
+        }
+        unsigned long long rest = HLZ_FREQ_TOTAL - removed - (nv - k), target = HLZ_FREQ_TOTAL - (nv - k);
+        s_scale2 = rest ? (target << 34) / rest : 0;
+    }
+    __syncthreads();
+    unsigned long long scale2 = s_scale2;
+    uint32_t used = 0, cum = 0, bf = 0, bi = 0xffffffffu;
+    for (uint32_t i = tid; i < nv; i += ST_THREADS) {
+        bool skip = false;
+#pragma unroll
+        for (uint32_t j = 0; j < HLZ_TABLE_CANDIDATES; j++) skip |= j < k && (uint32_t)cr[j] == i;
+        if (skip) continue;
+        uint32_t f = d_freq_entry(l, i, m2, w, scale, best, extra);
+        if (f > bf) bf = f, bi = i; /* i grows: the first of the largest */
+        uint32_t g = 1 + (uint32_t)(((unsigned long long)(f - 1) * scale2) >> 34);
+        used += g;
+        if (i < (uint32_t)tok) cum += g;
+    }
+    s_f[tid] = bf, s_b[tid] = bi, s_used2[tid] = used, s_cum2[tid] = cum;
+    __syncthreads();
+    for (unsigned off = ST_THREADS / 2; off > 0; off >>= 1) {
+        if (tid < off) {
+            s_used2[tid] += s_used2[tid + off], s_cum2[tid] += s_cum2[tid + off];
+            uint32_t of = s_f[tid + off], ob = s_b[tid + off];
+            if (of > s_f[tid] || (of == s_f[tid] && ob < s_b[tid])) s_f[tid] = of, s_b[tid] = ob;
+        }
+        __syncthreads();
+    }
+    if (tid == 0) {
+        bool is_cand = false;
+        for (uint32_t j = 0; j < k; j++) is_cand |= cr[j] == tok;
+        uint32_t extra2 = HLZ_FREQ_TOTAL - s_used2[0], b2 = s_b[0];
+        if (is_cand) {
+            out->cum = 0, out->freq = 0;
+        } else {
+            uint32_t f = d_freq_entry(l, (uint32_t)tok, m2, w, scale, best, extra);
+            out->freq = 1 + (uint32_t)(((unsigned long long)(f - 1) * scale2) >> 34) + (b2 == (uint32_t)tok ? extra2 : 0);
+            out->cum = s_cum2[0] + (b2 < (uint32_t)tok ? extra2 : 0);
+        }
+    }
+    __syncthreads();
+}
+
 __global__ static void __launch_bounds__(ST_THREADS)
-k_token_stats(float *logits, uint32_t nv, const int32_t *next, const uint64_t *w, hlz_token_stats *out)
+k_token_stats(float *logits, uint32_t nv, const int32_t *next, const uint64_t *w, hlz_token_stats *out,
+              const int32_t *cands, hlz_token_mix *mix)
 {
     __shared__ float s_v[ST_THREADS], s_v2[ST_THREADS];
     __shared__ uint32_t s_i[ST_THREADS], s_i2[ST_THREADS];
@@ -878,14 +952,17 @@ k_token_stats(float *logits, uint32_t nv, const int32_t *next, const uint64_t *w
         if (tid < off) s_used[tid] += s_used[tid + off], s_cum[tid] += s_cum[tid + off];
         __syncthreads();
     }
+    __shared__ uint32_t s_extra;
     if (tid == 0) {
         uint32_t extra = HLZ_FREQ_TOTAL - s_used[0];
+        s_extra = extra;
         if (best == (uint32_t)tok) out[row].freq += extra;
         out[row].cum = s_cum[0] + (best < (uint32_t)tok ? extra : 0);
         out[row].max = m1;
         out[row].logit = l[tok];
     }
     __syncthreads();
+    if (cands) token_mix(l, nv, m2, w, scale, best, s_extra, tok, cands + row * HLZ_TABLE_CANDIDATES, &mix[row]);
     /* 4. The exponentials (k_exp_sums adds them). */
     for (uint32_t i = tid; i < nv; i += ST_THREADS) l[i] = d_expf(__fsub_rn(l[i], m1));
 }
@@ -1382,7 +1459,7 @@ static void *carve(char **at, size_t bytes)
 
 static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_token_place *place,
                                  const int32_t *tokens, size_t n, float *out, const int32_t *next,
-                                 hlz_token_stats *stats, const uint32_t *rows, const uint32_t *slots, size_t n_find,
+                                 hlz_token_stats *stats, const int32_t *cands, hlz_token_mix *mix, const uint32_t *rows, const uint32_t *slots, size_t n_find,
                                  hlz_token_found *found, const unsigned long long *t_start, hlz_error *e)
 {
     bool want = out || stats || found; /* the logits, on the device */
@@ -1397,7 +1474,8 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
                       n * c->n_ff * 4, n * c->n_ff * 4, n * (hlz_pad32(widest) / HLZ_QBLOCK) * sizeof(hlz_q8_block) + 256,
                       jobs * stride * 4, n * sizeof(dev_place), n * 4, want ? n * (size_t)c->n_vocab * 4 : 0,
                       stats ? n * 4 : 0, stats ? n * sizeof *stats : 0, found ? n_find * 8 : 0,
-                      found ? n_find * sizeof *found : 0, n * 4};
+                      found ? n_find * sizeof *found : 0, n * 4, cands ? n * HLZ_TABLE_CANDIDATES * 4 : 0,
+                      cands ? n * sizeof *mix : 0};
     size_t need = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) need += (sizes[i] + 255) / 256 * 256;
     if (need > g->work_size) {
@@ -1429,6 +1507,8 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
     uint32_t *drows = (uint32_t *)carve(&at, sizes[15]), *dslots = drows + n_find;
     hlz_token_found *dfound = (hlz_token_found *)carve(&at, sizes[16]);
     int32_t *dtokens = (int32_t *)carve(&at, sizes[17]);
+    int32_t *dcands = (int32_t *)carve(&at, sizes[18]);
+    hlz_token_mix *dmix = (hlz_token_mix *)carve(&at, sizes[19]);
 
     /* Host side: the embedding rows, the places and the positions. */
     float *hx = (float *)malloc(g->embd ? 4 : n * dim * 4);
@@ -1455,6 +1535,7 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
         if (err == cudaSuccess) err = cudaMemcpy(dpos, hpos, n * 4, cudaMemcpyHostToDevice);
         if (err == cudaSuccess && stats) err = cudaMemcpy(dnext, next, n * 4, cudaMemcpyHostToDevice);
         if (err == cudaSuccess && stats) err = cudaMemset(dstats, 0, n * sizeof *stats);
+        if (err == cudaSuccess && cands) err = cudaMemcpy(dcands, cands, n * HLZ_TABLE_CANDIDATES * 4, cudaMemcpyHostToDevice);
         if (err == cudaSuccess && found) err = cudaMemcpy(drows, rows, n_find * 4, cudaMemcpyHostToDevice);
         if (err == cudaSuccess && found) err = cudaMemcpy(dslots, slots, n_find * 4, cudaMemcpyHostToDevice);
     }
@@ -1518,7 +1599,8 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
     }
     prof_mark(P_TABLES);
     if (stats) {
-        k_token_stats<<<(unsigned)n, ST_THREADS>>>(logits, c->n_vocab, dnext, g->logit_w, dstats);
+        k_token_stats<<<(unsigned)n, ST_THREADS>>>(logits, c->n_vocab, dnext, g->logit_w, dstats, cands ? dcands : NULL,
+                                                   dmix);
         k_exp_sums<<<grid_for(n, ES_ROWS), ES_ROWS>>>(logits, c->n_vocab, dnext, n, dstats);
     }
     if (found && n_find) k_token_find<<<(unsigned)n_find, ST_THREADS>>>(logits, c->n_vocab, drows, dslots, g->logit_w, dfound);
@@ -1529,17 +1611,20 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
     unsigned long long t_copy = now_ns();
     if (err == cudaSuccess && out) err = cudaMemcpy(out, logits, n * (size_t)c->n_vocab * 4, cudaMemcpyDeviceToHost);
     if (err == cudaSuccess && stats) err = cudaMemcpy(stats, dstats, n * sizeof *stats, cudaMemcpyDeviceToHost);
+    if (err == cudaSuccess && cands) err = cudaMemcpy(mix, dmix, n * sizeof *mix, cudaMemcpyDeviceToHost);
     if (err == cudaSuccess && found) err = cudaMemcpy(found, dfound, n_find * sizeof *found, cudaMemcpyDeviceToHost);
     if (err != cudaSuccess) return cuda_fail(e, err, "evaluating a batch");
     unsigned long long t_end = now_ns();
     timing.calls++, timing.tokens += n;
-    timing.logit_bytes += out ? n * (size_t)c->n_vocab * 4 : stats ? n * sizeof *stats : found ? n_find * sizeof *found : 0;
+    timing.logit_bytes += out ? n * (size_t)c->n_vocab * 4 : stats ? n * (sizeof *stats + (cands ? sizeof *mix : 0))
+                          : found ? n_find * sizeof *found : 0;
     timing.prepare_ns += t_kernels - *t_start, timing.kernel_ns += t_copy - t_kernels, timing.copy_ns += t_end - t_copy;
     return HLZ_OK;
 }
 
 static hlz_status forward_any(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
-                              float *out, const int32_t *next, hlz_token_stats *stats, const uint32_t *rows,
+                              float *out, const int32_t *next, hlz_token_stats *stats, const int32_t *cands,
+                              hlz_token_mix *mix, const uint32_t *rows,
                               const uint32_t *slots, size_t n_find, hlz_token_found *found, hlz_error *e)
 {
     hlz_cuda_model *g = m->cuda;
@@ -1550,7 +1635,7 @@ static hlz_status forward_any(hlz_model *m, const hlz_token_place *place, const 
     pthread_mutex_lock(&g->lock);
     unsigned long long t1 = now_ns();
     timing.wait_ns += t1 - t0; /* under the lock, like the other sums */
-    hlz_status st = forward_locked(m, g, place, tokens, n, out, next, stats, rows, slots, n_find, found, &t1, e);
+    hlz_status st = forward_locked(m, g, place, tokens, n, out, next, stats, cands, mix, rows, slots, n_find, found, &t1, e);
     pthread_mutex_unlock(&g->lock);
     return st;
 }
@@ -1558,20 +1643,21 @@ static hlz_status forward_any(hlz_model *m, const hlz_token_place *place, const 
 extern "C" hlz_status hlz_cuda_forward(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
                                        float *out, hlz_error *e)
 {
-    return forward_any(m, place, tokens, n, out, NULL, NULL, NULL, NULL, 0, NULL, e);
+    return forward_any(m, place, tokens, n, out, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, e);
 }
 
 extern "C" hlz_status hlz_cuda_forward_stats(hlz_model *m, const hlz_token_place *place, const int32_t *tokens,
-                                             size_t n, const int32_t *next, hlz_token_stats *stats, hlz_error *e)
+                                             size_t n, const int32_t *next, hlz_token_stats *stats,
+                                             const int32_t *cands, hlz_token_mix *mix, hlz_error *e)
 {
-    return forward_any(m, place, tokens, n, NULL, next, stats, NULL, NULL, 0, NULL, e);
+    return forward_any(m, place, tokens, n, NULL, next, stats, cands, mix, NULL, NULL, 0, NULL, e);
 }
 
 extern "C" hlz_status hlz_cuda_forward_find(hlz_model *m, const hlz_token_place *place, const int32_t *tokens,
                                             size_t n, const uint32_t *rows, const uint32_t *slots, size_t n_find,
                                             hlz_token_found *found, hlz_error *e)
 {
-    return forward_any(m, place, tokens, n, NULL, NULL, NULL, rows, slots, n_find, found, e);
+    return forward_any(m, place, tokens, n, NULL, NULL, NULL, NULL, NULL, rows, slots, n_find, found, e);
 }
 
 /* ---- single kernels for the check program --------------------------------------- */
@@ -1774,9 +1860,31 @@ extern "C" int hlz_cuda_test_token_stats(const float *logits, size_t n_rows, uin
     hlz_token_stats *ds = (hlz_token_stats *)dev_in(&b, NULL, n_rows * sizeof *stats);
     if (b.err == cudaSuccess) b.err = cudaMemset(ds, 0, n_rows * sizeof *stats);
     if (b.err == cudaSuccess) {
-        k_token_stats<<<(unsigned)n_rows, ST_THREADS>>>(dl, n_vocab, dn, dw, ds);
+        k_token_stats<<<(unsigned)n_rows, ST_THREADS>>>(dl, n_vocab, dn, dw, ds, NULL, NULL);
         k_exp_sums<<<grid_for(n_rows, ES_ROWS), ES_ROWS>>>(dl, n_vocab, dn, n_rows, ds);
     }
+    return dev_out(&b, stats, ds, n_rows * sizeof *stats);
+}
+
+extern "C" int hlz_cuda_test_token_mix(const float *logits, size_t n_rows, uint32_t n_vocab, const int32_t *next,
+                                       const int32_t *cands, hlz_token_stats *stats, hlz_token_mix *mix)
+{
+    dev_bufs b = {};
+    float *dl = (float *)dev_in(&b, logits, n_rows * n_vocab * 4);
+    int32_t *dn = (int32_t *)dev_in(&b, next, n_rows * 4);
+    int32_t *dc = (int32_t *)dev_in(&b, cands, n_rows * HLZ_TABLE_CANDIDATES * 4);
+    uint64_t *dw = (uint64_t *)dev_in(&b, hlz_logit_weights(), HLZ_LOGIT_KMAX * sizeof(uint64_t));
+    hlz_token_stats *ds = (hlz_token_stats *)dev_in(&b, NULL, n_rows * sizeof *stats);
+    hlz_token_mix *dm = (hlz_token_mix *)dev_in(&b, NULL, n_rows * sizeof *mix);
+    if (b.err == cudaSuccess) b.err = cudaMemset(ds, 0, n_rows * sizeof *stats);
+    if (b.err == cudaSuccess) b.err = cudaMemset(dm, 0, n_rows * sizeof *mix);
+    if (b.err == cudaSuccess) {
+        k_token_stats<<<(unsigned)n_rows, ST_THREADS>>>(dl, n_vocab, dn, dw, ds, dc, dm);
+        k_exp_sums<<<grid_for(n_rows, ES_ROWS), ES_ROWS>>>(dl, n_vocab, dn, n_rows, ds);
+    }
+    if (b.err == cudaSuccess) b.err = cudaGetLastError();
+    if (b.err == cudaSuccess) b.err = cudaDeviceSynchronize();
+    if (b.err == cudaSuccess) b.err = cudaMemcpy(mix, dm, n_rows * sizeof *mix, cudaMemcpyDeviceToHost);
     return dev_out(&b, stats, ds, n_rows * sizeof *stats);
 }
 

@@ -314,6 +314,31 @@ static void check_token_stats(void)
                       "max %a logit %a sum %a",
                       nv, r, next[r], ref[r].cum, ref[r].freq, (double)ref[r].max, (double)ref[r].logit, ref[r].sum,
                       gpu[r].cum, gpu[r].freq, (double)gpu[r].max, (double)gpu[r].logit, gpu[r].sum);
+        /* With the hybrid encoder's guesses: none, some holding the token, the table's best, the last entry. */
+        int32_t cands[ROWS * HLZ_TABLE_CANDIDATES];
+        hlz_token_mix mref[ROWS], mgpu[ROWS];
+        for (int r = 0; r < ROWS; r++) {
+            int32_t *c = cands + r * HLZ_TABLE_CANDIDATES;
+            size_t k = nv < 4 ? nv : (size_t)(r % 5);
+            for (size_t j = 0; j < HLZ_TABLE_CANDIDATES; j++) c[j] = -1;
+            for (size_t j = 0; j < k; j++) {
+                int32_t x = j == 0 && r % 2 && next[r] >= 0 ? next[r] : j == 1 ? (int32_t)(nv - 1) : j == 2 ? 0
+                            : (int32_t)(test_rand(&seed) % nv);
+                for (size_t i = 0; i < j; i++)
+                    if (c[i] == x) x = -1;
+                if (x < 0) break;
+                c[j] = x;
+            }
+            size_t kk = 0;
+            while (kk < HLZ_TABLE_CANDIDATES && c[kk] >= 0) kk++;
+            if (next[r] >= 0) hlz_token_mix_from_logits(l + (size_t)r * nv, nv, next[r], c, kk, scratch, &mref[r]);
+        }
+        CHECK(hlz_cuda_test_token_mix(l, ROWS, nv, next, cands, gpu, mgpu) == 0);
+        for (int r = 0; r < ROWS; r++)
+            CHECK_MSG(next[r] < 0 || (same_stats(&ref[r], &gpu[r]) && memcmp(&mref[r], &mgpu[r], sizeof mref[r]) == 0),
+                      "token mix vocab %u row %d token %d: cpu fc %u %u %u %u [%u, +%u), gpu fc %u %u %u %u [%u, +%u)", nv,
+                      r, next[r], mref[r].fc[0], mref[r].fc[1], mref[r].fc[2], mref[r].fc[3], mref[r].cum, mref[r].freq,
+                      mgpu[r].fc[0], mgpu[r].fc[1], mgpu[r].fc[2], mgpu[r].fc[3], mgpu[r].cum, mgpu[r].freq);
         free(l), free(scratch);
     }
 }
@@ -430,6 +455,25 @@ static void check_model(const char *label, hlz_model *cpu, hlz_model *gpu)
         CHECK_MSG(same_stats(&want, &st[t]), "%s: token statistics of row %zu differ (cum %u/%u freq %u/%u sum %a/%a)",
                   label, t, want.cum, st[t].cum, want.freq, st[t].freq, want.sum, st[t].sum);
         if (test_case_failed) break;
+    }
+    /* The same with the hybrid encoder's guesses (hlz_model_eval_batch_stats_mix). */
+    {
+        int32_t *cands = malloc(n * HLZ_TABLE_CANDIDATES * sizeof *cands);
+        hlz_token_mix *mix = malloc(n * sizeof *mix), mwant;
+        for (size_t t = 0; t < n; t++)
+            for (size_t j = 0; j < HLZ_TABLE_CANDIDATES; j++)
+                cands[t * HLZ_TABLE_CANDIDATES + j] = j < t % 5 ? (int32_t)((t * 7 + j * 131) % nv) : -1;
+        ss->n_past = 0;
+        CHECK_MSG(hlz_model_eval_batch_stats_mix(gpu, &ss, &all, &n, 1, next, cands, st, mix, &e) == HLZ_OK, "%s",
+                  e.message);
+        for (size_t t = 0; t < n; t++) {
+            if (next[t] < 0) continue;
+            const int32_t *c = cands + t * HLZ_TABLE_CANDIDATES;
+            hlz_token_mix_from_logits(ref + t * nv, nv, next[t], c, t % 5, scratch, &mwant);
+            CHECK_MSG(memcmp(&mwant, &mix[t], sizeof mwant) == 0, "%s: hybrid figures of row %zu differ", label, t);
+            if (test_case_failed) break;
+        }
+        free(cands), free(mix);
     }
     hlz_session_free(ss);
     /* Token searches (hlz_model_eval_batch_find, the decoder's GPU path): 3

@@ -189,8 +189,8 @@ static void grouped_windows(void)
         CHECK_MSG(hlz_llm_create(m, &ps[p], &llm, &e) == HLZ_OK, "%s", e.message);
         static const uint32_t groups[] = {1, 2, 3, 7, 1000};
         visit_log ref = {0};
-        uint8_t coded_ref[2048];
-        size_t size_ref = 0;
+        uint8_t coded_ref[2][2048];
+        size_t size_ref[2] = {0, 0};
         for (size_t g = 0; g < sizeof groups / sizeof *groups; g++) {
             hlz_llm_set_group(llm, groups[g]);
             for (size_t len = 1; len <= n; len = len * 3 + 1) { /* 1, 4, 13, 40, 121, 364 tokens */
@@ -207,17 +207,22 @@ static void grouped_windows(void)
                     free(v.seen);
                 }
             }
-            /* The payload, from visits of logits and from token statistics (the GPU's way). */
-            for (int stats = 0; stats < 2; stats++) {
-                uint8_t coded[2048];
-                size_t size;
-                hlz_llm_set_stats(llm, stats);
-                CHECK(hlz_llm_encode(llm, text, sizeof text, coded, sizeof coded, &size, &e) == HLZ_OK);
-                if (g == 0 && !stats) memcpy(coded_ref, coded, size), size_ref = size;
-                else CHECK_MSG(size == size_ref && memcmp(coded, coded_ref, size) == 0, "group %u stats %d payload differs",
-                               (unsigned)groups[g], stats);
-            }
+            /* The payload, from visits of logits and from token statistics (the GPU's way),
+             * with the model alone and with the online models (their guesses made first). */
+            for (int mix = 0; mix < 2; mix++)
+                for (int stats = 0; stats < 2; stats++) {
+                    uint8_t coded[2048];
+                    size_t size;
+                    hlz_llm_set_mix(llm, mix ? HLZ_MIX_ALL : 0);
+                    hlz_llm_set_stats(llm, stats);
+                    CHECK_MSG(hlz_llm_encode(llm, text, sizeof text, coded, sizeof coded, &size, &e) == HLZ_OK, "%s",
+                              e.message);
+                    if (g == 0 && !stats) memcpy(coded_ref[mix], coded, size), size_ref[mix] = size;
+                    else CHECK_MSG(size == size_ref[mix] && memcmp(coded, coded_ref[mix], size) == 0,
+                                   "group %u mix %d stats %d payload differs", (unsigned)groups[g], mix, stats);
+                }
             hlz_llm_set_stats(llm, false);
+            hlz_llm_set_mix(llm, 0);
         }
         free(ref.seen);
         hlz_llm_free(llm);
