@@ -3,8 +3,8 @@
 # on the English texts of ../shared/bench: the first BYTES of each (0, the
 # default: whole files), encoded by the integer engine, decoded with float32
 # probabilities. FILES (default: all five) picks some, HLZ_MODEL the model: the
-# float pass runs at about 1200 tokens/s on one core with the stand-in (whole
-# files: about 6 CPU minutes), about 100 with the default model (alice29
+# experiment runs at about 600 tokens/s on one core with the stand-in (whole
+# files: about 12 CPU minutes), about 100 with the default model (alice29
 # whole: 7 CPU minutes).
 set -eu
 BYTES=${1:-0}

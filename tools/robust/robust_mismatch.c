@@ -13,8 +13,8 @@
  * error that is exactly what a float decoder sees, and the first error ends
  * its chunk. Memory and time: one window at a time; the weights are
  * dequantized once to float (4 bytes a weight). The float pass is the slow
- * part: about 1200 tokens/s on one core of the development machine with the
- * stand-in, about 75 with the default model. */
+ * part: with it, about 600 tokens/s on one core of the development machine
+ * with the stand-in, about 100 with the default model. */
 #include "robust.h"
 #include "model.h"
 
