@@ -14,6 +14,10 @@
 /* Widening U_i by a hair beyond c^2 keeps Lemma 2 true through the rounding
  * of the bound arithmetic (a larger U_i only lengthens the prefix). */
 #define ENCODER_SLACK 1e-7
+/* The decoder widens U-hat_i by less, for the same reason on Lemma 1's side
+ * (x_i in U-hat_i when p' is within C of p up to the rounding of the bound);
+ * any slack below the encoder's keeps Lemma 2. */
+#define DECODER_SLACK 1e-9
 
 int hlz_robust_params_default(double mismatch, hlz_robust_params *p)
 {
@@ -575,12 +579,13 @@ hlz_status hlz_robust_decoder_get(hlz_robust_decoder *d, const double *logp, int
     uint32_t z = 0;
     for (unsigned i = 0; i < L->bits; i++) z = z << 1 | peek_bit(d, d->at + i);
     /* U-hat_i = {x : r_k-/c < p'(x) < c r_k+}; the last bucket reaches down to p' = 0. */
-    double low = bucket_low(L, k), high = bucket_high(L, k) + L->log_c;
+    double slack = L->log_c + DECODER_SLACK;
+    double low = bucket_low(L, k), high = bucket_high(L, k) + slack;
     int best = -1, ties = 0;
     int32_t pick = -1;
     for (uint32_t x = 0; x < L->n_vocab; x++) {
         double q = logp[x];
-        if (!(q < high) || !(low == -INFINITY || q > low - L->log_c)) continue;
+        if (!(q < high) || !(low == -INFINITY || q > low - slack)) continue;
         int s = shared_prefix(L, L->longform[x], z);
         if (s > best) best = s, pick = (int32_t)x, ties = 0;
         else if (s == best) ties++;

@@ -27,6 +27,17 @@ if [ "$n" = 3 ]; then ok robust_list_shows_c; else fail robust_list_shows_c "$n 
 if "$HLZ" -l -v "$T/a.hlz" | grep -q 'robust C=3.333.*forced by --codec'; then ok robust_list_verbose
 else fail robust_list_verbose "$("$HLZ" -l -v "$T/a.hlz" | head -c 300)"; fi
 
+# The scout never picks robust: text and binary chunks coded automatically
+# with the model list llm (or a general codec), never robust.
+{ cat "$T/text" "$T/odd"; awk 'BEGIN { srand(7); for (i = 0; i < 3000; i++) printf "%c", int(rand() * 256) }'
+  cat "$T/text"; } >"$T/mixed"
+if "$HLZ" -q --model "$MODEL" --chunk-size 1K -c "$T/mixed" >"$T/m.hlz" 2>"$T/err" &&
+    "$HLZ" -l "$T/m.hlz" >"$T/list" && grep -q ' llm' "$T/list" && ! grep -Eq 'robust C=|robust [0-9]' "$T/list"; then
+    ok robust_never_auto
+else
+    fail robust_never_auto "$(cat "$T/err" "$T/list" 2>/dev/null | head -c 300)"
+fi
+
 # The flag's errors: each exits 1 with a message and writes nothing.
 err_case() { # NAME EXPECTED-MESSAGE ARGS...
     name=$1 want=$2
@@ -42,6 +53,7 @@ err_case robust_mismatch_one "invalid mismatch" --model "$MODEL" --codec robust 
 err_case robust_mismatch_text "invalid mismatch" --model "$MODEL" --codec robust --mismatch two
 err_case robust_mismatch_huge "invalid mismatch" --model "$MODEL" --codec robust --mismatch 1e9
 err_case robust_mismatch_other_codec "applies only to --codec robust" --model "$MODEL" --codec llm --mismatch 2
+err_case robust_mismatch_auto "applies only to --codec robust" --model "$MODEL" --mismatch 2
 err_case robust_needs_model "needs a model" --model none --codec robust --mismatch 2
 
 # A damaged robust payload: a flipped bit in the last chunk's stream is an
