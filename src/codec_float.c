@@ -27,7 +27,16 @@
 #define TABLES_MAX 16
 #define KMEANS_ROUNDS 2 /* more rounds measured no gain on stories260K or the default model */
 #define BLOCK HLZ_COUNT_BLOCK /* the encoder's table-switching block, in symbols */
+#ifndef FINE_ROUNDS
+#define FINE_ROUNDS 1
+#endif
 #define JOINT_BLOCK 1024      /* kind 6's: its 16 small tables pay for finer switching (+0.3% on stories260K) */
+#ifndef COARSE_ROUNDS
+#define COARSE_ROUNDS 1
+#endif
+#ifndef COARSE_BLOCK
+#define COARSE_BLOCK 4096
+#endif
 
 enum { MODE_RAW = 0, MODE_CONST = 1, MODE_RANS = 2 };
 enum { BYTES_RAW = 0, BYTES_ZSTD = 1 };
@@ -257,27 +266,25 @@ static void normalize(const uint32_t *count, uint64_t total, uint32_t *freq)
         order[n++] = (uint8_t)s;
     }
     if (sum == PROB_TOTAL) return;
-    /* A small difference (the usual case): the most frequent symbols found
-     * one by one (ties by symbol), not sorted. */
-    if (sum - PROB_TOTAL <= 32 && PROB_TOTAL - sum <= 32) {
-        bool taken[256] = {false};
-        int step = sum < PROB_TOTAL ? 1 : -1;
-        for (int picks = 0; picks < n && sum != PROB_TOTAL; picks++) {
-            int best = -1;
-            for (int i = 0; i < n; i++) {
-                int v = order[i];
-                if (!taken[v] && (best < 0 || count[v] > count[best])) best = v;
-            }
-            taken[best] = true;
-            if (step < 0 && freq[best] == 1) continue;
-            freq[best] = (uint32_t)((int)freq[best] + step), sum += step;
+    /* A difference of at most 32 (the usual case): the first |difference|
+     * symbols of that order (for a decrease: of those above 1) kept in a
+     * short sorted list while scanning, instead of sorting all. */
+    int need = (int)(sum > PROB_TOTAL ? sum - PROB_TOTAL : PROB_TOTAL - sum);
+    if (need <= 32) {
+        uint8_t top[32];
+        int kept = 0;
+        for (int i = 0; i < n; i++) {
+            int v = order[i]; /* ascending symbols: a tie keeps the earlier one first */
+            if (sum > PROB_TOTAL && freq[v] == 1) continue;
+            if (kept == need && count[top[kept - 1]] >= count[v]) continue;
+            int j = kept < need ? kept++ : need - 1;
+            while (j > 0 && count[top[j - 1]] < count[v]) top[j] = top[j - 1], j--;
+            top[j] = (uint8_t)v;
         }
-        if (sum == PROB_TOTAL) return;
-        /* not reached in practice: every symbol was 1 and sum still too big, or n < |difference| */
-        for (int s = 0; s < 256; s++)
-            if (count[s]) freq[s] = (uint32_t)(((uint64_t)count[s] * PROB_TOTAL * 2 + total) / (2 * total)), freq[s] += !freq[s];
-        sum = 0;
-        for (int s = 0; s < 256; s++) sum += freq[s];
+        if (kept == need) {
+            for (int i = 0; i < need; i++) freq[top[i]] = sum > PROB_TOTAL ? freq[top[i]] - 1 : freq[top[i]] + 1;
+            return;
+        }
     }
     /* Most frequent first, ties by symbol: insertion sort (n <= 256, rare). */
     for (int i = 1; i < n; i++) {
@@ -403,12 +410,15 @@ static uint64_t order0_bits(const uint32_t *count, uint64_t m)
     return bits;
 }
 
-/* The table part of order0_bits. */
-static uint64_t table_bits_of(const uint32_t *count, uint64_t m)
+/* order0_bits in two parts: returns the data's, *table the table's. */
+static uint64_t order0_split(const uint32_t *count, uint64_t m, uint64_t *table)
 {
     uint32_t freq[256];
     normalize(count, m, freq);
-    return table_bits(freq, false);
+    *table = table_bits(freq, false);
+    uint64_t bits = 0;
+    for (int s = 0; s < 256; s++) bits += (uint64_t)count[s] * cost_table[freq[s]];
+    return bits;
 }
 
 /* ---- table planning ---------------------------------------------------------- */
@@ -419,7 +429,7 @@ typedef struct {
     uint8_t *sel, *best_sel;    /* per block */
     uint32_t freq[TABLES_MAX][256], best_freq[TABLES_MAX][256];
     uint32_t cost[TABLES_MAX][256];
-    uint32_t count[TABLES_MAX][256]; /* per table: the counts of its blocks */
+    uint32_t count[TABLES_MAX][256], best_count[TABLES_MAX][256]; /* per table: the counts of its blocks */
     uint16_t plan_cost[256][HLZ_PLAN_TABLES]; /* cost in 1/256 bit, at most PLAN_INF: for choosing tables */
     int k, best_k;
     hlz_rans_sym syms[TABLES_MAX * 256];
@@ -557,7 +567,7 @@ static uint64_t plan_tables(planner_state *ps, size_t nb, uint64_t skip)
         for (size_t b = 0; b < nb; b++) ps->sel[b] = (uint8_t)((ps->compact ? rank[b] : b) * (size_t)k / nb);
         count_tables(ps, nb, k);
         uint64_t bits = fit_tables(ps, nb, k, !ps->compact);
-        for (int round = 0; round < KMEANS_ROUNDS && ps->k > 1; round++) {
+        for (int round = 0; round < (ps->compact ? COARSE_ROUNDS : KMEANS_ROUNDS) && ps->k > 1; round++) {
             if (!assign_blocks(ps, nb)) break;
             bits = fit_tables(ps, nb, ps->k, !ps->compact);
         }
@@ -567,6 +577,7 @@ static uint64_t plan_tables(planner_state *ps, size_t nb, uint64_t skip)
             ps->best_k = ps->k;
             memcpy(ps->best_freq, ps->freq, sizeof ps->freq[0] * (size_t)ps->k);
             memcpy(ps->best_sel, ps->sel, nb);
+            if (ps->compact) memcpy(ps->best_count, ps->count, sizeof ps->count[0] * (size_t)ps->k); /* plan_fine's start */
         }
         if (ps->k < k) break; /* tables went unused: more will not help */
         if (bits > best) break; /* doubling k lost: more will not win */
@@ -579,7 +590,7 @@ static uint64_t plan_tables(planner_state *ps, size_t nb, uint64_t skip)
  * to its cheapest table and the tables refitted, kept while that wins. */
 static uint64_t plan_fine(planner_state *ps, size_t nb, uint64_t skip)
 {
-    size_t f = BLOCK / JOINT_BLOCK, nbc = (nb + f - 1) / f;
+    size_t f = COARSE_BLOCK / JOINT_BLOCK, nbc = (nb + f - 1) / f;
     uint32_t (*fine)[256] = ps->hist;
     for (size_t b = 0; b < nbc; b++) {
         uint32_t acc[256]; /* local: the compiler vectorizes the sums */
@@ -590,7 +601,7 @@ static uint64_t plan_fine(planner_state *ps, size_t nb, uint64_t skip)
         }
         memcpy(ps->own_hist[b], acc, sizeof acc);
     }
-    ps->hist = ps->own_hist, ps->block = BLOCK;
+    ps->hist = ps->own_hist, ps->block = COARSE_BLOCK;
     uint64_t best = plan_tables(ps, nbc, skip);
     ps->hist = fine;
     if (ps->best_k == 1) return best;
@@ -610,11 +621,11 @@ static uint64_t plan_fine(planner_state *ps, size_t nb, uint64_t skip)
     for (int t = 0; t < ps->k; t++)
         for (int s = 0; s < 256; s++) ps->cost[t][s] = ps->best_freq[t][s] ? cost_table[ps->best_freq[t][s]] : COST_INF;
     ps->block = JOINT_BLOCK;
-    count_tables(ps, nb, ps->k);
+    memcpy(ps->count, ps->best_count, sizeof ps->count[0] * (size_t)ps->k); /* the same values, in smaller blocks */
     bool won = false;
-    for (int round = 0; round < KMEANS_ROUNDS; round++) {
+    for (int round = 0; round < FINE_ROUNDS; round++) {
         assign_blocks(ps, nb);
-        if (round + 1 < KMEANS_ROUNDS) fit_tables(ps, nb, ps->k, false);
+        if (round + 1 < FINE_ROUNDS) fit_tables(ps, nb, ps->k, false);
     }
     uint64_t bits = fit_tables(ps, nb, ps->k, true);
     if (bits < best) {
@@ -623,7 +634,7 @@ static uint64_t plan_fine(planner_state *ps, size_t nb, uint64_t skip)
         memcpy(ps->best_freq, ps->freq, sizeof ps->freq[0] * (size_t)ps->k);
         memcpy(ps->best_sel, ps->sel, nb);
     }
-    if (!won) ps->block = BLOCK;
+    if (!won) ps->block = COARSE_BLOCK;
     return best;
 }
 
@@ -807,10 +818,11 @@ static bool choose_joint(const uint8_t *src, size_t n, unsigned *base_out)
         e[t >> 2] += h[t];
         sc[t == 0 ? 0 : t - base < 254 ? t - base + 1 : HLZ_J_ESCAPE] += h[t];
     }
-    /* The sample's bits per value, for all n values, and each table once. */
-    uint64_t old = (order0_bits(e, ns) - table_bits_of(e, ns)) / ns * n + table_bits_of(e, ns) + ((uint64_t)n * 8 << 16);
-    uint64_t joint = (order0_bits(sc, ns) - table_bits_of(sc, ns)) / ns * n + table_bits_of(sc, ns) * 2 / 3 +
-                     (((uint64_t)n * 6 + (uint64_t)sc[HLZ_J_ESCAPE] * n / ns * 16) << 16);
+    /* The sample's bits per value, for all n values, and each table once
+     * (a compact table costs about 2/3 of the plain form). */
+    uint64_t te, ts, de = order0_split(e, ns, &te), ds = order0_split(sc, ns, &ts);
+    uint64_t old = de / ns * n + te + ((uint64_t)n * 8 << 16);
+    uint64_t joint = ds / ns * n + ts * 2 / 3 + (((uint64_t)n * 6 + (uint64_t)sc[HLZ_J_ESCAPE] * n / ns * 16) << 16);
     return joint < old;
 }
 
