@@ -379,7 +379,7 @@ static bool read_table(in_buf *in, uint32_t *freq, bool compact)
                 return false;
             s += (int)gap;
             for (uint64_t k = 0; k < len; k++) {
-                if (!get_varint(in, &z)) return false;
+                if (!get_varint(in, &z) || z > 2 * PROB_TOTAL) return false; /* no overflow below */
                 last += (z & 1) ? -(int64_t)((z + 1) >> 1) : (int64_t)(z >> 1);
                 if (last < 1 || last > PROB_TOTAL) return false;
                 freq[++s] = (uint32_t)last;
