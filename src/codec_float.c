@@ -783,8 +783,8 @@ static bool decode_plane(in_buf *in, size_t m, bool compact, uint8_t *buf, uint3
  * one (kind 1) for n bf16/fp16 values; *base: the joint layout's base. From every 16th block of BLOCK
  * values: the base that leaves the fewest escapes, then order-0 costs (one
  * table each) of s plus 6 raw bits plus 16 bits per escape against e plus
- * 8 raw bits. fp16 (5-bit exponent: h has too many values for one window)
- * keeps kind 1. */
+ * 8 raw bits. fp16 (5-bit exponent: h has too many values for one window:
+ * escapes) keeps kind 1. */
 static bool choose_joint(const uint8_t *src, size_t n, unsigned *base_out)
 {
     uint32_t h[1024] = {0}, e[256] = {0}, low[256] = {0}, sc[256] = {0};
@@ -825,6 +825,10 @@ static bool choose_joint(const uint8_t *src, size_t n, unsigned *base_out)
         e[t >> 2] += h[t];
         sc[t == 0 ? 0 : t - base < 254 ? t - base + 1 : HLZ_J_ESCAPE] += h[t];
     }
+    /* Values outside one window (fp16, whose 5-bit exponent spreads h
+     * wide) cost 16 bits each and more than the estimate sees: past 1 in
+     * 256, kind 1. */
+    if (sc[HLZ_J_ESCAPE] > ns / 256) return false;
     /* The sample's bits per value, for all n values, and each table once
      * (a compact table costs about 2/3 of the plain form). */
     uint64_t te, ts, de = order0_split(e, ns, &te), ds = order0_split(sc, ns, &ts);

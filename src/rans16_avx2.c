@@ -95,8 +95,15 @@ const uint16_t *hlz_rans_encode_avx2(const uint8_t *sym, size_t n, const hlz_ran
     /* low 16 bits of each 32-bit lane to 16-bit lanes 0..3 of each half */
     const __m256i narrow = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1,
                                             0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1);
+    /* The table changes only at block starts: one division per block, not per round. */
+    const int *t = (const int *)syms;
+    size_t table_from = 0; /* t serves the rounds that start at or after this */
     for (size_t i = n / HLZ_RANS_LANES * HLZ_RANS_LANES; i > 0; i -= HLZ_RANS_LANES) {
-        const int *t = (const int *)(sel ? syms + 256 * (size_t)sel[(i - HLZ_RANS_LANES) / block] : syms);
+        if (sel && (i == n / HLZ_RANS_LANES * HLZ_RANS_LANES || i - HLZ_RANS_LANES < table_from)) {
+            size_t b = (i - HLZ_RANS_LANES) / block;
+            t = (const int *)(syms + 256 * (size_t)sel[b]);
+            table_from = b * block;
+        }
         const uint8_t *s = sym + i - HLZ_RANS_LANES;
         for (int v = VECS - 1; v >= 0; v--) {
             __m256i idx = _mm256_slli_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(s + 8 * v))), 1);
