@@ -12,7 +12,11 @@
  * by k-means over per-block histograms and picks the mode from exact
  * integer costs, so its choices are the same on every machine; a coded
  * plane must save 1/64 of its raw size, because a raw plane decodes at
- * memory speed. */
+ * memory speed. bf16 has a second layout (kind 6, "joint"): the exponent
+ * and the top 2 mantissa bits are one symbol, because within a binade the
+ * weights' density falls and those bits follow the exponent; the sign and
+ * the low 5 mantissa bits are packed raw. The encoder estimates both
+ * layouts per segment and writes the smaller. */
 #include "codec_float.h"
 
 #include "rans16.h"
@@ -27,16 +31,15 @@
 #define TABLES_MAX 16
 #define KMEANS_ROUNDS 2 /* more rounds measured no gain on stories260K or the default model */
 #define BLOCK HLZ_COUNT_BLOCK /* the encoder's table-switching block, in symbols */
-#ifndef FINE_ROUNDS
-#define FINE_ROUNDS 1
-#endif
-#define JOINT_BLOCK 1024      /* kind 6's: its 16 small tables pay for finer switching (+0.3% on stories260K) */
-#ifndef COARSE_ROUNDS
-#define COARSE_ROUNDS 1
-#endif
-#ifndef COARSE_BLOCK
+/* Kind 6 (the joint bf16 symbol, about 84 values where an exponent takes 25)
+ * is planned in two steps, one k-means round each: tables on COARSE_BLOCK
+ * blocks, then every JOINT_BLOCK block moved to its cheapest table. Finer
+ * switching gained 0.3% on stories260K; two rounds each gained 0.02% for a
+ * tenth more compression time (bench/results/2026-12-02-float-ideas.txt). */
+#define JOINT_BLOCK 1024
 #define COARSE_BLOCK 4096
-#endif
+#define COARSE_ROUNDS 1
+#define FINE_ROUNDS 1
 
 /* Opaque segments over 64 KiB (a GGUF's metadata: the default model's first
  * chunk holds 263 KB of tokenizer) take zstd level 12 at most. At -19 that
