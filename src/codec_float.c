@@ -12,7 +12,11 @@
  * by k-means over per-block histograms and picks the mode from exact
  * integer costs, so its choices are the same on every machine; a coded
  * plane must save 1/64 of its raw size, because a raw plane decodes at
- * memory speed. */
+ * memory speed. bf16 has a second layout (kind 6, "joint"): the exponent
+ * and the top 2 mantissa bits are one symbol, because within a binade the
+ * weights' density falls and those bits follow the exponent; the sign and
+ * the low 5 mantissa bits are packed raw. The encoder estimates both
+ * layouts per segment and writes the smaller. */
 #include "codec_float.h"
 
 #include "rans16.h"
@@ -27,6 +31,22 @@
 #define TABLES_MAX 16
 #define KMEANS_ROUNDS 2 /* more rounds measured no gain on stories260K or the default model */
 #define BLOCK HLZ_COUNT_BLOCK /* the encoder's table-switching block, in symbols */
+/* Kind 6 (the joint bf16 symbol, about 84 values where an exponent takes 25)
+ * is planned in two steps, one k-means round each: tables on COARSE_BLOCK
+ * blocks, then every JOINT_BLOCK block moved to its cheapest table. Finer
+ * switching gained 0.3% on stories260K; two rounds each gained 0.02% for a
+ * tenth more compression time (bench/results/2026-12-02-float-ideas.txt). */
+#define JOINT_BLOCK 1024
+#define COARSE_BLOCK 4096
+#define COARSE_ROUNDS 1
+#define FINE_ROUNDS 1
+
+/* Opaque segments over 64 KiB (a GGUF's metadata: the default model's first
+ * chunk holds 263 KB of tokenizer) take zstd level 12 at most. At -19 that
+ * one segment took longer than all the tensor chunks together, so extra
+ * threads could not help, for metadata 4.5% smaller (0.02% of the file). */
+#define BYTES_BIG 65536
+#define BYTES_BIG_LEVEL 12
 
 enum { MODE_RAW = 0, MODE_CONST = 1, MODE_RANS = 2 };
 enum { BYTES_RAW = 0, BYTES_ZSTD = 1 };
@@ -50,11 +70,12 @@ static const layout layouts[HLZ_SEG_KIND_COUNT] = {
     [HLZ_SEG_Q8_0] = {34, 3, {{1, 1}, {0, 1}, {2, 32}}},
     [HLZ_SEG_Q4_K] = {144, 6, {{1, 1}, {0, 1}, {3, 1}, {2, 1}, {4, 12}, {16, 128}}},
     [HLZ_SEG_Q6_K] = {210, 5, {{0, 128}, {128, 64}, {192, 16}, {209, 1}, {208, 1}}},
+    [HLZ_SEG_W16J] = {2, 2, {{0, 1}, {1, 1}}},
 };
 
 uint32_t hlz_segment_width(unsigned kind) { return kind < HLZ_SEG_KIND_COUNT ? layouts[kind].width : 0; }
 
-static bool bit_planes(unsigned kind) { return kind == HLZ_SEG_W16 || kind == HLZ_SEG_W32; }
+static bool bit_planes(unsigned kind) { return kind == HLZ_SEG_W16 || kind == HLZ_SEG_W32 || kind == HLZ_SEG_W16J; }
 
 /* ---- byte output with bounds -------------------------------------------- */
 
@@ -255,6 +276,26 @@ static void normalize(const uint32_t *count, uint64_t total, uint32_t *freq)
         order[n++] = (uint8_t)s;
     }
     if (sum == PROB_TOTAL) return;
+    /* A difference of at most 32 (the usual case): the first |difference|
+     * symbols of that order (for a decrease: of those above 1) kept in a
+     * short sorted list while scanning, instead of sorting all. */
+    int need = (int)(sum > PROB_TOTAL ? sum - PROB_TOTAL : PROB_TOTAL - sum);
+    if (need <= 32) {
+        uint8_t top[32];
+        int kept = 0;
+        for (int i = 0; i < n; i++) {
+            int v = order[i]; /* ascending symbols: a tie keeps the earlier one first */
+            if (sum > PROB_TOTAL && freq[v] == 1) continue;
+            if (kept == need && count[top[kept - 1]] >= count[v]) continue;
+            int j = kept < need ? kept++ : need - 1;
+            while (j > 0 && count[top[j - 1]] < count[v]) top[j] = top[j - 1], j--;
+            top[j] = (uint8_t)v;
+        }
+        if (kept == need) {
+            for (int i = 0; i < need; i++) freq[top[i]] = sum > PROB_TOTAL ? freq[top[i]] - 1 : freq[top[i]] + 1;
+            return;
+        }
+    }
     /* Most frequent first, ties by symbol: insertion sort (n <= 256, rare). */
     for (int i = 1; i < n; i++) {
         uint8_t v = order[i];
@@ -274,22 +315,32 @@ static void normalize(const uint32_t *count, uint64_t total, uint32_t *freq)
 }
 
 /* A table: varint c (present symbols, 1..256), then c pairs varint gap
- * (symbol minus the previous symbol minus 1; the first from -1), varint f. */
-static uint64_t table_bits(const uint32_t *freq)
-{
-    uint64_t bytes = 0;
-    int prev = -1, c = 0;
-    for (int s = 0; s < 256; s++) {
-        if (!freq[s]) continue;
-        bytes += (uint64_t)varint_size((uint64_t)(s - prev - 1)) + (uint64_t)varint_size(freq[s]);
-        prev = s, c++;
-    }
-    return (bytes + (uint64_t)varint_size((uint64_t)c)) * 8 << 16;
-}
+ * (symbol minus the previous symbol minus 1; the first from -1), varint f.
+ * A compact table (kind 6's joint symbols: runs of neighbours with similar
+ * frequencies): varint r (runs, 1..128), then per run varint gap (from the
+ * previous run's end, the first from -1), varint len (>= 1), and len
+ * zigzag varints of f minus the previous f (the first from 0). */
+static uint64_t zigzag(int64_t d) { return d < 0 ? ((uint64_t)(-d) << 1) - 1 : (uint64_t)d << 1; }
 
-static void put_table(out_buf *o, const uint32_t *freq)
+static void put_table(out_buf *o, const uint32_t *freq, bool compact)
 {
     int c = 0, prev = -1;
+    if (compact) {
+        int runs = 0;
+        for (int s = 0; s < 256; s++) runs += freq[s] && (s == 0 || !freq[s - 1]);
+        put_varint(o, (uint64_t)runs);
+        int64_t last = 0;
+        for (int s = 0; s < 256; s++) {
+            if (!freq[s] || (s > 0 && freq[s - 1])) continue;
+            int len = 0;
+            while (s + len < 256 && freq[s + len]) len++;
+            put_varint(o, (uint64_t)(s - prev - 1));
+            put_varint(o, (uint64_t)len);
+            for (int k = 0; k < len; k++) put_varint(o, zigzag((int64_t)freq[s + k] - last)), last = freq[s + k];
+            prev = s + len - 1;
+        }
+        return;
+    }
     for (int s = 0; s < 256; s++) c += freq[s] != 0;
     put_varint(o, (uint64_t)c);
     for (int s = 0; s < 256; s++) {
@@ -300,10 +351,53 @@ static void put_table(out_buf *o, const uint32_t *freq)
     }
 }
 
-static bool read_table(in_buf *in, uint32_t *freq)
+/* Bytes of put_table's output, in 1/65536 bit. */
+static uint64_t table_bits(const uint32_t *freq, bool compact)
+{
+    uint64_t bytes = 0;
+    int prev = -1, c = 0, runs = 0;
+    int64_t last = 0;
+    for (int s = 0; s < 256; s++) {
+        if (!freq[s]) continue;
+        if (compact) {
+            if (s == 0 || !freq[s - 1]) {
+                int len = 0;
+                while (s + len < 256 && freq[s + len]) len++;
+                bytes += (uint64_t)varint_size((uint64_t)(s - prev - 1)) + (uint64_t)varint_size((uint64_t)len);
+                runs++;
+            }
+            bytes += (uint64_t)varint_size(zigzag((int64_t)freq[s] - last));
+            last = freq[s];
+        } else bytes += (uint64_t)varint_size((uint64_t)(s - prev - 1)) + (uint64_t)varint_size(freq[s]);
+        prev = s, c++;
+    }
+    return (bytes + (uint64_t)varint_size((uint64_t)(compact ? runs : c))) * 8 << 16;
+}
+
+static bool read_table(in_buf *in, uint32_t *freq, bool compact)
 {
     uint64_t c, gap, f, sum = 0;
     memset(freq, 0, 256 * sizeof *freq);
+    if (compact) {
+        uint64_t runs, len, z;
+        int s = -1;
+        int64_t last = 0;
+        if (!get_varint(in, &runs) || runs < 1 || runs > 128) return false;
+        for (uint64_t r = 0; r < runs; r++) {
+            if (!get_varint(in, &gap) || !get_varint(in, &len) || len < 1 || gap + len > (uint64_t)(255 - s) ||
+                (r > 0 && gap == 0))
+                return false;
+            s += (int)gap;
+            for (uint64_t k = 0; k < len; k++) {
+                if (!get_varint(in, &z) || z > 2 * PROB_TOTAL) return false; /* no overflow below */
+                last += (z & 1) ? -(int64_t)((z + 1) >> 1) : (int64_t)(z >> 1);
+                if (last < 1 || last > PROB_TOTAL) return false;
+                freq[++s] = (uint32_t)last;
+                sum += (uint64_t)last;
+            }
+        }
+        return sum == PROB_TOTAL;
+    }
     if (!get_varint(in, &c) || c < 1 || c > 256) return false;
     int s = -1;
     for (uint64_t k = 0; k < c; k++) {
@@ -321,7 +415,18 @@ static uint64_t order0_bits(const uint32_t *count, uint64_t m)
 {
     uint32_t freq[256];
     normalize(count, m, freq);
-    uint64_t bits = table_bits(freq);
+    uint64_t bits = table_bits(freq, false);
+    for (int s = 0; s < 256; s++) bits += (uint64_t)count[s] * cost_table[freq[s]];
+    return bits;
+}
+
+/* order0_bits in two parts: returns the data's, *table the table's. */
+static uint64_t order0_split(const uint32_t *count, uint64_t m, uint64_t *table)
+{
+    uint32_t freq[256];
+    normalize(count, m, freq);
+    *table = table_bits(freq, false);
+    uint64_t bits = 0;
     for (int s = 0; s < 256; s++) bits += (uint64_t)count[s] * cost_table[freq[s]];
     return bits;
 }
@@ -334,34 +439,71 @@ typedef struct {
     uint8_t *sel, *best_sel;    /* per block */
     uint32_t freq[TABLES_MAX][256], best_freq[TABLES_MAX][256];
     uint32_t cost[TABLES_MAX][256];
+    uint32_t count[TABLES_MAX][256], best_count[TABLES_MAX][256]; /* per table: the counts of its blocks */
+    uint16_t plan_cost[256][HLZ_PLAN_TABLES]; /* cost in 1/256 bit, at most PLAN_INF: for choosing tables */
     int k, best_k;
     hlz_rans_sym syms[TABLES_MAX * 256];
     uint16_t *words;    /* the rANS encoder's output */
+    bool compact;       /* compact tables (kind 6's joint symbols) */
+    uint32_t *rank;     /* per block: its place by mean symbol */
+    uint64_t *keys;     /* per block: room for sorting */
+    size_t block;       /* symbols per histogram */
     uint8_t *present;   /* per block, 256 bytes: its distinct symbols, */
     uint16_t *npresent; /* and how many there are */
 } planner_state;
 
 #define COST_INF ((uint32_t)1 << 30)
+#define PLAN_INF 32767 /* a symbol the table lacks; real costs stay under 12 * 256 */
 
-static uint64_t block_cost(const planner_state *ps, size_t b, int c)
+static void set_plan_costs(planner_state *ps)
 {
-    uint64_t bits = 0;
-    const uint8_t *sy = ps->present + 256 * b;
-    for (int j = 0; j < ps->npresent[b]; j++) bits += (uint64_t)ps->hist[b][sy[j]] * ps->cost[c][sy[j]];
-    return bits;
+    for (int s = 0; s < 256; s++)
+        for (int t = 0; t < HLZ_PLAN_TABLES; t++)
+            ps->plan_cost[s][t] = t < ps->k && ps->cost[t][s] != COST_INF ? (uint16_t)((ps->cost[t][s] + 128) >> 8) : PLAN_INF;
+}
+
+/* Moves every block to its cheapest table (ties: the one it has, else the
+ * first); true when one moved. */
+static bool assign_blocks(planner_state *ps, size_t nb)
+{
+    bool moved = false;
+    set_plan_costs(ps);
+    for (size_t b = 0; b < nb; b++) {
+        uint32_t cost[HLZ_PLAN_TABLES];
+        hlz_block_costs(ps->hist[b], ps->present + 256 * b, ps->npresent[b], (const uint16_t (*)[HLZ_PLAN_TABLES])ps->plan_cost, cost);
+        uint32_t low = cost[0];
+        for (int c = 1; c < ps->k; c++) low = cost[c] < low ? cost[c] : low;
+        int pick = ps->sel[b];
+        if (cost[pick] != low) for (pick = 0; cost[pick] != low; pick++) {}
+        if (pick != ps->sel[b]) {
+            uint32_t *from = ps->count[ps->sel[b]], *to = ps->count[pick];
+            const uint8_t *sy = ps->present + 256 * b;
+            for (int j = 0; j < ps->npresent[b]; j++) from[sy[j]] -= ps->hist[b][sy[j]], to[sy[j]] += ps->hist[b][sy[j]];
+            moved = true;
+            ps->sel[b] = (uint8_t)pick;
+        }
+    }
+    return moved;
 }
 
 /* Tables from the blocks' current assignment; unused tables dropped. Returns
  * the total cost (data, tables, selectors) in 1/65536 bit. */
-static uint64_t fit_tables(planner_state *ps, size_t nb, int k)
+/* Each table's counts from the blocks' assignment (assign_blocks keeps
+ * them up to date after that). */
+static void count_tables(planner_state *ps, size_t nb, int k)
 {
-    uint32_t count[TABLES_MAX][256];
-    uint64_t total[TABLES_MAX] = {0};
-    memset(count, 0, sizeof count[0] * (size_t)k);
+    memset(ps->count, 0, sizeof ps->count[0] * (size_t)k);
     for (size_t b = 0; b < nb; b++) {
         const uint8_t *sy = ps->present + 256 * b;
-        for (int j = 0; j < ps->npresent[b]; j++) count[ps->sel[b]][sy[j]] += ps->hist[b][sy[j]];
+        uint32_t *c = ps->count[ps->sel[b]];
+        for (int j = 0; j < ps->npresent[b]; j++) c[sy[j]] += ps->hist[b][sy[j]];
     }
+}
+
+static uint64_t fit_tables(planner_state *ps, size_t nb, int k, bool exact)
+{
+    uint32_t (*count)[256] = ps->count;
+    uint64_t total[TABLES_MAX] = {0};
     int remap[TABLES_MAX], used = 0;
     for (int c = 0; c < k; c++) {
         for (int s = 0; s < 256; s++) total[c] += count[c][s];
@@ -371,17 +513,34 @@ static uint64_t fit_tables(planner_state *ps, size_t nb, int k)
     for (int c = 0; c < k; c++) {
         if (remap[c] < 0) continue;
         int t = remap[c];
+        if (!exact) {
+            /* Between k-means rounds only the costs matter: frequencies
+             * rounded, not made to sum to 4096 (normalize's search for that
+             * was a tenth of the encoder's time). */
+            for (int s = 0; s < 256; s++) {
+                uint64_t f = count[c][s] ? ((uint64_t)count[c][s] * PROB_TOTAL * 2 + total[c]) / (2 * total[c]) : 0;
+                ps->cost[t][s] = count[c][s] ? cost_table[f ? f : 1] : COST_INF;
+            }
+            continue;
+        }
         normalize(count[c], total[c], ps->freq[t]);
-        bits += table_bits(ps->freq[t]);
+        bits += table_bits(ps->freq[t], ps->compact);
         for (int s = 0; s < 256; s++) {
             ps->cost[t][s] = ps->freq[t][s] ? cost_table[ps->freq[t][s]] : COST_INF;
             bits += (uint64_t)count[c][s] * ps->cost[t][s];
         }
     }
     for (size_t b = 0; b < nb; b++) ps->sel[b] = (uint8_t)remap[ps->sel[b]];
+    for (int c = 0; c < k; c++) if (remap[c] >= 0 && remap[c] != c) memcpy(count[remap[c]], count[c], sizeof count[c]);
     ps->k = used;
-    if (used > 1) bits += ((uint64_t)nb + (uint64_t)varint_size(BLOCK)) * 8 << 16;
+    if (used > 1) bits += ((uint64_t)nb + (uint64_t)varint_size(ps->block)) * 8 << 16;
     return bits;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
 }
 
 /* Finds 1..TABLES_MAX tables for nb blocks (their histograms in ps->hist):
@@ -391,37 +550,101 @@ static uint64_t plan_tables(planner_state *ps, size_t nb, uint64_t skip)
 {
     for (size_t b = 0; b < nb; b++) {
         int j = 0;
-        for (int s = 0; s < 256; s++) if (ps->hist[b][s]) ps->present[256 * b + j++] = (uint8_t)s;
+        uint8_t *out = ps->present + 256 * b;
+        for (int s = 0; s < 256; s++) out[j] = (uint8_t)s, j += ps->hist[b][s] != 0; /* no branch */
         ps->npresent[b] = (uint16_t)j;
+    }
+    /* Blocks ranked by their mean symbol (for floats: their scale), ties by
+     * position: k-means starts from k runs of that order. Contiguous runs of
+     * blocks were a worse start where a chunk repeats itself (the halves'
+     * tables equal, all blocks went to one). */
+    uint32_t *rank = ps->rank;
+    {
+        uint64_t *key = ps->keys;
+        for (size_t b = 0; b < nb; b++) {
+            uint64_t sum = 0, cnt = 0;
+            for (int j = 0; j < ps->npresent[b]; j++) {
+                uint8_t sy = ps->present[256 * b + j];
+                sum += (uint64_t)sy * ps->hist[b][sy], cnt += ps->hist[b][sy];
+            }
+            key[b] = (cnt ? (sum << 16) / cnt : 0) << 24 | b; /* mean in 1/65536 symbol, then the index (nb < 2^24) */
+        }
+        qsort(key, nb, sizeof *key, cmp_u64);
+        for (size_t r = 0; r < nb; r++) rank[key[r] & 0xffffff] = (uint32_t)r;
     }
     uint64_t best = UINT64_MAX;
     for (int k = 1; k <= TABLES_MAX && (size_t)k <= nb && (best == UINT64_MAX || best < skip); k *= 2) {
-        for (size_t b = 0; b < nb; b++) ps->sel[b] = (uint8_t)(b * (size_t)k / nb);
-        uint64_t bits = fit_tables(ps, nb, k);
-        for (int round = 0; round < KMEANS_ROUNDS && ps->k > 1; round++) {
-            bool moved = false;
-            for (size_t b = 0; b < nb; b++) {
-                int pick = ps->sel[b];
-                uint64_t low = block_cost(ps, b, pick);
-                for (int c = 0; c < ps->k; c++) {
-                    uint64_t x = c == pick ? low : block_cost(ps, b, c);
-                    if (x < low) low = x, pick = c;
-                }
-                moved |= pick != ps->sel[b];
-                ps->sel[b] = (uint8_t)pick;
-            }
-            if (!moved) break;
-            bits = fit_tables(ps, nb, ps->k);
+        for (size_t b = 0; b < nb; b++) ps->sel[b] = (uint8_t)((ps->compact ? rank[b] : b) * (size_t)k / nb);
+        count_tables(ps, nb, k);
+        uint64_t bits = fit_tables(ps, nb, k, !ps->compact);
+        for (int round = 0; round < (ps->compact ? COARSE_ROUNDS : KMEANS_ROUNDS) && ps->k > 1; round++) {
+            if (!assign_blocks(ps, nb)) break;
+            bits = fit_tables(ps, nb, ps->k, !ps->compact);
         }
+        if (ps->compact) bits = fit_tables(ps, nb, ps->k, true);
         if (bits < best) {
             best = bits;
             ps->best_k = ps->k;
             memcpy(ps->best_freq, ps->freq, sizeof ps->freq[0] * (size_t)ps->k);
             memcpy(ps->best_sel, ps->sel, nb);
+            if (ps->compact) memcpy(ps->best_count, ps->count, sizeof ps->count[0] * (size_t)ps->k); /* plan_fine's start */
         }
         if (ps->k < k) break; /* tables went unused: more will not help */
         if (bits > best) break; /* doubling k lost: more will not win */
     }
+    return best;
+}
+
+/* plan_tables for histograms of JOINT_BLOCK symbols: k-means on their sums
+ * over BLOCK symbols (a sixteenth of the work), then each small block moved
+ * to its cheapest table and the tables refitted, kept while that wins. */
+static uint64_t plan_fine(planner_state *ps, size_t nb, uint64_t skip)
+{
+    size_t f = COARSE_BLOCK / JOINT_BLOCK, nbc = (nb + f - 1) / f;
+    uint32_t (*fine)[256] = ps->hist;
+    for (size_t b = 0; b < nbc; b++) {
+        uint32_t acc[256]; /* local: the compiler vectorizes the sums */
+        memcpy(acc, fine[b * f], sizeof acc);
+        for (size_t j = b * f + 1; j < nb && j < b * f + f; j++) {
+            const uint32_t *h = fine[j];
+            for (int s = 0; s < 256; s++) acc[s] += h[s];
+        }
+        memcpy(ps->own_hist[b], acc, sizeof acc);
+    }
+    ps->hist = ps->own_hist, ps->block = COARSE_BLOCK;
+    uint64_t best = plan_tables(ps, nbc, skip);
+    ps->hist = fine;
+    if (ps->best_k == 1) return best;
+    /* A small block's symbols are among its large block's: search those
+     * (from the last large block back, so that no list is overwritten
+     * before its small blocks have read it). */
+    for (size_t b = nb; b-- > 0;) {
+        uint8_t cand[256];
+        int nc = ps->npresent[b / f], j = 0;
+        memcpy(cand, ps->present + 256 * (b / f), (size_t)nc);
+        uint8_t *out = ps->present + 256 * b;
+        for (int i = 0; i < nc; i++) out[j] = cand[i], j += fine[b][cand[i]] != 0;
+        ps->npresent[b] = (uint16_t)j;
+        ps->sel[b] = ps->best_sel[b / f];
+    }
+    ps->k = ps->best_k;
+    for (int t = 0; t < ps->k; t++)
+        for (int s = 0; s < 256; s++) ps->cost[t][s] = ps->best_freq[t][s] ? cost_table[ps->best_freq[t][s]] : COST_INF;
+    ps->block = JOINT_BLOCK;
+    memcpy(ps->count, ps->best_count, sizeof ps->count[0] * (size_t)ps->k); /* the same values, in smaller blocks */
+    bool won = false;
+    for (int round = 0; round < FINE_ROUNDS; round++) {
+        assign_blocks(ps, nb);
+        if (round + 1 < FINE_ROUNDS) fit_tables(ps, nb, ps->k, false);
+    }
+    uint64_t bits = fit_tables(ps, nb, ps->k, true);
+    if (bits < best) {
+        best = bits, won = true;
+        ps->best_k = ps->k;
+        memcpy(ps->best_freq, ps->freq, sizeof ps->freq[0] * (size_t)ps->k);
+        memcpy(ps->best_sel, ps->sel, nb);
+    }
+    if (!won) ps->block = COARSE_BLOCK;
     return best;
 }
 
@@ -430,7 +653,8 @@ static uint64_t plan_tables(planner_state *ps, size_t nb, uint64_t skip)
 /* Codes one plane of m bytes. hist: its hlz_count_blocks, or NULL (counted here). */
 static void encode_plane(planner_state *ps, const uint8_t *plane, size_t m, uint32_t (*hist)[256], out_buf *o)
 {
-    size_t nb = (m + BLOCK - 1) / BLOCK;
+    ps->block = hist ? ps->block : BLOCK;
+    size_t nb = (m + ps->block - 1) / ps->block;
     ps->hist = hist ? hist : ps->own_hist;
     if (!hist) {
         /* A sample first (every 8th block): a plane that looks near-random
@@ -460,7 +684,8 @@ static void encode_plane(planner_state *ps, const uint8_t *plane, size_t m, uint
     uint64_t raw_bits = (uint64_t)m * 8 << 16;
     /* Near-random planes (order 0 saves under 1/128) are not clustered: that would cost more time than it can save. */
     uint64_t fixed = (4 * HLZ_RANS_LANES + 16) * 8 << 16; /* states, mode bytes */
-    uint64_t coded = plan_tables(ps, nb, raw_bits - raw_bits / 128 - fixed) + fixed;
+    uint64_t skip = raw_bits - raw_bits / 128 - fixed;
+    uint64_t coded = (ps->block == BLOCK ? plan_tables(ps, nb, skip) : plan_fine(ps, nb, skip)) + fixed;
     if (coded >= raw_bits - raw_bits / 64) {
         put_u8(o, MODE_RAW);
         put(o, plane, m);
@@ -470,16 +695,16 @@ static void encode_plane(planner_state *ps, const uint8_t *plane, size_t m, uint
     put_u8(o, MODE_RANS);
     put_u8(o, (uint8_t)k);
     if (k > 1) {
-        put_varint(o, BLOCK);
-        put(o, ps->best_sel, nb);
+        put_varint(o, ps->block);
+        put(o, ps->best_sel, (m + ps->block - 1) / ps->block); /* plan_fine may keep the coarse blocks */
     }
     for (int t = 0; t < k; t++) {
-        put_table(o, ps->best_freq[t]);
+        put_table(o, ps->best_freq[t], ps->compact);
         hlz_rans_enc_table(ps->best_freq[t], ps->syms + 256 * t);
     }
     uint32_t state[HLZ_RANS_LANES];
     size_t nwords;
-    const uint16_t *words = hlz_rans_encode(plane, m, ps->syms, k > 1 ? ps->best_sel : NULL, BLOCK, ps->words, &nwords, state);
+    const uint16_t *words = hlz_rans_encode(plane, m, ps->syms, k > 1 ? ps->best_sel : NULL, ps->block, ps->words, &nwords, state);
     put_varint(o, 4 * HLZ_RANS_LANES + 2 * (uint64_t)nwords);
     uint8_t head[4 * HLZ_RANS_LANES];
     for (int l = 0; l < HLZ_RANS_LANES; l++) hlz_put32(head + 4 * l, state[l]);
@@ -499,7 +724,7 @@ static void encode_plane(planner_state *ps, const uint8_t *plane, size_t m, uint
 
 /* Decodes a plane of m bytes. *out points to the bytes: into the payload
  * for a raw plane, else to buf (m bytes). slots: TABLES_MAX * 4096 entries. */
-static bool decode_plane(in_buf *in, size_t m, uint8_t *buf, uint32_t *slots, const uint8_t **out)
+static bool decode_plane(in_buf *in, size_t m, bool compact, uint8_t *buf, uint32_t *slots, const uint8_t **out)
 {
     uint8_t mode;
     if (!get_u8(in, &mode)) return false;
@@ -531,7 +756,7 @@ static bool decode_plane(in_buf *in, size_t m, uint8_t *buf, uint32_t *slots, co
     }
     for (int t = 0; t < k; t++) {
         uint32_t freq[256];
-        if (!read_table(in, freq)) return false;
+        if (!read_table(in, freq, compact)) return false;
         hlz_rans_dec_table(freq, slots + (size_t)t * PROB_TOTAL);
     }
     uint64_t size;
@@ -557,16 +782,75 @@ static bool decode_plane(in_buf *in, size_t m, uint8_t *buf, uint32_t *slots, co
 
 /* ---- segments -------------------------------------------------------------- */
 
-static hlz_status encode_structs(unsigned kind, const uint8_t *src, size_t n, out_buf *o, hlz_error *error)
+/* True when the joint layout (kind 6) is estimated smaller than the split
+ * one (kind 1) for n bf16/fp16 values; *base: the joint layout's base. From every 16th block of BLOCK
+ * values: the base that leaves the fewest escapes, then order-0 costs (one
+ * table each) of s plus 6 raw bits plus 16 bits per escape against e plus
+ * 8 raw bits. fp16 (5-bit exponent: h has too many values for one window:
+ * escapes) keeps kind 1. */
+static bool choose_joint(const uint8_t *src, size_t n, unsigned *base_out)
+{
+    uint32_t h[1024] = {0}, e[256] = {0}, low[256] = {0}, sc[256] = {0};
+    uint64_t ns = 0;
+    for (size_t b = 0; b * BLOCK < n; b += 16) {
+        size_t end = n - b * BLOCK < BLOCK ? n : b * BLOCK + BLOCK;
+        for (size_t i = b * BLOCK; i < end; i++) {
+            unsigned v = hlz_le16(src + 2 * i);
+            h[(v >> 5) & 1023]++, low[((v >> 10) & 32) | (v & 31)]++;
+        }
+        ns += end - b * BLOCK;
+    }
+    /* Sign and low mantissa bits that are not near-random (order 0 saves
+     * 1/128: data of lower precision, or not floats): kind 1, which codes
+     * them if it pays. */
+    bool random_low = order0_bits(low, ns) >= (ns * 6 << 16) - (ns * 6 << 16) / 128;
+    /* The window of 254 values: centred on the sampled ones where they fit
+     * (values the sample missed are likeliest next to them), else the one
+     * that holds the most. */
+    unsigned lo = 1, hi = 1023, base = 1;
+    while (lo < 1023 && !h[lo]) lo++;
+    while (hi > lo && !h[hi]) hi--;
+    if (hi - lo < 254) {
+        unsigned spare = 253 - (hi - lo);
+        base = lo > spare / 2 ? lo - spare / 2 : 1;
+    } else {
+        uint64_t win = 0, best = 0;
+        for (unsigned t = 1; t < 1024; t++) {
+            win += h[t];
+            if (t >= 255) win -= h[t - 254];
+            if (win > best) best = win, base = t >= 254 ? t - 253 : 1;
+        }
+    }
+    if (base > HLZ_J_BASE_MAX) base = HLZ_J_BASE_MAX;
+    *base_out = base;
+    if (!random_low) return false;
+    for (unsigned t = 0; t < 1024; t++) {
+        e[t >> 2] += h[t];
+        sc[t == 0 ? 0 : t - base < 254 ? t - base + 1 : HLZ_J_ESCAPE] += h[t];
+    }
+    /* Values outside one window (fp16, whose 5-bit exponent spreads h
+     * wide) cost 16 bits each and more than the estimate sees: past 1 in
+     * 256, kind 1. */
+    if (sc[HLZ_J_ESCAPE] > ns / 256) return false;
+    /* The sample's bits per value, for all n values, and each table once
+     * (a compact table costs about 2/3 of the plain form). */
+    uint64_t te, ts, de = order0_split(e, ns, &te), ds = order0_split(sc, ns, &ts);
+    uint64_t old = de / ns * n + te + ((uint64_t)n * 8 << 16);
+    uint64_t joint = ds / ns * n + ts * 2 / 3 + (((uint64_t)n * 6 + (uint64_t)sc[HLZ_J_ESCAPE] * n / ns * 16) << 16);
+    return joint < old;
+}
+
+static hlz_status encode_structs(unsigned kind, const uint8_t *src, size_t n, const unsigned *joint_base, out_buf *o,
+                                 hlz_error *error)
 {
     const layout *lay = &layouts[kind];
     size_t biggest = 0;
     for (uint32_t k = 0; k < lay->nfields; k++) if (lay->fields[k].len > biggest) biggest = lay->fields[k].len;
-    size_t m_max = n * biggest, nb = (m_max + BLOCK - 1) / BLOCK + 1;
+    size_t m_max = n * biggest, nb = (m_max + JOINT_BLOCK - 1) / JOINT_BLOCK + 1;
     bool bits = bit_planes(kind);
     size_t plane_bytes = bits ? n * lay->width + 1 : m_max + 1, words = (m_max + HLZ_RANS_SLACK) * sizeof(uint16_t);
     size_t need = plane_bytes + sizeof(planner_state) + 2 * nb * sizeof(uint32_t[256]) + 2 * nb + nb * 256 +
-                  nb * sizeof(uint16_t) + words + 10 * 64;
+                  nb * sizeof(uint16_t) + nb * (sizeof(uint32_t) + sizeof(uint64_t)) + words + 12 * 64;
     uint8_t *at = scratch(0, need);
     if (!at) return hlz_fail(error, HLZ_ERR_NOMEM, "float: out of memory");
     uint8_t *planes = carve(&at, plane_bytes);
@@ -576,9 +860,33 @@ static hlz_status encode_structs(unsigned kind, const uint8_t *src, size_t n, ou
     ps->sel = carve(&at, nb), ps->best_sel = carve(&at, nb);
     ps->present = carve(&at, nb * 256), ps->npresent = carve(&at, nb * sizeof *ps->npresent);
     ps->words = carve(&at, words);
-    if (kind == HLZ_SEG_W16) memset(hist, 0, nb * sizeof *hist);
-    if (kind == HLZ_SEG_W16) {
+    ps->compact = false;
+    ps->rank = carve(&at, nb * sizeof *ps->rank), ps->keys = carve(&at, nb * sizeof *ps->keys);
+    if (kind == HLZ_SEG_W16 || kind == HLZ_SEG_W16J) memset(hist, 0, nb * sizeof *hist);
+    if (kind == HLZ_SEG_W16J) {
+        unsigned base = *joint_base;
+        uint8_t *sym = planes, *low = planes + n;
+        hlz_split16j(src, n, base, sym, low);
+        hlz_count_blocks_of(sym, n, JOINT_BLOCK, hist);
+        ps->block = JOINT_BLOCK;
+        put_varint(o, base);
+        ps->compact = true;
+        encode_plane(ps, sym, n, hist, o);
+        ps->compact = false;
+    ps->rank = carve(&at, nb * sizeof *ps->rank), ps->keys = carve(&at, nb * sizeof *ps->keys);
+        uint32_t nesc = 0;
+        for (size_t b = 0; b < nb; b++) nesc += hist[b][HLZ_J_ESCAPE];
+        put_varint(o, nesc);
+        for (const uint8_t *q = sym; nesc && (q = memchr(q, HLZ_J_ESCAPE, n - (size_t)(q - sym))) != NULL; q++, nesc--) {
+            size_t i = (size_t)(q - sym);
+            uint8_t h[2];
+            hlz_put16(h, (uint16_t)((hlz_le16(src + 2 * i) >> 5) & 1023));
+            put(o, h, 2);
+        }
+        put(o, low, hlz_j_low_size(n));
+    } else if (kind == HLZ_SEG_W16) {
         hlz_split16(src, n, planes, planes + n, hist);
+        ps->block = BLOCK;
         encode_plane(ps, planes, n, hist, o);
         encode_plane(ps, planes + n, n, NULL, o);
     } else if (kind == HLZ_SEG_W32) {
@@ -608,19 +916,23 @@ hlz_status hlz_float_encode(const hlz_segment *segs, size_t nseg, int level, con
         uint32_t w = hlz_segment_width(segs[i].kind);
         if (w == 0 || segs[i].size % w != 0 || segs[i].size > size - at)
             return hlz_fail(error, HLZ_ERR_PARAM, "float: bad segment %zu", i);
-        put_u8(&o, segs[i].kind);
-        put_varint(&o, segs[i].size);
         const uint8_t *p = src + at;
         size_t n = (size_t)segs[i].size;
+        unsigned kind = segs[i].kind, base = 1;
+        if ((kind == HLZ_SEG_W16 || kind == HLZ_SEG_W16J) && n > 0 && choose_joint(p, n / 2, &base)) kind = HLZ_SEG_W16J;
+        put_u8(&o, (uint8_t)kind);
+        put_varint(&o, segs[i].size);
         at += n;
-        if (segs[i].kind != HLZ_SEG_BYTES) {
-            hlz_status st = encode_structs(segs[i].kind, p, n / w, &o, error);
+        if (kind != HLZ_SEG_BYTES) {
+            hlz_status st = encode_structs(kind, p, n / w, &base, &o, error);
             if (st != HLZ_OK) return st;
             continue;
         }
         size_t bound = ZSTD_compressBound(n), z = 0;
         uint8_t *tmp = n >= 64 ? malloc(bound) : NULL;
-        if (tmp) z = ZSTD_compress(tmp, bound, p, n, hlz_zstd_level(level));
+        int zl = hlz_zstd_level(level);
+        if (n > BYTES_BIG && zl > BYTES_BIG_LEVEL) zl = BYTES_BIG_LEVEL;
+        if (tmp) z = ZSTD_compress(tmp, bound, p, n, zl);
         if (tmp && !ZSTD_isError(z) && z + 4 < n) {
             put_u8(&o, BYTES_ZSTD);
             put_varint(&o, z);
@@ -642,10 +954,29 @@ hlz_status hlz_float_encode(const hlz_segment *segs, size_t nseg, int level, con
 static bool decode_structs(in_buf *in, unsigned kind, size_t n, uint8_t *dst, uint8_t *planes, uint32_t *slots)
 {
     const layout *lay = &layouts[kind];
+    if (kind == HLZ_SEG_W16J) {
+        uint64_t base, nesc;
+        const uint8_t *sym;
+        if (!get_varint(in, &base) || base < 1 || base > HLZ_J_BASE_MAX || !decode_plane(in, n, true, planes, slots, &sym) ||
+            !get_varint(in, &nesc) || nesc > n || (uint64_t)(in->end - in->p) < 2 * nesc + hlz_j_low_size(n))
+            return false;
+        const uint8_t *esc = in->p, *low = in->p + 2 * nesc;
+        in->p = low + hlz_j_low_size(n);
+        for (size_t i = n / 64 * 48; i < hlz_j_low_size(n); i++) if (low[i] >= 64) return false;
+        hlz_merge16j(sym, low, (unsigned)base, dst, n);
+        const uint8_t *q = sym;
+        for (uint64_t k = 0; k < nesc; k++, q++, esc += 2) {
+            unsigned h = hlz_le16(esc);
+            if (h >= 1024 || !(q = memchr(q, HLZ_J_ESCAPE, n - (size_t)(q - sym)))) return false;
+            uint8_t *d = dst + 2 * (size_t)(q - sym);
+            hlz_put16(d, (uint16_t)((hlz_le16(d) & 0x801f) | h << 5));
+        }
+        return n == 0 || !memchr(q, HLZ_J_ESCAPE, n - (size_t)(q - sym));
+    }
     if (bit_planes(kind)) {
         const uint8_t *pl[4];
         for (uint32_t k = 0; k < lay->nfields; k++)
-            if (!decode_plane(in, n, planes + k * n, slots, &pl[k])) return false;
+            if (!decode_plane(in, n, false, planes + k * n, slots, &pl[k])) return false;
         if (kind == HLZ_SEG_W16) hlz_merge16(pl[0], pl[1], dst, n);
         else merge32(pl, n, dst);
         return true;
@@ -653,7 +984,7 @@ static bool decode_structs(in_buf *in, unsigned kind, size_t n, uint8_t *dst, ui
     for (uint32_t k = 0; k < lay->nfields; k++) {
         const field *f = &lay->fields[k];
         const uint8_t *plane;
-        if (!decode_plane(in, n * f->len, planes, slots, &plane)) return false;
+        if (!decode_plane(in, n * f->len, false, planes, slots, &plane)) return false;
         scatter(plane, lay->width, f, n, dst);
     }
     return true;

@@ -22,6 +22,8 @@ enum {
     HLZ_SEG_Q8_0 = 3,  /* 34-byte blocks */
     HLZ_SEG_Q4_K = 4,  /* 144-byte blocks */
     HLZ_SEG_Q6_K = 5,  /* 210-byte blocks */
+    HLZ_SEG_W16J = 6,  /* bf16 in the joint layout: the encoder picks it for W16 segments where it is
+                          smaller; passed in, it forces that layout */
     HLZ_SEG_KIND_COUNT
 };
 

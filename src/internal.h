@@ -180,6 +180,7 @@ uint8_t hlz_entropy32(const uint8_t *data, size_t size);
 /* Percentage (0..100, rounded down) of bytes that belong to well-formed UTF-8
  * sequences (RFC 3629: no overlongs, surrogates or code points past U+10FFFF). */
 uint8_t hlz_utf8_percent(const uint8_t *data, size_t size);
+uint8_t hlz_utf8_percent_ref(const uint8_t *data, size_t size); /* the plain loop that defines it */
 
 /* ---- codec.c: store and zstd ---------------------------------------------- */
 

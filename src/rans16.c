@@ -126,13 +126,23 @@ void hlz_merge16_ref(const uint8_t *e, const uint8_t *r, uint8_t *dst, size_t n)
 
 /* Counts e into hist with 4 partial tables: runs of one value would
  * otherwise wait on their own increments. */
-void hlz_count_blocks(const uint8_t *e, size_t n, uint32_t (*hist)[256])
+void hlz_count_blocks(const uint8_t *e, size_t n, uint32_t (*hist)[256]) { hlz_count_blocks_of(e, n, HLZ_COUNT_BLOCK, hist); }
+
+void hlz_count_blocks_of(const uint8_t *e, size_t n, size_t block, uint32_t (*hist)[256])
 {
-    for (size_t b = 0; b * HLZ_COUNT_BLOCK < n; b++) {
+    size_t b = 0;
+    /* Four whole blocks at a time, one stream each: the increments of one
+     * count wait on each other only every fourth step. */
+    for (; (b + 4) * block <= n; b += 4) {
+        const uint8_t *p = e + b * block;
+        uint32_t *h0 = hist[b], *h1 = hist[b + 1], *h2 = hist[b + 2], *h3 = hist[b + 3];
+        for (size_t i = 0; i < block; i++) h0[p[i]]++, h1[p[i + block]]++, h2[p[i + 2 * block]]++, h3[p[i + 3 * block]]++;
+    }
+    for (; b * block < n; b++) {
         uint32_t h[4][256];
         memset(h, 0, sizeof h);
-        const uint8_t *p = e + b * HLZ_COUNT_BLOCK;
-        size_t m = n - b * HLZ_COUNT_BLOCK < HLZ_COUNT_BLOCK ? n - b * HLZ_COUNT_BLOCK : HLZ_COUNT_BLOCK, i = 0;
+        const uint8_t *p = e + b * block;
+        size_t m = n - b * block < block ? n - b * block : block, i = 0;
         for (; i + 4 <= m; i += 4) h[0][p[i]]++, h[1][p[i + 1]]++, h[2][p[i + 2]]++, h[3][p[i + 3]]++;
         for (; i < m; i++) h[0][p[i]]++;
         for (int s = 0; s < 256; s++) hist[b][s] += h[0][s] + h[1][s] + h[2][s] + h[3][s];
@@ -147,6 +157,58 @@ void hlz_split16_ref(const uint8_t *src, size_t n, uint8_t *e, uint8_t *r, uint3
         r[i] = (uint8_t)((hi & 0x80) | (lo & 0x7f));
     }
     hlz_count_blocks(e, n, hist);
+}
+
+static inline uint8_t j_sym(unsigned h, unsigned base)
+{
+    unsigned t = h - base; /* wraps for h < base */
+    return h == 0 ? 0 : t < 254 ? (uint8_t)(t + 1) : HLZ_J_ESCAPE;
+}
+
+void hlz_split16j_ref(const uint8_t *src, size_t n, unsigned base, uint8_t *s, uint8_t *low)
+{
+    size_t g = 0;
+    for (; g + 64 <= n; g += 64, low += 48) {
+        uint8_t l[64];
+        for (int j = 0; j < 64; j++) {
+            unsigned v = le16(src + 2 * (g + (size_t)j));
+            s[g + (size_t)j] = j_sym((v >> 5) & 1023, base);
+            l[j] = (uint8_t)(((v >> 10) & 32) | (v & 31));
+        }
+        for (int j = 0; j < 48; j++) low[j] = (uint8_t)(l[j] | ((l[48 + j % 16] >> (2 * (j / 16))) & 3) << 6);
+    }
+    for (; g < n; g++) {
+        unsigned v = le16(src + 2 * g);
+        s[g] = j_sym((v >> 5) & 1023, base);
+        *low++ = (uint8_t)(((v >> 10) & 32) | (v & 31));
+    }
+}
+
+static inline void j_put(uint8_t *dst, unsigned s, unsigned l, unsigned base)
+{
+    unsigned h = (s ? base - 1 + s : 0) & 1023, v = (l & 32) << 10 | h << 5 | (l & 31);
+    dst[0] = (uint8_t)v, dst[1] = (uint8_t)(v >> 8);
+}
+
+void hlz_merge16j_ref(const uint8_t *s, const uint8_t *low, unsigned base, uint8_t *dst, size_t n)
+{
+    size_t g = 0;
+    for (; g + 64 <= n; g += 64, low += 48) {
+        for (int j = 0; j < 48; j++) j_put(dst + 2 * (g + (size_t)j), s[g + (size_t)j], low[j] & 63, base);
+        for (int k = 0; k < 16; k++) {
+            unsigned l = (unsigned)(low[k] >> 6 | (low[16 + k] >> 6) << 2 | (low[32 + k] >> 6) << 4);
+            j_put(dst + 2 * (g + 48 + (size_t)k), s[g + 48 + (size_t)k], l, base);
+        }
+    }
+    for (; g < n; g++) j_put(dst + 2 * g, s[g], *low++, base);
+}
+
+void hlz_block_costs_ref(const uint32_t *hist, const uint8_t *present, int npresent, const uint16_t (*cost)[HLZ_PLAN_TABLES],
+                         uint32_t *out)
+{
+    for (int c = 0; c < HLZ_PLAN_TABLES; c++) out[c] = 0;
+    for (int j = 0; j < npresent; j++)
+        for (int c = 0; c < HLZ_PLAN_TABLES; c++) out[c] += hist[present[j]] * cost[present[j]][c];
 }
 
 #if defined(__x86_64__) && defined(HLZ_BUILD_AVX2)
@@ -179,6 +241,19 @@ void hlz_split16_avx2(const uint8_t *src, size_t n, uint8_t *e, uint8_t *r, uint
 {
     hlz_split16_ref(src, n, e, r, hist);
 }
+void hlz_split16j_avx2(const uint8_t *src, size_t n, unsigned base, uint8_t *s, uint8_t *low)
+{
+    hlz_split16j_ref(src, n, base, s, low);
+}
+void hlz_block_costs_avx2(const uint32_t *hist, const uint8_t *present, int npresent, const uint16_t (*cost)[HLZ_PLAN_TABLES],
+                          uint32_t *out)
+{
+    hlz_block_costs_ref(hist, present, npresent, cost, out);
+}
+void hlz_merge16j_avx2(const uint8_t *s, const uint8_t *low, unsigned base, uint8_t *dst, size_t n)
+{
+    hlz_merge16j_ref(s, low, base, dst, n);
+}
 #endif
 
 const uint16_t *hlz_rans_encode(const uint8_t *sym, size_t n, const hlz_rans_sym *syms, const uint8_t *sel, size_t block,
@@ -203,4 +278,23 @@ void hlz_split16(const uint8_t *src, size_t n, uint8_t *e, uint8_t *r, uint32_t 
 {
     if (hlz_rans_have_avx2()) hlz_split16_avx2(src, n, e, r, hist);
     else hlz_split16_ref(src, n, e, r, hist);
+}
+
+void hlz_split16j(const uint8_t *src, size_t n, unsigned base, uint8_t *s, uint8_t *low)
+{
+    if (hlz_rans_have_avx2()) hlz_split16j_avx2(src, n, base, s, low);
+    else hlz_split16j_ref(src, n, base, s, low);
+}
+
+void hlz_merge16j(const uint8_t *s, const uint8_t *low, unsigned base, uint8_t *dst, size_t n)
+{
+    if (hlz_rans_have_avx2()) hlz_merge16j_avx2(s, low, base, dst, n);
+    else hlz_merge16j_ref(s, low, base, dst, n);
+}
+
+void hlz_block_costs(const uint32_t *hist, const uint8_t *present, int npresent, const uint16_t (*cost)[HLZ_PLAN_TABLES],
+                     uint32_t *out)
+{
+    if (hlz_rans_have_avx2()) hlz_block_costs_avx2(hist, present, npresent, cost, out);
+    else hlz_block_costs_ref(hist, present, npresent, cost, out);
 }

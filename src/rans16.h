@@ -78,11 +78,43 @@ void hlz_merge16(const uint8_t *e, const uint8_t *r, uint8_t *dst, size_t n);
 /* Byte counts of e[0..n) added to hist[i / HLZ_COUNT_BLOCK][256]. */
 #define HLZ_COUNT_BLOCK 4096
 void hlz_count_blocks(const uint8_t *e, size_t n, uint32_t (*hist)[256]);
+/* The same with blocks of `block` symbols. */
+void hlz_count_blocks_of(const uint8_t *e, size_t n, size_t block, uint32_t (*hist)[256]);
 
 /* The inverse (the encoder's split), with hlz_count_blocks of e. */
 void hlz_split16_ref(const uint8_t *src, size_t n, uint8_t *e, uint8_t *r, uint32_t (*hist)[256]);
 void hlz_split16_avx2(const uint8_t *src, size_t n, uint8_t *e, uint8_t *r, uint32_t (*hist)[256]);
 void hlz_split16(const uint8_t *src, size_t n, uint8_t *e, uint8_t *r, uint32_t (*hist)[256]);
+
+/* bf16 values in the joint layout (codec 3, kind 6): h = (v >> 5) & 1023
+ * (the exponent and the top 2 mantissa bits) becomes the byte s[i] = 0 for
+ * h = 0, h - base + 1 for h in [base, base + 253], else 255 (an escape, whose
+ * h the caller keeps apart); the sign and the low 5 mantissa bits, l =
+ * ((v >> 10) & 32) | (v & 31), are packed 64 values into 48 bytes (bytes j
+ * < 48 hold l[j] in bits 0-5 and bits 2(j / 16)..+1 of l[48 + j % 16] in
+ * bits 6-7), the last n % 64 values one byte each. base in 1..HLZ_J_BASE_MAX. */
+#define HLZ_J_BASE_MAX 770
+#define HLZ_J_ESCAPE 255
+static inline size_t hlz_j_low_size(size_t n) { return n / 64 * 48 + n % 64; }
+void hlz_split16j_ref(const uint8_t *src, size_t n, unsigned base, uint8_t *s, uint8_t *low);
+void hlz_split16j_avx2(const uint8_t *src, size_t n, unsigned base, uint8_t *s, uint8_t *low);
+void hlz_split16j(const uint8_t *src, size_t n, unsigned base, uint8_t *s, uint8_t *low);
+/* The inverse, escapes aside: an escape's value comes out as if h were
+ * (base + 254) & 1023 (the caller patches it). */
+void hlz_merge16j_ref(const uint8_t *s, const uint8_t *low, unsigned base, uint8_t *dst, size_t n);
+void hlz_merge16j_avx2(const uint8_t *s, const uint8_t *low, unsigned base, uint8_t *dst, size_t n);
+void hlz_merge16j(const uint8_t *s, const uint8_t *low, unsigned base, uint8_t *dst, size_t n);
+
+/* The table planner's inner loop (codec_float.c): out[c] = sum over j <
+ * npresent of hist[present[j]] * cost[present[j]][c], c < 16, for a block
+ * of at most 65536 symbols and costs below 2^15 (no sum overflows). */
+#define HLZ_PLAN_TABLES 16
+void hlz_block_costs_ref(const uint32_t *hist, const uint8_t *present, int npresent, const uint16_t (*cost)[HLZ_PLAN_TABLES],
+                         uint32_t *out);
+void hlz_block_costs_avx2(const uint32_t *hist, const uint8_t *present, int npresent, const uint16_t (*cost)[HLZ_PLAN_TABLES],
+                          uint32_t *out);
+void hlz_block_costs(const uint32_t *hist, const uint8_t *present, int npresent, const uint16_t (*cost)[HLZ_PLAN_TABLES],
+                     uint32_t *out);
 
 /* True when the AVX2 versions are in this build and the CPU runs them. */
 bool hlz_rans_have_avx2(void);

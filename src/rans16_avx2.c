@@ -95,8 +95,15 @@ const uint16_t *hlz_rans_encode_avx2(const uint8_t *sym, size_t n, const hlz_ran
     /* low 16 bits of each 32-bit lane to 16-bit lanes 0..3 of each half */
     const __m256i narrow = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1,
                                             0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1);
+    /* The table changes only at block starts: one division per block, not per round. */
+    const int *t = (const int *)syms;
+    size_t table_from = 0; /* t serves the rounds that start at or after this */
     for (size_t i = n / HLZ_RANS_LANES * HLZ_RANS_LANES; i > 0; i -= HLZ_RANS_LANES) {
-        const int *t = (const int *)(sel ? syms + 256 * (size_t)sel[(i - HLZ_RANS_LANES) / block] : syms);
+        if (sel && (i == n / HLZ_RANS_LANES * HLZ_RANS_LANES || i - HLZ_RANS_LANES < table_from)) {
+            size_t b = (i - HLZ_RANS_LANES) / block;
+            t = (const int *)(syms + 256 * (size_t)sel[b]);
+            table_from = b * block;
+        }
         const uint8_t *s = sym + i - HLZ_RANS_LANES;
         for (int v = VECS - 1; v >= 0; v--) {
             __m256i idx = _mm256_slli_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(s + 8 * v))), 1);
@@ -159,6 +166,83 @@ void hlz_split16_avx2(const uint8_t *src, size_t n, uint8_t *e, uint8_t *r, uint
         r[i] = (uint8_t)((hi & 0x80) | (lo & 0x7f));
     }
     hlz_count_blocks(e, n, hist);
+}
+/* Groups of 64 values: 4 vectors of 16 16-bit lanes each way. */
+void hlz_split16j_avx2(const uint8_t *src, size_t n, unsigned base, uint8_t *s, uint8_t *low)
+{
+    const __m256i m1023 = _mm256_set1_epi16(1023), m31 = _mm256_set1_epi16(31), m32 = _mm256_set1_epi16(32);
+    const __m256i one = _mm256_set1_epi16(1), top = _mm256_set1_epi16(253), esc = _mm256_set1_epi16(HLZ_J_ESCAPE);
+    const __m256i off = _mm256_set1_epi16((short)(base - 1)), zero = _mm256_setzero_si256();
+    const __m128i m3 = _mm_set1_epi8(3);
+    size_t g = 0;
+    for (; g + 64 <= n; g += 64, low += 48) {
+        __m256i sv[4], lv[4];
+        for (int k = 0; k < 4; k++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(src + 2 * (g + 16 * (size_t)k)));
+            __m256i h = _mm256_and_si256(_mm256_srli_epi16(v, 5), m1023);
+            __m256i t = _mm256_sub_epi16(h, off), u = _mm256_sub_epi16(t, one); /* s = t when u < 254 */
+            __m256i in = _mm256_cmpeq_epi16(_mm256_min_epu16(u, top), u);
+            __m256i sym = _mm256_blendv_epi8(esc, t, in);
+            sv[k] = _mm256_andnot_si256(_mm256_cmpeq_epi16(h, zero), sym);
+            lv[k] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 10), m32), _mm256_and_si256(v, m31));
+        }
+        /* packus works within 128-bit halves: a 64-bit permute restores the order */
+        __m256i s01 = _mm256_permute4x64_epi64(_mm256_packus_epi16(sv[0], sv[1]), 0xd8);
+        __m256i s23 = _mm256_permute4x64_epi64(_mm256_packus_epi16(sv[2], sv[3]), 0xd8);
+        _mm256_storeu_si256((__m256i *)(s + g), s01);
+        _mm256_storeu_si256((__m256i *)(s + g + 32), s23);
+        __m256i l01 = _mm256_permute4x64_epi64(_mm256_packus_epi16(lv[0], lv[1]), 0xd8);
+        __m256i l23 = _mm256_permute4x64_epi64(_mm256_packus_epi16(lv[2], lv[3]), 0xd8);
+        __m128i a = _mm256_castsi256_si128(l01), b = _mm256_extracti128_si256(l01, 1);
+        __m128i c = _mm256_castsi256_si128(l23), d = _mm256_extracti128_si256(l23, 1);
+        /* bytes: shift 16-bit lanes, mask what crossed */
+        a = _mm_or_si128(a, _mm_slli_epi16(_mm_and_si128(d, m3), 6));
+        b = _mm_or_si128(b, _mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(d, 2), m3), 6));
+        c = _mm_or_si128(c, _mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(d, 4), m3), 6));
+        _mm_storeu_si128((__m128i *)low, a);
+        _mm_storeu_si128((__m128i *)(low + 16), b);
+        _mm_storeu_si128((__m128i *)(low + 32), c);
+    }
+    hlz_split16j_ref(src + 2 * g, n - g, base, s + g, low);
+}
+
+void hlz_merge16j_avx2(const uint8_t *s, const uint8_t *low, unsigned base, uint8_t *dst, size_t n)
+{
+    const __m256i m1023 = _mm256_set1_epi16(1023), m31 = _mm256_set1_epi16(31), m32 = _mm256_set1_epi16(32);
+    const __m256i off = _mm256_set1_epi16((short)(base - 1)), zero = _mm256_setzero_si256();
+    const __m128i m63 = _mm_set1_epi8(63), m3 = _mm_set1_epi8(3);
+    size_t g = 0;
+    for (; g + 64 <= n; g += 64, low += 48) {
+        __m128i a = _mm_loadu_si128((const __m128i *)low), b = _mm_loadu_si128((const __m128i *)(low + 16));
+        __m128i c = _mm_loadu_si128((const __m128i *)(low + 32));
+        __m128i l[4];
+        l[0] = _mm_and_si128(a, m63), l[1] = _mm_and_si128(b, m63), l[2] = _mm_and_si128(c, m63);
+        l[3] = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(a, 6), m3),
+                            _mm_or_si128(_mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(b, 6), m3), 2),
+                                         _mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(c, 6), m3), 4)));
+        for (int k = 0; k < 4; k++) {
+            __m256i sv = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(s + g + 16 * (size_t)k)));
+            __m256i lv = _mm256_cvtepu8_epi16(l[k]);
+            __m256i h = _mm256_andnot_si256(_mm256_cmpeq_epi16(sv, zero), _mm256_and_si256(_mm256_add_epi16(sv, off), m1023));
+            __m256i v = _mm256_or_si256(_mm256_slli_epi16(_mm256_and_si256(lv, m32), 10),
+                                        _mm256_or_si256(_mm256_slli_epi16(h, 5), _mm256_and_si256(lv, m31)));
+            _mm256_storeu_si256((__m256i *)(dst + 2 * (g + 16 * (size_t)k)), v);
+        }
+    }
+    hlz_merge16j_ref(s + g, low, base, dst + 2 * g, n - g);
+}
+void hlz_block_costs_avx2(const uint32_t *hist, const uint8_t *present, int npresent, const uint16_t (*cost)[HLZ_PLAN_TABLES],
+                          uint32_t *out)
+{
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0;
+    for (int j = 0; j < npresent; j++) {
+        __m256i h = _mm256_set1_epi32((int)hist[present[j]]);
+        __m256i c = _mm256_loadu_si256((const __m256i *)cost[present[j]]);
+        a0 = _mm256_add_epi32(a0, _mm256_mullo_epi32(h, _mm256_cvtepu16_epi32(_mm256_castsi256_si128(c))));
+        a1 = _mm256_add_epi32(a1, _mm256_mullo_epi32(h, _mm256_cvtepu16_epi32(_mm256_extracti128_si256(c, 1))));
+    }
+    _mm256_storeu_si256((__m256i *)out, a0);
+    _mm256_storeu_si256((__m256i *)(out + 8), a1);
 }
 #else
 typedef int hlz_rans16_avx2_unused; /* ISO C wants something in a file */

@@ -55,9 +55,9 @@ static size_t utf8_sequence(const uint8_t *p, size_t left)
     return n;
 }
 
-uint8_t hlz_utf8_percent(const uint8_t *data, size_t size)
+/* Bytes in well-formed sequences, the plain way: the definition. */
+static size_t utf8_good_ref(const uint8_t *data, size_t size)
 {
-    if (size == 0) return 100;
     size_t good = 0, i = 0;
     while (i < size) {
         size_t n = utf8_sequence(data + i, size - i);
@@ -65,7 +65,63 @@ uint8_t hlz_utf8_percent(const uint8_t *data, size_t size)
         good += n;
         i += n;
     }
-    return (uint8_t)((good * 100) / size);
+    return good;
+}
+
+uint8_t hlz_utf8_percent_ref(const uint8_t *data, size_t size)
+{
+    return size == 0 ? 100 : (uint8_t)((utf8_good_ref(data, size) * 100) / size);
+}
+
+/* Per lead byte: sequence length (0: not a lead) and the range of the
+ * second byte (utf8_sequence's rules). */
+typedef struct { uint8_t n, lo, hi; } utf8_lead;
+static utf8_lead leads[256];
+static volatile int leads_ready;
+
+static void init_leads(void)
+{
+    if (leads_ready) return; /* benign race: every thread writes the same */
+    for (int b = 0; b < 256; b++) {
+        utf8_lead l = {0, 0x80, 0xbf};
+        if (b < 0x80) l.n = 1;
+        else if (b >= 0xc2 && b <= 0xdf) l.n = 2;
+        else if (b >= 0xe0 && b <= 0xef) l.n = 3, l.lo = b == 0xe0 ? 0xa0 : 0x80, l.hi = b == 0xed ? 0x9f : 0xbf;
+        else if (b >= 0xf0 && b <= 0xf4) l.n = 4, l.lo = b == 0xf0 ? 0x90 : 0x80, l.hi = b == 0xf4 ? 0x8f : 0xbf;
+        leads[b] = l;
+    }
+    leads_ready = 1;
+}
+
+/* The same count, computed per position: a byte that is not a
+ * continuation byte (10xxxxxx) is never inside a well-formed sequence that
+ * starts earlier, so the plain loop steps on every such byte, and the
+ * count is the sum over positions of the length of the well-formed
+ * sequence starting there (0 if none, and continuation bytes start none).
+ * No position depends on another: the plain loop's branch per byte (about
+ * every other one mispredicted on weights, half of a bf16 GGUF's
+ * compression time) and its chain of steps are gone. Tests compare the two. */
+uint8_t hlz_utf8_percent(const uint8_t *data, size_t size)
+{
+    if (size == 0) return 100;
+    init_leads();
+    size_t good = 0, i = 0;
+    while (i + 8 <= size) {
+        uint64_t w;
+        memcpy(&w, data + i, 8);
+        if (!(w & 0x8080808080808080ull)) { good += 8, i += 8; continue; } /* ASCII */
+        for (size_t end = i + 8 < size - 3 ? i + 8 : size - 3; i < end; i++) {
+            const uint8_t *p = data + i;
+            utf8_lead l = leads[p[0]];
+            unsigned c2 = (p[1] >= l.lo) & (p[1] <= l.hi), c3 = (p[2] & 0xc0) == 0x80, c4 = (p[3] & 0xc0) == 0x80;
+            unsigned ok = (l.n == 1) | ((l.n == 2) & c2) | ((l.n == 3) & c2 & c3) | ((l.n == 4) & c2 & c3 & c4);
+            good += ok * l.n;
+        }
+        if (i >= size - 3) break;
+    }
+    /* The last bytes, where a sequence may not fit: the plain loop from here
+     * adds nothing for continuation bytes (counted above with their lead). */
+    return (uint8_t)(((good + utf8_good_ref(data + i, size - i)) * 100) / size);
 }
 
 /* zstd level-1 output of a few slices spread over the chunk, as a

@@ -30,6 +30,24 @@ static void utf8_share(void)
     CHECK(hlz_utf8_percent(too_big, sizeof too_big) == 0);
     const uint8_t cut[] = {'a', 0xe2, 0x82};             /* truncated sequence at the end */
     CHECK(hlz_utf8_percent(cut, sizeof cut) == 33);
+    /* The fast count equals the plain one: random bytes, text with every
+     * kind of sequence cut at every place, and all short tails. */
+    static uint8_t buf[4099];
+    static const char *const seqs[] = {"a", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xed\xa0\x80",
+                                       "\xf4\x90\x80\x80", "\xc0\xaf", "\xe0\x80\xaf", "\x80", "\xff"};
+    unsigned long long st = 3;
+    for (int round = 0; round < 200; round++) {
+        size_t n = 0;
+        if (round % 2) test_fill_random(buf, sizeof buf, (unsigned long long)round), n = sizeof buf;
+        else
+            while (n + 4 <= sizeof buf) {
+                const char *q = seqs[test_rand(&st) % 10];
+                size_t len = strlen(q), cut = test_rand(&st) % 8 == 0 ? test_rand(&st) % len : len;
+                memcpy(buf + n, q, cut), n += cut;
+            }
+        for (size_t len = n; len + 12 > n && len > 0; len--)
+            CHECK_MSG(hlz_utf8_percent(buf, len) == hlz_utf8_percent_ref(buf, len), "round %d, %zu bytes", round, len);
+    }
 }
 
 static void decisions(void)
