@@ -17,8 +17,9 @@
 #define CM_MATCH_BITS_MIN 10
 #define CM_MATCH_BITS_MAX 22    /* 4-byte positions: 16 MiB */
 
-#define NCTX 13                 /* hashed context models */
-#define NIN 16                  /* mixer inputs: NCTX, match, bias, padding (0) */
+#define NCTX 15                 /* hashed context models */
+#define NIN (NCTX + 2)          /* mixer inputs: NCTX, match, bias */
+#define PERIOD_MAX 1024         /* periods the autocorrelation counts: 2..PERIOD_MAX - 1 */
 #define SETS_A 256              /* weight set by the partial byte c0 */
 #define SETS_B (17 * 8)         /* by match state and bit position */
 #define SETS_C 256              /* by the previous byte */
@@ -143,6 +144,8 @@ typedef struct {
 
     uint32_t last_pos[256], last_dist[256];
     uint32_t rec_cand, rec_score, rec_len;
+    uint16_t period_count[PERIOD_MAX]; /* entry k counts period PERIOD_MAX - 1 - k */
+    uint32_t period1, period2;
 
     int32_t x[NIN];
     int32_t wa[SETS_A][NIN], wb[SETS_B][NIN], wc[SETS_C][NIN], wd[SETS_D][NIN], wf[NFINAL];
@@ -282,6 +285,26 @@ static void byte_update(cm_model *m, uint32_t c)
     m->last_dist[c] = m->last_pos[c] ? d : 0;
     m->last_pos[c] = p32;
 
+    /* Periods: how often a byte that differs from the one before equals the
+     * byte D back, for D = 2..PERIOD_MAX-1, halved every 1024 bytes; the two
+     * best periods (the smaller on ties) are chosen every 1024 bytes. */
+    if (pos > PERIOD_MAX && c != buf[pos - 2]) {
+        const uint8_t *q = buf + pos - PERIOD_MAX;
+        for (int k = 0; k < PERIOD_MAX - 2; k++) m->period_count[k] += q[k] == c;
+    }
+    if ((pos & 1023) == 0) {
+        uint32_t b1 = 0, b2 = 0;
+        int best1 = -1, best2 = -1;
+        for (int k = PERIOD_MAX - 3; k >= 0; k--) {
+            uint32_t v = m->period_count[k];
+            if (best1 < 0 || v > b1) best2 = best1, b2 = b1, best1 = k, b1 = v;
+            else if (best2 < 0 || v > b2) best2 = k, b2 = v;
+            m->period_count[k] = (uint16_t)(v >> 1);
+        }
+        m->period1 = b1 ? (uint32_t)(PERIOD_MAX - 1 - best1) : 0;
+        m->period2 = b2 ? (uint32_t)(PERIOD_MAX - 1 - best2) : 0;
+    }
+
     /* Match: extend, or look the last MATCH_MIN bytes up and measure the
      * match backwards. */
     if (m->match_len && buf[m->match_ptr] == c) {
@@ -321,6 +344,10 @@ static void byte_update(cm_model *m, uint32_t c)
     m->ctx[11] = hash3(11, above | above2 << 8, R);
     uint32_t around = R && pos > R ? (uint32_t)buf[pos - R - 1] | (uint32_t)buf[pos - R + 1] << 8 : 0;
     m->ctx[12] = hash3(12, above | around << 8, R);
+    uint32_t P1 = m->period1, P2 = m->period2;
+    uint32_t at1 = P1 && pos >= P1 ? buf[pos - P1] : 0, at2 = P2 && pos >= P2 ? buf[pos - P2] : 0;
+    m->ctx[13] = hash3(13, at1 | c1 << 8, P1);
+    m->ctx[14] = hash3(14, at1 | at2 << 8, P1 | P2 << 16);
 }
 
 static inline int32_t dot(const int32_t *x, const int32_t *w, int n)

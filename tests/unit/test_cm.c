@@ -5,8 +5,8 @@
 #include "test.h"
 
 /* The coded size and check32 of output_is_pinned's input (tests/golden pins the archive too). */
-#define CM_PINNED_SIZE 3799
-#define CM_PINNED_CHECK 0x5dff3691u
+#define CM_PINNED_SIZE 3788
+#define CM_PINNED_CHECK 0x566dfef2u
 
 /* Encodes and decodes `n` bytes; returns the coded size, or 0 after a failed CHECK. */
 static size_t round_trip(const uint8_t *src, size_t n, uint32_t *check)
