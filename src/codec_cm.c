@@ -250,6 +250,16 @@ static void model_init(cm_model *m, const uint8_t *buf, unsigned hash_bits, unsi
     find_buckets(m);
 }
 
+/* count[k] += q[k] == c for the PERIOD_MAX - 2 periods. Exact integer work
+ * in any order, so the compiler may vectorize it (GCC does at -O3). */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("O3")))
+#endif
+static void count_periods(uint16_t *restrict count, const uint8_t *restrict q, uint8_t c)
+{
+    for (int k = 0; k < PERIOD_MAX - 2; k++) count[k] = (uint16_t)(count[k] + (q[k] == c));
+}
+
 /* Contexts for the next byte, after byte c was appended at buf[pos - 1]. */
 static void byte_update(cm_model *m, uint32_t c)
 {
@@ -288,10 +298,7 @@ static void byte_update(cm_model *m, uint32_t c)
     /* Periods: how often a byte that differs from the one before equals the
      * byte D back, for D = 2..PERIOD_MAX-1, halved every 1024 bytes; the two
      * best periods (the smaller on ties) are chosen every 1024 bytes. */
-    if (pos > PERIOD_MAX && c != buf[pos - 2]) {
-        const uint8_t *q = buf + pos - PERIOD_MAX;
-        for (int k = 0; k < PERIOD_MAX - 2; k++) m->period_count[k] += q[k] == c;
-    }
+    if (pos > PERIOD_MAX && c != buf[pos - 2]) count_periods(m->period_count, buf + pos - PERIOD_MAX, (uint8_t)c);
     if ((pos & 1023) == 0) {
         uint32_t b1 = 0, b2 = 0;
         int best1 = -1, best2 = -1;
