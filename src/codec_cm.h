@@ -16,7 +16,7 @@
  * parallel. Memory per chunk in flight: a hash table of 16 << H bytes and a
  * match table of 4 << M bytes, H = clamp(ceil(log2 R) + 2, 12, 22) and
  * M = clamp(ceil(log2 R), 10, 22) for R raw bytes (64 MiB + 4 MiB for a 1 MiB
- * chunk; at most 84 MiB with everything), plus 4.4 MiB of fixed tables.
+ * chunk), plus 4.4 MiB of fixed tables: at most 85 MiB.
  */
 #ifndef HLZ_CODEC_CM_H
 #define HLZ_CODEC_CM_H
