@@ -50,7 +50,7 @@ function rank(c,    i) {
     for (i = 1; i <= NORDER; i++) if (ORDER[i] == c) return i
     return NORDER + 1
 }
-BEGIN { NORDER = split("hlz-zstd hlz-auto hlz-llm gzip-9 bzip2-9 xz-9e zstd-19-long27 zstd-22-long27 brotli-11 bzip3 7z-ppmd zpaq-m5", ORDER, " ") }
+BEGIN { NORDER = split("hlz-zstd hlz-cm hlz-auto hlz-llm gzip-9 bzip2-9 xz-9e zstd-19-long27 zstd-22-long27 brotli-11 bzip3 7z-ppmd zpaq-m5", ORDER, " ") }
 function fmt(x) { return sprintf("%.3f", x) }
 function mbs(b, t) { return t > 0 ? sprintf("%.3g", b / t / 1e6) : "–" }
 FNR == 1 { delete H; for (i = 1; i <= NF; i++) H[$i] = i; next }

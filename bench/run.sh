@@ -4,6 +4,7 @@
 # For every benchmark file under DIR (default ../shared/bench; README*,
 # checksum lists and dot files are left out) it runs, one process at a time:
 #   hlz-zstd   build/hlz --codec zstd -T 1
+#   hlz-cm     build/hlz --codec cm -T 1     (context mixing, no model)
 #   hlz-auto   build/hlz -T 1            (the scout picks; llm only with a model)
 #   hlz-llm    build/hlz --codec llm -T 1  (text files only, when a model exists)
 #   and the peers from Debian's packages (installed by package name if missing):
@@ -188,6 +189,8 @@ add() { # name threads package binary ext kind(all|text) show version-cmd comp d
 hlz_d="$HLZ -d -c -- \"\$OUT\" >\"\$DEC\""
 add hlz-zstd "$threads" - "$hlz" hlz all "hlz --codec zstd -T $threads$dev_args" : \
     "$HLZ --codec zstd -c -- \"\$IN\" >\"\$OUT\"" "$hlz_d"
+add hlz-cm "$threads" - "$hlz" hlz all "hlz --codec cm -T $threads$dev_args" : \
+    "$HLZ --codec cm -c -- \"\$IN\" >\"\$OUT\"" "$hlz_d"
 add hlz-auto "$threads" - "$hlz" hlz all "hlz -T $threads$dev_args${model_name:+ --model $model_name}" : \
     "$HLZ -c -- \"\$IN\" >\"\$OUT\"" "$hlz_d"
 if [ $has_llm = 1 ] && [ -n "$model_path" ]; then
@@ -326,7 +329,7 @@ echo "file,bytes,compressor,compressed_bytes,bpb,compress_s,decompress_s,threads
 row() { # file bytes name size bpb ct dt reps status kind
     local m=''
     case $3 in hlz-*) m=$model_name ;; esac
-    [ "$3" = hlz-zstd ] && m=''
+    [ "$3" = hlz-zstd ] || [ "$3" = hlz-cm ] && m=''
     printf '%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n' "$(clean "$1")" "$2" "$3" "$4" "$5" "$6" "$7" \
         "${C_THREADS[$3]}" "$8" "$9" "${10}" "$host" "$devcol" "$hardware" "$m" "${C_VERSION[$3]}" "$(clean "${C_SHOW[$3]}")" >>"$csv"
 }

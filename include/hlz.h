@@ -3,7 +3,7 @@
  *
  * An hlz archive (doc/format.md) is a header, a sequence of independently
  * coded chunks, an index and a trailer. Each chunk records the codec that
- * made it (store, zstd, llm, float, robust) and a 64-bit checksum of its
+ * made it (store, zstd, llm, float, robust, cm) and a 64-bit checksum of its
  * raw bytes, so decoding verifies
  * everything it outputs.
  *
@@ -76,6 +76,7 @@ typedef enum {
     HLZ_CODEC_LLM = 2,    /* language model + rANS (needs options.model) */
     HLZ_CODEC_FLOAT = 3,  /* model weights: float fields and quantized blocks, rANS-coded */
     HLZ_CODEC_ROBUST = 4, /* mismatch-tolerant llm codec (Hu & Tang), options.mismatch */
+    HLZ_CODEC_CM = 5,     /* bitwise context mixing for data the model cannot predict (no model needed) */
     HLZ_CODEC_COUNT,
     HLZ_CODEC_AUTO = 255  /* options only: let the scout decide per chunk */
 } hlz_codec_id;
@@ -106,6 +107,11 @@ int hlz_mix_from_name(const char *name);
 #define HLZ_LEVEL_MIN 1
 #define HLZ_LEVEL_MAX 9
 #define HLZ_LEVEL_DEFAULT 9
+/* From this level on, auto codes chunks that are not text for the model (or
+ * all chunks, without a model) with the cm codec, about 1 MB/s (like zstd
+ * -19, which hlz level 9 runs anyway), keeping zstd when it is smaller; text
+ * chunks try cm beside llm and zstd. */
+#define HLZ_CM_LEVEL_MIN 8
 #define HLZ_THREADS_MAX 256
 
 /* A language model (the "Language models" section below). */
@@ -117,7 +123,7 @@ typedef struct hlz_session hlz_session;
 typedef void (*hlz_progress_fn)(void *user, uint64_t bytes_in, uint64_t bytes_out);
 
 typedef struct {
-    hlz_codec_id codec;   /* HLZ_CODEC_AUTO (default), STORE, ZSTD, LLM, FLOAT or ROBUST */
+    hlz_codec_id codec;   /* HLZ_CODEC_AUTO (default), STORE, ZSTD, LLM, FLOAT, ROBUST or CM */
     uint32_t chunk_size;  /* raw bytes per chunk, HLZ_CHUNK_SIZE_MIN..MAX */
     int level;            /* 1 (fast) .. 9 (small); mapped onto zstd levels */
     int threads;          /* worker threads, 1..HLZ_THREADS_MAX */
@@ -181,6 +187,7 @@ typedef enum {
     HLZ_REASON_FALLBACK = 3,      /* the chosen codec did not beat the raw size: stored */
     HLZ_REASON_TEXT = 4,          /* text-like: llm and zstd tried, the smaller kept */
     HLZ_REASON_TENSOR = 5,        /* tensors named by a GGUF/safetensors header, or a float array: float */
+    HLZ_REASON_MIXING = 6,        /* levels >= HLZ_CM_LEVEL_MIN, not text for the model: cm and zstd tried */
     HLZ_REASON_COUNT
 } hlz_reason;
 

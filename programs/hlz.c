@@ -510,8 +510,9 @@ static void usage(FILE *f)
             "  -k, --keep           keep input files (the default)\n"
             "      --rm             remove each input after its output is complete and verified\n"
             "  -1 .. -9             faster .. smaller (default -%d)\n"
-            "      --codec=NAME     auto (default: the scout picks per chunk), llm, float, zstd, store,\n"
-            "                       or robust (llm that decodes even where the decoder's probabilities differ)\n"
+            "      --codec=NAME     auto (default: the scout picks per chunk), llm, float, cm (context\n"
+            "                       mixing, about 1 MB/s; auto uses it from -8 on), zstd, store, or robust\n"
+            "                       (llm that decodes even where the decoder's probabilities differ)\n"
             "      --mismatch=C     robust: the factor C > 1 by which the decoder's probabilities may\n"
             "                       differ from the encoder's (recorded in the archive)\n"
             "      --mix=LEVEL      llm: online models mixed with the language model, each level\n"
@@ -622,8 +623,9 @@ static int parse_args(int argc, char **argv, cli *c, char ***files, int *file_co
                 if (hlz_codec_from_name(v, &c->lib.codec) != 0 ||
                     (c->lib.codec != HLZ_CODEC_AUTO && c->lib.codec != HLZ_CODEC_ZSTD &&
                      c->lib.codec != HLZ_CODEC_STORE && c->lib.codec != HLZ_CODEC_LLM &&
-                     c->lib.codec != HLZ_CODEC_ROBUST && c->lib.codec != HLZ_CODEC_FLOAT)) {
-                    say(NULL, "unknown codec '%s' (this build has auto, llm, float, zstd, store, robust)", v);
+                     c->lib.codec != HLZ_CODEC_ROBUST && c->lib.codec != HLZ_CODEC_FLOAT &&
+                     c->lib.codec != HLZ_CODEC_CM)) {
+                    say(NULL, "unknown codec '%s' (this build has auto, llm, float, cm, zstd, store, robust)", v);
                     return 1;
                 }
             } else if (IS("--chunk-size")) {

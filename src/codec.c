@@ -1,4 +1,5 @@
 /* codec.c - codec names and the classical codecs: store and zstd. */
+#include "codec_cm.h"
 #include "codec_float.h"
 #include "internal.h"
 
@@ -8,7 +9,7 @@
 
 static const char *const codec_names[HLZ_CODEC_COUNT] = {
     [HLZ_CODEC_STORE] = "store", [HLZ_CODEC_ZSTD] = "zstd", [HLZ_CODEC_LLM] = "llm",
-    [HLZ_CODEC_FLOAT] = "float", [HLZ_CODEC_ROBUST] = "robust",
+    [HLZ_CODEC_FLOAT] = "float", [HLZ_CODEC_ROBUST] = "robust", [HLZ_CODEC_CM] = "cm",
 };
 
 const char *hlz_codec_name(unsigned codec_id)
@@ -40,6 +41,7 @@ static const char *const reason_names[HLZ_REASON_COUNT] = {
     [HLZ_REASON_FALLBACK] = "codec output was not smaller than the raw bytes",
     [HLZ_REASON_TEXT] = "text",
     [HLZ_REASON_TENSOR] = "tensors (a GGUF/safetensors header, or a float array)",
+    [HLZ_REASON_MIXING] = "not text for the model, level >= 8: cm and zstd tried",
 };
 
 const char *hlz_reason_name(unsigned reason)
@@ -89,6 +91,8 @@ hlz_status hlz_codec_encode(unsigned id, int level, const uint8_t *src, size_t s
         return HLZ_OK;
     case HLZ_CODEC_ZSTD:
         return zstd_encode(level, src, size, dst, dst_capacity, coded_size, error);
+    case HLZ_CODEC_CM:
+        return hlz_cm_encode(src, size, dst, dst_capacity, coded_size, error);
     default:
         *coded_size = 0;
         return hlz_fail(error, HLZ_ERR_UNSUPPORTED, "the %s codec is not available in this build",
@@ -115,6 +119,8 @@ hlz_status hlz_codec_decode(unsigned id, const uint8_t *src, size_t coded_size,
     }
     case HLZ_CODEC_FLOAT:
         return hlz_float_decode(src, coded_size, dst, raw_size, error);
+    case HLZ_CODEC_CM:
+        return hlz_cm_decode(src, coded_size, dst, raw_size, error);
     default:
         return hlz_fail(error, HLZ_ERR_UNSUPPORTED, "the %s codec is not available in this build",
                         hlz_codec_name(id));

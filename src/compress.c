@@ -3,6 +3,7 @@
  * Chunks are read in batches of `threads` chunks, encoded in parallel and
  * written in order; each chunk depends only on its own bytes and the
  * options, so the archive is the same for every thread count. */
+#include "codec_cm.h"
 #include "codec_float.h"
 #include "internal.h"
 #include "llm.h"
@@ -22,6 +23,8 @@ void hlz_options_default(hlz_options *options)
     options->threads = 1;
     options->mix = HLZ_MIX_ALL;
 }
+
+#define CM_PROBE_SIZE (16 * 1024)
 
 typedef struct {
     uint8_t *raw;
@@ -56,6 +59,16 @@ static bool text_like(const hlz_scout_result *s, const uint8_t *p, size_t n)
     return control * 100 < n;
 }
 
+/* Level 9, a chunk the scout found incompressible: does cm shrink its first
+ * 16 KiB by at least 1%? Compressed media (JPEG's Huffman codes) often does;
+ * random and deflated data do not. Costs about 40 ms per chunk. */
+static bool cm_sample_gains(slot *s)
+{
+    size_t n = s->raw_size < CM_PROBE_SIZE ? s->raw_size : CM_PROBE_SIZE, coded = 0;
+    hlz_error ignored;
+    return n >= 1024 && hlz_cm_encode(s->raw, n, s->spare, n - n / 100, &coded, &ignored) == HLZ_OK;
+}
+
 /* Codes the slot with codec `id` into its coded buffer (capacity raw - 1:
  * output that does not shrink is useless). HLZ_ERR_CODEC means "did not fit". */
 static hlz_status try_codec(const batch *b, slot *s, unsigned id, uint8_t *dst, size_t *coded)
@@ -87,6 +100,10 @@ static void encode_slot(void *context, size_t i)
         r->codec = scout.codec;
         r->reason = scout.reason;
         if (b->llm && text_like(&scout, s->raw, s->raw_size)) r->codec = HLZ_CODEC_LLM, r->reason = HLZ_REASON_TEXT;
+        else if (r->codec == HLZ_CODEC_ZSTD && b->options->level >= HLZ_CM_LEVEL_MIN)
+            r->codec = HLZ_CODEC_CM, r->reason = HLZ_REASON_MIXING;
+        else if (r->codec == HLZ_CODEC_STORE && b->options->level >= HLZ_LEVEL_MAX && cm_sample_gains(s))
+            r->codec = HLZ_CODEC_CM, r->reason = HLZ_REASON_MIXING;
     } else {
         r->codec = (uint8_t)b->options->codec;
         r->reason = HLZ_REASON_FORCED;
@@ -119,15 +136,31 @@ static void encode_slot(void *context, size_t i)
             s->status = st;
             return;
         }
-        if (r->reason == HLZ_REASON_TEXT || (r->reason == HLZ_REASON_TENSOR && r->codec == HLZ_CODEC_FLOAT)) {
+        if (r->reason == HLZ_REASON_TEXT && b->options->level >= HLZ_CM_LEVEL_MIN) {
+            /* Text the model predicts badly (URLs, tables, code) can go further with cm: keep the smaller. */
+            size_t ccoded = 0;
+            hlz_status cst = try_codec(b, s, HLZ_CODEC_CM, s->spare, &ccoded);
+            if (cst != HLZ_OK && cst != HLZ_ERR_CODEC) {
+                s->status = cst;
+                return;
+            }
+            if (cst == HLZ_OK && (st != HLZ_OK || ccoded < coded)) {
+                uint8_t *t = s->coded;
+                s->coded = s->spare, s->spare = t;
+                coded = ccoded, st = HLZ_OK, r->codec = HLZ_CODEC_CM;
+            }
+        }
+        if (r->reason == HLZ_REASON_TEXT || r->reason == HLZ_REASON_MIXING ||
+            (r->reason == HLZ_REASON_TENSOR && r->codec == HLZ_CODEC_FLOAT)) {
             /* Keep the smaller of llm (or float) and zstd: zstd costs little next to the model,
              * and some quantized tensors hold repeats that only zstd finds. Next to the float
              * codec zstd at level 9 (-19) costs 40 times the coding: a float chunk runs it only
              * when zstd's fastest level comes within 10% of the float size (it never did on
-             * bf16 or fp32 weights; it does on quantized blocks and on repeats). */
+             * bf16 or fp32 weights; it does on quantized blocks and on repeats). The same for cm, whose
+             * match model finds the repeats zstd would. */
             size_t zcoded = 0;
             hlz_status zst = HLZ_ERR_CODEC;
-            bool worth = r->codec != HLZ_CODEC_FLOAT || st != HLZ_OK;
+            bool worth = (r->codec != HLZ_CODEC_FLOAT && r->codec != HLZ_CODEC_CM) || st != HLZ_OK;
             if (!worth) {
                 hlz_error ignored;
                 size_t probe = 0;
@@ -201,7 +234,8 @@ static hlz_status check_options(const hlz_options *o, hlz_error *error)
     if (o->codec == HLZ_CODEC_ROBUST && hlz_robust_params_default(o->mismatch, &robust) != 0)
         return hlz_fail(error, HLZ_ERR_PARAM, "the robust codec needs a mismatch C in (1, 65535], not %g", o->mismatch);
     if (o->codec != HLZ_CODEC_AUTO && o->codec != HLZ_CODEC_STORE && o->codec != HLZ_CODEC_ZSTD &&
-        o->codec != HLZ_CODEC_LLM && o->codec != HLZ_CODEC_ROBUST && o->codec != HLZ_CODEC_FLOAT)
+        o->codec != HLZ_CODEC_LLM && o->codec != HLZ_CODEC_ROBUST && o->codec != HLZ_CODEC_FLOAT &&
+        o->codec != HLZ_CODEC_CM)
         return hlz_fail(error, HLZ_ERR_UNSUPPORTED, "the %s codec is not available in this build",
                         hlz_codec_name(o->codec));
     return HLZ_OK;
@@ -243,7 +277,8 @@ hlz_status hlz_compress_file(FILE *in, FILE *out, const hlz_options *options,
     if (!header) { st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory"); goto done; }
     header->version = 1; /* 2 only where hybrid llm chunks need it (below) */
     header->chunk_size = options->chunk_size;
-    if (options->model && options->codec != HLZ_CODEC_STORE && options->codec != HLZ_CODEC_ZSTD) {
+    if (options->model && options->codec != HLZ_CODEC_STORE && options->codec != HLZ_CODEC_ZSTD &&
+        options->codec != HLZ_CODEC_CM) {
         hlz_llm_params params;
         hlz_llm_params_default(options->model, &params);
         if ((st = hlz_llm_create(options->model, &params, &llm, error)) != HLZ_OK) goto done;

@@ -93,7 +93,7 @@ flip() {
 
 # chunk_lines: the chunk lines of an `hlz -l` listing in $T/out
 chunk_lines() {
-    grep -E '^ *[0-9]+ +[0-9]+ +[0-9]+ +[0-9.]+% +[0-9.]+  (store|zstd)$' "$T/out"
+    grep -E '^ *[0-9]+ +[0-9]+ +[0-9]+ +[0-9.]+% +[0-9.]+  (store|zstd|cm)$' "$T/out"
 }
 
 # ---- inputs --------------------------------------------------------------------
@@ -553,8 +553,8 @@ cp "$D/text.hlz" f.hlz
 run "$HLZ" -l f.hlz
 need "exit status is not 0" rc_is 0
 need "no header line 'f.hlz: format 1, chunk size 1048576'" out_has 'f.hlz: format 1, chunk size 1048576'
-need "not exactly one zstd chunk line" [ "$(chunk_lines | grep -c ' zstd$')" -eq 1 ]
-need "no total line with 'total: zstd 1'" grep -qE '^ +all +102400 +[0-9]+ .*total: zstd 1( |$)' "$T/out"
+need "not exactly one cm chunk line (level 9, no model)" [ "$(chunk_lines | grep -c ' cm$')" -eq 1 ]
+need "no total line with 'total: cm 1'" grep -qE '^ +all +102400 +[0-9]+ .*total: cm 1( |$)' "$T/out"
 need "stderr is not empty" err_empty
 run "$HLZ" -l <f.hlz
 need "-l from stdin: exit status is not 0" rc_is 0
@@ -569,7 +569,7 @@ begin list_verbose_reasons
 run "$HLZ" -l -v "$D/text.hlz"
 need "text: exit status is not 0" rc_is 0
 need "text: no reason column header" grep -qE ' reason$' "$T/out"
-need "text: chunk not listed as zstd, 'compressible'" grep -qE '^ +0 .* zstd .* compressible' "$T/out"
+need "text: chunk not listed as cm, 'not text for the model'" grep -qE '^ +0 .* cm .* not text for the model' "$T/out"
 run "$HLZ" -l -v "$D/rand.hlz"
 need "random: exit status is not 0" rc_is 0
 need "random: chunk not listed as store, 'incompressible'" grep -qE '^ +0 .* store .* incompressible' "$T/out"
@@ -607,6 +607,30 @@ run "$HLZ" -T 2 --codec auto -c "$D/text"
 need "--codec auto is not the default" same "$T/out" "$D/text.hlz"
 end
 
+begin codec_cm
+run "$HLZ" -T 2 --codec cm --model none -c "$D/text"
+need "--codec cm: exit status is not 0" rc_is 0
+cp "$T/out" c.hlz
+need "cm archive does not decode" decodes_to c.hlz "$D/text"
+run "$HLZ" -T 2 --codec zstd --model none -c "$D/text"
+need "cm archive is not smaller than zstd's" [ "$(size_of c.hlz)" -lt "$(size_of "$T/out")" ]
+run "$HLZ" -l -v c.hlz
+need "-l -v: chunk not 'cm' 'forced'" grep -qE '^ +0 .* cm .* forced' "$T/out"
+need "-l -v: no total 'cm 1'" grep -qE 'total: cm 1( |$)' "$T/out"
+# A binary table: auto codes it with cm from level 8 on, with zstd below.
+awk 'BEGIN { for (i = 0; i < 12000; i++) printf "%c%c%c%c%c%c%c", i % 256, int(i / 256) % 256, 65 + i % 5, 0, 200 + i % 3, 1, 255 }' >tab
+run "$HLZ" -T 2 --model none -c tab
+need "auto -9: exit status is not 0" rc_is 0
+cp "$T/out" tab.hlz
+need "auto -9 archive does not decode" decodes_to tab.hlz tab
+run "$HLZ" -l -v tab.hlz
+need "auto -9: chunk not 'cm' 'not text for the model'" grep -qE '^ +0 .* cm .* not text for the model' "$T/out"
+run "$HLZ" -T 2 -7 --model none -c tab
+cp "$T/out" tab7.hlz
+run "$HLZ" -l -v tab7.hlz
+need "auto -7: chunk not 'zstd' 'compressible'" grep -qE '^ +0 .* zstd .* compressible' "$T/out"
+end
+
 begin codec_invalid
 cp "$D/small" f
 run "$HLZ" --codec bogus f
@@ -631,7 +655,7 @@ need "header does not say chunk size 4096" out_has 'f.hlz: format 1, chunk size 
 need "$(chunk_lines | wc -l) chunk lines, not 25" [ "$(chunk_lines | wc -l)" -eq 25 ]
 need "the last chunk line is not chunk 24" [ "$(chunk_lines | tail -n 1 | awk '{print $1}')" = 24 ]
 need "total line does not count 25 chunks" \
-    eval "grep -E '^ +all +102400 .*total:' \"\$T/out\" | awk '{s = 0; for (i = 1; i < NF; i++) if (\$i == \"zstd\" || \$i == \"store\") s += \$(i + 1); exit !(s == 25)}'"
+    eval "grep -E '^ +all +102400 .*total:' \"\$T/out\" | awk '{s = 0; for (i = 1; i < NF; i++) if (\$i == \"zstd\" || \$i == \"store\" || \$i == \"cm\") s += \$(i + 1); exit !(s == 25)}'"
 need "4K-chunk archive does not decode" decodes_to f.hlz "$D/text"
 for form in "--chunk-size=4K" "--chunk-size 4096" "--chunk-size=4KiB"; do
     # shellcheck disable=SC2086

@@ -82,7 +82,7 @@ if [ -f "$BUILD/default.gguf" ]; then
         "$HLZ" -l -v "$T/prose.hlz" >"$T/list" 2>>"$T/err" && grep -q 'model hlz default' "$T/list" &&
         grep -q ' text' "$T/list" &&
         env -u HLZ_MODEL "$HLZ" -d -c "$T/prose.hlz" 2>>"$T/err" | cmp -s - "$T/prose.txt" &&
-        HLZ_MODEL=none "$HLZ" -q -c "$T/prose.txt" | "$HLZ" -l - | grep -q ' zstd'; then
+        HLZ_MODEL=none "$HLZ" -q -c "$T/prose.txt" | "$HLZ" -l - | grep -qE ' (zstd|cm)$'; then
         ok default_model_auto_round_trip
     else
         bad default_model_auto_round_trip "$(head -c 300 "$T/err") $(head -c 400 "$T/list")"
