@@ -346,24 +346,35 @@ static hlz_symbol decision_symbol(uint32_t p16, int y)
     return y ? (hlz_symbol){0, one} : (hlz_symbol){one, HLZ_FREQ_TOTAL - one};
 }
 
+/* The encoder's decisions for the candidates that predict() made, given the
+ * model's frequency of each (fc): their symbols into sym (*k of them) and
+ * what they teach. True when the token was one of them (then learned). */
+static bool encode_decisions(hlz_hybrid *h, const uint32_t *fc, int32_t token, hlz_symbol *sym, size_t *k)
+{
+    uint64_t remaining = HLZ_FREQ_TOTAL;
+    for (size_t j = 0; j < h->n_cand; j++) {
+        decision q;
+        decide(h, j, model_p16(fc[j], remaining), &q);
+        int y = h->cand[j] == token;
+        sym[(*k)++] = decision_symbol(q.p16, y);
+        learn_decision(h, &q, y);
+        if (y) {
+            learn_token(h, token);
+            return true;
+        }
+        remaining -= fc[j];
+    }
+    return false;
+}
+
 size_t hlz_hybrid_encode(hlz_hybrid *h, uint32_t *f, int32_t token, hlz_symbol *sym)
 {
     size_t k = 0;
     if (h->parts) {
         predict(h);
-        uint64_t remaining = HLZ_FREQ_TOTAL;
-        for (size_t j = 0; j < h->n_cand; j++) {
-            decision q;
-            decide(h, j, model_p16(f[h->cand[j]], remaining), &q);
-            int y = h->cand[j] == token;
-            sym[k++] = decision_symbol(q.p16, y);
-            learn_decision(h, &q, y);
-            if (y) {
-                learn_token(h, token);
-                return k;
-            }
-            remaining -= f[h->cand[j]];
-        }
+        uint32_t fc[HLZ_HYBRID_CANDIDATES];
+        for (size_t j = 0; j < h->n_cand; j++) fc[j] = f[h->cand[j]];
+        if (encode_decisions(h, fc, token, sym, &k)) return k;
         exclude(h, f);
     }
     uint32_t cum = 0;
@@ -393,19 +404,7 @@ size_t hlz_hybrid_encode_mix(hlz_hybrid *h, const int32_t *cand, const hlz_token
         predict(h);
         for (size_t j = 0; j < HLZ_HYBRID_CANDIDATES; j++)
             if (cand[j] != (j < h->n_cand ? h->cand[j] : -1)) return 0; /* not the guesses these figures are for */
-        uint64_t remaining = HLZ_FREQ_TOTAL;
-        for (size_t j = 0; j < h->n_cand; j++) {
-            decision q;
-            decide(h, j, model_p16(m->fc[j], remaining), &q);
-            int y = h->cand[j] == token;
-            sym[k++] = decision_symbol(q.p16, y);
-            learn_decision(h, &q, y);
-            if (y) {
-                learn_token(h, token);
-                return k;
-            }
-            remaining -= m->fc[j];
-        }
+        if (encode_decisions(h, m->fc, token, sym, &k)) return k;
     }
     if (m->freq == 0) return 0; /* the token was said to be a candidate */
     sym[k++] = (hlz_symbol){m->cum, m->freq};
