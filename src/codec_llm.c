@@ -562,10 +562,25 @@ static void pick_one(void *context, size_t j)
     else t->at++;
 }
 
+/* A found token for stream c: consumed, or the stream stops. */
+static void take_found(const hlz_llm *llm, hlz_llm_stream *c, size_t *at, const hlz_token_found *f, bool *active)
+{
+    c->ids[*at] = (int32_t)f->token;
+    c->status = f->token < llm->n_vocab ? c->advance(c->ctx, (int32_t)f->token, f->cum, f->freq, &c->error)
+                                        : hlz_fail(&c->error, HLZ_ERR_CORRUPT, "decoded token %lu is not in the vocabulary",
+                                                   (unsigned long)f->token);
+    if (c->status != HLZ_OK) *active = false;
+    else ++*at;
+}
+
 /* The lockstep walk with token searches: each step, every unfinished
  * stream contributes the token it decided last (or, at a window's start,
- * its carried tokens) and its slot; one call evaluates them all and returns
- * the next token of each with its interval. */
+ * its carried tokens), its guesses (hybrid streams) and its slot; one call
+ * evaluates them all and returns the next token of each stream without
+ * guesses with its interval, and for the others the table's frequency of
+ * each guess, from which the stream decides; those that decide "none of
+ * them" are searched in their tables without the guesses, kept where they
+ * were made, in a second call. */
 static hlz_status walk_decode_find(const hlz_llm *llm, hlz_llm_stream *streams, size_t count, hlz_error *error)
 {
     typedef struct {
@@ -573,16 +588,21 @@ static hlz_status walk_decode_find(const hlz_llm *llm, hlz_llm_stream *streams, 
         size_t at, end;
         bool active, started;
     } find_state;
+    enum { G = HLZ_TABLE_CANDIDATES };
     uint32_t n_ctx = hlz_session_length(llm->prime) + llm->params.carry + llm->params.window;
     find_state *state = calloc(count, sizeof *state);
     hlz_session **ses = malloc(count * sizeof *ses);
     const int32_t **toks = malloc(count * sizeof *toks);
     size_t *counts = malloc(count * sizeof *counts), *who = malloc(count * sizeof *who);
-    uint32_t *slots = malloc(count * sizeof *slots);
-    hlz_token_found *found = malloc(count * sizeof *found);
+    uint32_t *slots = malloc(count * sizeof *slots), *fc = malloc(count * G * sizeof *fc);
+    uint32_t *seqs = malloc(count * sizeof *seqs), *slots2 = malloc(count * sizeof *slots2);
+    int32_t *cands = malloc(count * G * sizeof *cands);
+    hlz_token_found *found = malloc(count * sizeof *found), *found2 = malloc(count * sizeof *found2);
+    hlz_kept_tables *kept = NULL;
     hlz_status st = HLZ_OK;
-    if (!state || !ses || !toks || !counts || !who || !slots || !found)
+    if (!state || !ses || !toks || !counts || !who || !slots || !fc || !seqs || !slots2 || !cands || !found || !found2)
         st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory decoding %zu chunks", count);
+    if (st == HLZ_OK) st = hlz_kept_tables_create(llm->model, &kept, error);
     for (size_t i = 0; i < count && st == HLZ_OK; i++) {
         streams[i].status = HLZ_OK;
         state[i].active = streams[i].n > 0;
@@ -616,23 +636,48 @@ static hlz_status walk_decode_find(const hlz_llm *llm, hlz_llm_stream *streams, 
                 if (c->status != HLZ_OK) t->active = false;
                 else t->at++;
             }
-            if (st == HLZ_OK && t->active) slots[m] = c->slot(c->ctx), who[m++] = i;
+            if (st != HLZ_OK || !t->active) continue;
+            int32_t *g = cands + m * G;
+            for (size_t j = 0; j < G; j++) g[j] = -1;
+            if (c->guess && (c->status = c->guess(c->ctx, g, &c->error)) != HLZ_OK) {
+                t->active = false;
+                continue;
+            }
+            slots[m] = g[0] < 0 ? c->slot(c->ctx) : 0; /* with guesses, the slot comes after the decisions */
+            who[m++] = i;
         }
         if (st != HLZ_OK || m == 0) break;
-        if ((st = hlz_model_eval_batch_find(llm->model, ses, toks, counts, m, slots, found, error)) != HLZ_OK) break;
+        st = hlz_model_eval_batch_guess(llm->model, ses, toks, counts, m, cands, slots, fc, found, kept, error);
+        if (st != HLZ_OK) break;
+        size_t m2 = 0;
         for (size_t j = 0; j < m; j++) {
             find_state *t = &state[who[j]];
             hlz_llm_stream *c = &streams[who[j]];
-            c->ids[t->at] = (int32_t)found[j].token;
-            c->status = found[j].token < llm->n_vocab ? c->advance(c->ctx, found[j].cum, found[j].freq, &c->error)
-                                                       : hlz_fail(&c->error, HLZ_ERR_CORRUPT, "decoded token %lu is not in the vocabulary",
-                                                                  (unsigned long)found[j].token);
-            if (c->status != HLZ_OK) t->active = false;
-            else t->at++;
+            if (cands[j * G] < 0) {
+                take_found(llm, c, &t->at, &found[j], &t->active);
+                continue;
+            }
+            int32_t token;
+            c->status = c->decide(c->ctx, fc + j * G, &token, &c->error);
+            if (c->status != HLZ_OK) {
+                t->active = false;
+            } else if (token >= 0) { /* one of the guesses */
+                c->ids[t->at++] = token;
+            } else {
+                seqs[m2] = (uint32_t)j, slots2[m2++] = c->slot(c->ctx);
+            }
+        }
+        if (m2 == 0) continue;
+        if ((st = hlz_model_find_kept(llm->model, kept, seqs, slots2, m2, found2, error)) != HLZ_OK) break;
+        for (size_t k = 0; k < m2; k++) {
+            find_state *t = &state[who[seqs[k]]];
+            take_found(llm, &streams[who[seqs[k]]], &t->at, &found2[k], &t->active);
         }
     }
     for (size_t i = 0; state && i < count; i++) hlz_session_free(state[i].s);
-    free(state), free(ses), free(toks), free(counts), free(who), free(slots), free(found);
+    hlz_kept_tables_free(kept);
+    free(state), free(ses), free(toks), free(counts), free(who), free(slots), free(fc), free(seqs), free(slots2);
+    free(cands), free(found), free(found2);
     return st;
 }
 
@@ -641,7 +686,8 @@ hlz_status hlz_llm_walk_decode_many(const hlz_llm *llm, hlz_llm_stream *streams,
 {
     if (count == 0) return HLZ_OK;
     bool find = llm->stats;
-    for (size_t i = 0; i < count; i++) find = find && streams[i].slot && streams[i].advance;
+    for (size_t i = 0; i < count; i++)
+        find = find && streams[i].slot && streams[i].advance && (!streams[i].guess || streams[i].decide);
     if (find) return walk_decode_find(llm, streams, count, error);
     size_t v = llm->n_vocab;
     /* Tokens per call for the carried tokens: the logits budget, and no more
@@ -729,9 +775,22 @@ static hlz_status decode_token(void *context, const float *logits, size_t at, in
 
 static uint32_t decode_slot(void *context) { return hlz_rans_slot(&((decode_tables *)context)->d); }
 
-static hlz_status decode_advance(void *context, uint32_t cum, uint32_t freq, hlz_error *e)
+/* The lockstep walk's pieces of hlz_hybrid_decode (with no parts: the model's table alone). */
+static hlz_status decode_guess(void *context, int32_t *cand, hlz_error *e)
 {
-    return hlz_rans_advance(&((decode_tables *)context)->d, cum, freq, e);
+    return hlz_hybrid_decode_guess(((decode_tables *)context)->hybrid, cand, e);
+}
+
+static hlz_status decode_decide(void *context, const uint32_t *fc, int32_t *token, hlz_error *e)
+{
+    decode_tables *t = context;
+    return hlz_hybrid_decode_decide(t->hybrid, fc, &t->d, token, e);
+}
+
+static hlz_status decode_advance(void *context, int32_t token, uint32_t cum, uint32_t freq, hlz_error *e)
+{
+    decode_tables *t = context;
+    return hlz_hybrid_decode_finish(t->hybrid, &t->d, token, cum, freq, e);
 }
 
 hlz_status hlz_llm_decode_start(const hlz_llm *llm, const uint8_t *src, size_t coded_size, size_t raw_size,
@@ -763,9 +822,9 @@ hlz_status hlz_llm_decode_start(const hlz_llm *llm, const uint8_t *src, size_t c
         return st;
     }
     stream->n = (size_t)n, stream->pick = decode_token, stream->ctx = t;
-    /* The GPU's token search finds a token in the model's own table: only
-     * for chunks coded with the model alone. */
-    if (!parts) stream->slot = decode_slot, stream->advance = decode_advance;
+    /* For the GPU's token searches: the same decoder in pieces. */
+    stream->slot = decode_slot, stream->advance = decode_advance;
+    if (parts) stream->guess = decode_guess, stream->decide = decode_decide;
     return HLZ_OK;
 }
 
