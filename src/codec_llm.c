@@ -562,17 +562,6 @@ static void pick_one(void *context, size_t j)
     else t->at++;
 }
 
-/* A found token for stream c: consumed, or the stream stops. */
-static void take_found(const hlz_llm *llm, hlz_llm_stream *c, size_t *at, const hlz_token_found *f, bool *active)
-{
-    c->ids[*at] = (int32_t)f->token;
-    c->status = f->token < llm->n_vocab ? c->advance(c->ctx, (int32_t)f->token, f->cum, f->freq, &c->error)
-                                        : hlz_fail(&c->error, HLZ_ERR_CORRUPT, "decoded token %lu is not in the vocabulary",
-                                                   (unsigned long)f->token);
-    if (c->status != HLZ_OK) *active = false;
-    else ++*at;
-}
-
 /* The lockstep walk with token searches: each step, every unfinished
  * stream contributes the token it decided last (or, at a window's start,
  * its carried tokens), its guesses (hybrid streams) and its slot; one call
@@ -580,14 +569,84 @@ static void take_found(const hlz_llm *llm, hlz_llm_stream *c, size_t *at, const 
  * guesses with its interval, and for the others the table's frequency of
  * each guess, from which the stream decides; those that decide "none of
  * them" are searched in their tables without the guesses, kept where they
- * were made, in a second call. */
-static hlz_status walk_decode_find(const hlz_llm *llm, hlz_llm_stream *streams, size_t count, hlz_error *error)
+ * were made, in a second call. The streams' own work (guesses, decisions,
+ * consuming a token) is independent between streams: it runs on the
+ * threads, each stream's in its order. */
+typedef struct {
+    hlz_session *s;
+    size_t at, end;
+    bool active, started;
+} find_state;
+
+typedef struct {
+    const hlz_llm *llm;
+    hlz_llm_stream *streams;
+    find_state *state;
+    size_t *who;            /* row j of the step is stream who[j] */
+    int32_t *cands;         /* HLZ_TABLE_CANDIDATES guesses per row */
+    uint32_t *slots, *fc;   /* per row: the slot (rows without guesses), the guesses' frequencies */
+    hlz_token_found *found; /* per row, then per search */
+    uint8_t *search;        /* per row: its token is none of its guesses */
+    const uint32_t *seqs;   /* the rows of the searches */
+} find_step;
+
+/* A found token for stream c: consumed, or the stream stops. */
+static void take_found(const hlz_llm *llm, hlz_llm_stream *c, find_state *t, const hlz_token_found *f)
 {
-    typedef struct {
-        hlz_session *s;
-        size_t at, end;
-        bool active, started;
-    } find_state;
+    c->ids[t->at] = (int32_t)f->token;
+    c->status = f->token < llm->n_vocab ? c->advance(c->ctx, (int32_t)f->token, f->cum, f->freq, &c->error)
+                                        : hlz_fail(&c->error, HLZ_ERR_CORRUPT, "decoded token %lu is not in the vocabulary",
+                                                   (unsigned long)f->token);
+    if (c->status != HLZ_OK) t->active = false;
+    else t->at++;
+}
+
+/* Row j: the stream's guesses for its next token (none without a guess callback) and, without guesses, its slot. */
+static void guess_row(void *context, size_t j)
+{
+    find_step *p = context;
+    size_t i = p->who[j];
+    hlz_llm_stream *c = &p->streams[i];
+    int32_t *g = p->cands + j * HLZ_TABLE_CANDIDATES;
+    for (size_t k = 0; k < HLZ_TABLE_CANDIDATES; k++) g[k] = -1;
+    if (c->guess && (c->status = c->guess(c->ctx, g, &c->error)) != HLZ_OK) {
+        p->state[i].active = false; /* the row is evaluated all the same; nothing reads it */
+        for (size_t k = 0; k < HLZ_TABLE_CANDIDATES; k++) g[k] = -1;
+    }
+    p->slots[j] = g[0] < 0 && p->state[i].active ? c->slot(c->ctx) : 0;
+}
+
+/* Row j after the evaluation: the token found, or the decisions on the guesses. */
+static void decide_row(void *context, size_t j)
+{
+    find_step *p = context;
+    size_t i = p->who[j];
+    hlz_llm_stream *c = &p->streams[i];
+    find_state *t = &p->state[i];
+    p->search[j] = 0;
+    if (!t->active) return;
+    if (p->cands[j * HLZ_TABLE_CANDIDATES] < 0) {
+        take_found(p->llm, c, t, &p->found[j]);
+        return;
+    }
+    int32_t token;
+    c->status = c->decide(c->ctx, p->fc + j * HLZ_TABLE_CANDIDATES, &token, &c->error);
+    if (c->status != HLZ_OK) t->active = false;
+    else if (token >= 0) c->ids[t->at++] = token; /* one of the guesses */
+    else p->search[j] = 1;
+}
+
+/* Search k, on row seqs[k]: the token found in the table without the guesses. */
+static void finish_search(void *context, size_t k)
+{
+    find_step *p = context;
+    size_t i = p->who[p->seqs[k]];
+    take_found(p->llm, &p->streams[i], &p->state[i], &p->found[k]);
+}
+
+static hlz_status walk_decode_find(const hlz_llm *llm, hlz_llm_stream *streams, size_t count, int threads,
+                                   hlz_error *error)
+{
     enum { G = HLZ_TABLE_CANDIDATES };
     uint32_t n_ctx = hlz_session_length(llm->prime) + llm->params.carry + llm->params.window;
     find_state *state = calloc(count, sizeof *state);
@@ -597,10 +656,12 @@ static hlz_status walk_decode_find(const hlz_llm *llm, hlz_llm_stream *streams, 
     uint32_t *slots = malloc(count * sizeof *slots), *fc = malloc(count * G * sizeof *fc);
     uint32_t *seqs = malloc(count * sizeof *seqs), *slots2 = malloc(count * sizeof *slots2);
     int32_t *cands = malloc(count * G * sizeof *cands);
+    uint8_t *search = malloc(count);
     hlz_token_found *found = malloc(count * sizeof *found), *found2 = malloc(count * sizeof *found2);
     hlz_kept_tables *kept = NULL;
     hlz_status st = HLZ_OK;
-    if (!state || !ses || !toks || !counts || !who || !slots || !fc || !seqs || !slots2 || !cands || !found || !found2)
+    if (!state || !ses || !toks || !counts || !who || !slots || !fc || !seqs || !slots2 || !cands || !search || !found ||
+        !found2)
         st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory decoding %zu chunks", count);
     if (st == HLZ_OK) st = hlz_kept_tables_create(llm->model, &kept, error);
     for (size_t i = 0; i < count && st == HLZ_OK; i++) {
@@ -608,6 +669,8 @@ static hlz_status walk_decode_find(const hlz_llm *llm, hlz_llm_stream *streams, 
         state[i].active = streams[i].n > 0;
         if (state[i].active) st = hlz_session_create(llm->model, n_ctx, &state[i].s, error);
     }
+    find_step step = {.llm = llm, .streams = streams, .state = state, .who = who, .cands = cands, .slots = slots,
+                      .fc = fc, .search = search};
     while (st == HLZ_OK) {
         size_t m = 0;
         for (size_t i = 0; i < count && st == HLZ_OK; i++) {
@@ -636,48 +699,26 @@ static hlz_status walk_decode_find(const hlz_llm *llm, hlz_llm_stream *streams, 
                 if (c->status != HLZ_OK) t->active = false;
                 else t->at++;
             }
-            if (st != HLZ_OK || !t->active) continue;
-            int32_t *g = cands + m * G;
-            for (size_t j = 0; j < G; j++) g[j] = -1;
-            if (c->guess && (c->status = c->guess(c->ctx, g, &c->error)) != HLZ_OK) {
-                t->active = false;
-                continue;
-            }
-            slots[m] = g[0] < 0 ? c->slot(c->ctx) : 0; /* with guesses, the slot comes after the decisions */
-            who[m++] = i;
+            if (st == HLZ_OK && t->active) who[m++] = i;
         }
         if (st != HLZ_OK || m == 0) break;
+        hlz_parallel_for(threads, m, guess_row, &step);
         st = hlz_model_eval_batch_guess(llm->model, ses, toks, counts, m, cands, slots, fc, found, kept, error);
         if (st != HLZ_OK) break;
+        step.found = found;
+        hlz_parallel_for(threads, m, decide_row, &step);
         size_t m2 = 0;
-        for (size_t j = 0; j < m; j++) {
-            find_state *t = &state[who[j]];
-            hlz_llm_stream *c = &streams[who[j]];
-            if (cands[j * G] < 0) {
-                take_found(llm, c, &t->at, &found[j], &t->active);
-                continue;
-            }
-            int32_t token;
-            c->status = c->decide(c->ctx, fc + j * G, &token, &c->error);
-            if (c->status != HLZ_OK) {
-                t->active = false;
-            } else if (token >= 0) { /* one of the guesses */
-                c->ids[t->at++] = token;
-            } else {
-                seqs[m2] = (uint32_t)j, slots2[m2++] = c->slot(c->ctx);
-            }
-        }
+        for (size_t j = 0; j < m; j++)
+            if (search[j]) seqs[m2] = (uint32_t)j, slots2[m2++] = streams[who[j]].slot(streams[who[j]].ctx);
         if (m2 == 0) continue;
         if ((st = hlz_model_find_kept(llm->model, kept, seqs, slots2, m2, found2, error)) != HLZ_OK) break;
-        for (size_t k = 0; k < m2; k++) {
-            find_state *t = &state[who[seqs[k]]];
-            take_found(llm, &streams[who[seqs[k]]], &t->at, &found2[k], &t->active);
-        }
+        step.found = found2, step.seqs = seqs;
+        hlz_parallel_for(threads, m2, finish_search, &step);
     }
     for (size_t i = 0; state && i < count; i++) hlz_session_free(state[i].s);
     hlz_kept_tables_free(kept);
     free(state), free(ses), free(toks), free(counts), free(who), free(slots), free(fc), free(seqs), free(slots2);
-    free(cands), free(found), free(found2);
+    free(cands), free(search), free(found), free(found2);
     return st;
 }
 
@@ -688,7 +729,7 @@ hlz_status hlz_llm_walk_decode_many(const hlz_llm *llm, hlz_llm_stream *streams,
     bool find = llm->stats;
     for (size_t i = 0; i < count; i++)
         find = find && streams[i].slot && streams[i].advance && (!streams[i].guess || streams[i].decide);
-    if (find) return walk_decode_find(llm, streams, count, error);
+    if (find) return walk_decode_find(llm, streams, count, threads, error);
     size_t v = llm->n_vocab;
     /* Tokens per call for the carried tokens: the logits budget, and no more
      * than every stream's carried tokens can use. */

@@ -287,11 +287,12 @@ static void lockstep_decoding(void)
     hlz_llm_set_mix(llm, 0);
     /* Configurations: 1 thread; 3 threads with carried tokens 3 rows per call
      * (split across calls); token searches instead of logits (the GPU's
-     * way, here on the CPU), for the llm streams only (robust ones need logits). */
-    for (int config = 0; config < 3; config++) {
-        int threads = config == 1 ? 3 : 1;
+     * way, here on the CPU), for the llm streams only (robust ones need
+     * logits), on 1 and 3 threads. */
+    for (int config = 0; config < 4; config++) {
+        int threads = config == 1 || config == 3 ? 3 : 1;
         hlz_llm_set_logits_budget(llm, config == 1 ? 3 * shape.n_vocab * sizeof(float) : (size_t)1 << 28);
-        hlz_llm_set_stats(llm, config == 2);
+        hlz_llm_set_stats(llm, config >= 2);
         hlz_llm_stream streams[N];
         int idx[N], count = 0;
         for (int i = 0; i < N; i++)
@@ -300,11 +301,11 @@ static void lockstep_decoding(void)
             int i = idx[j];
             CHECK((robust[i] ? hlz_robust_decode_start : hlz_llm_decode_start)(llm, coded[i], coded_size[i], sizes[i],
                                                                               &streams[j], &e) == HLZ_OK);
-            if (config == 2) real_pick = streams[j].pick, streams[j].pick = counting_pick;
+            if (config >= 2) real_pick = streams[j].pick, streams[j].pick = counting_pick;
         }
         picks = 0;
         CHECK_MSG(hlz_llm_walk_decode_many(llm, streams, (size_t)count, threads, &e) == HLZ_OK, "%s", e.message);
-        if (config == 2) CHECK_MSG(picks == (size_t)count, "%zu picks from logits for %d streams", picks, count);
+        if (config >= 2) CHECK_MSG(picks == (size_t)count, "%zu picks from logits for %d streams", picks, count);
         for (int j = 0; j < count; j++) {
             int i = idx[j];
             memset(back[i], 0, sizes[i]);
