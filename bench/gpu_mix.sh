@@ -1,9 +1,10 @@
 #!/bin/bash
-# bench/gpu_mix.sh [BENCH_DIR] - a short GPU check of the hybrid encoder's statistics path
-# (about 3 minutes on an H200, after `. tools/gpu/sysroot.sh`):
+# bench/gpu_mix.sh [BENCH_DIR] - a short GPU check of the hybrid coder's paths (encoder and decoder)
+# (about 4 minutes on an H200, after `. tools/gpu/sysroot.sh`):
 #   1. build/check-cuda (every kernel and whole-model results against the CPU, the hybrid figures included)
 #   2. the golden archives (device auto = the GPU); the default --mix full: an archive made with --device cuda equals the --device cpu one and decodes on the CPU
 #   3. compression speed --mix none against --mix full on the same bytes (MB megabytes of the bench's text)
+#   4. decompression speed of both archives on the GPU, checked against the input
 # Output: $OUT/mix.txt.
 set -u
 export LC_ALL=C
@@ -44,5 +45,16 @@ for mix in none full; do
     rc=$?
     e=$(date +%s.%N)
     say "## compress --mix $mix, $size bytes: rc=$rc $(awk "BEGIN{printf \"%.3f s, %.3f MB/s\", $e - $s, $size / 1e6 / ($e - $s)}"), $(stat -c %s "$W/$mix.hlz") bytes"
+    sed 's/^/    /' "$W/err" | head -n 3 | tee -a "$REPORT"
+done
+# Decompression of the same archives on the GPU: the model alone (token searches) against the hybrid
+# (guesses up, their frequencies back, a second search of the kept table without them where needed).
+for mix in none full; do
+    s=$(date +%s.%N)
+    HLZ_CUDA_STATS=1 build/hlz -d -q -f -T "$(nproc)" --device cuda -c "$W/$mix.hlz" >"$W/$mix.out" 2>"$W/err"
+    rc=$?
+    e=$(date +%s.%N)
+    same=DIFFER; cmp -s "$W/$mix.out" "$W/corpus" && same=identical
+    say "## decompress --mix $mix: rc=$rc $(awk "BEGIN{printf \"%.3f s, %.3f MB/s\", $e - $s, $size / 1e6 / ($e - $s)}"), output $same"
     sed 's/^/    /' "$W/err" | head -n 3 | tee -a "$REPORT"
 done

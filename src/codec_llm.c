@@ -564,30 +564,113 @@ static void pick_one(void *context, size_t j)
 
 /* The lockstep walk with token searches: each step, every unfinished
  * stream contributes the token it decided last (or, at a window's start,
- * its carried tokens) and its slot; one call evaluates them all and returns
- * the next token of each with its interval. */
-static hlz_status walk_decode_find(const hlz_llm *llm, hlz_llm_stream *streams, size_t count, hlz_error *error)
+ * its carried tokens), its guesses (hybrid streams) and its slot; one call
+ * evaluates them all and returns the next token of each stream without
+ * guesses with its interval, and for the others the table's frequency of
+ * each guess, from which the stream decides; those that decide "none of
+ * them" are searched in their tables without the guesses, kept where they
+ * were made, in a second call. The streams' own work (guesses, decisions,
+ * consuming a token) is independent between streams: it runs on the
+ * threads, each stream's in its order. */
+typedef struct {
+    hlz_session *s;
+    size_t at, end;
+    bool active, started;
+} find_state;
+
+typedef struct {
+    const hlz_llm *llm;
+    hlz_llm_stream *streams;
+    find_state *state;
+    size_t *who;            /* row j of the step is stream who[j] */
+    int32_t *cands;         /* HLZ_TABLE_CANDIDATES guesses per row */
+    uint32_t *slots, *fc;   /* per row: the slot (rows without guesses), the guesses' frequencies */
+    hlz_token_found *found; /* per row, then per search */
+    uint8_t *search;        /* per row: its token is none of its guesses */
+    const uint32_t *seqs;   /* the rows of the searches */
+} find_step;
+
+/* A found token for stream c: consumed, or the stream stops. */
+static void take_found(const hlz_llm *llm, hlz_llm_stream *c, find_state *t, const hlz_token_found *f)
 {
-    typedef struct {
-        hlz_session *s;
-        size_t at, end;
-        bool active, started;
-    } find_state;
+    c->ids[t->at] = (int32_t)f->token;
+    c->status = f->token < llm->n_vocab ? c->advance(c->ctx, (int32_t)f->token, f->cum, f->freq, &c->error)
+                                        : hlz_fail(&c->error, HLZ_ERR_CORRUPT, "decoded token %lu is not in the vocabulary",
+                                                   (unsigned long)f->token);
+    if (c->status != HLZ_OK) t->active = false;
+    else t->at++;
+}
+
+/* Row j: the stream's guesses for its next token (none without a guess callback) and, without guesses, its slot. */
+static void guess_row(void *context, size_t j)
+{
+    find_step *p = context;
+    size_t i = p->who[j];
+    hlz_llm_stream *c = &p->streams[i];
+    int32_t *g = p->cands + j * HLZ_TABLE_CANDIDATES;
+    for (size_t k = 0; k < HLZ_TABLE_CANDIDATES; k++) g[k] = -1;
+    if (c->guess && (c->status = c->guess(c->ctx, g, &c->error)) != HLZ_OK) {
+        p->state[i].active = false; /* the row is evaluated all the same; nothing reads it */
+        for (size_t k = 0; k < HLZ_TABLE_CANDIDATES; k++) g[k] = -1;
+    }
+    p->slots[j] = g[0] < 0 && p->state[i].active ? c->slot(c->ctx) : 0;
+}
+
+/* Row j after the evaluation: the token found, or the decisions on the guesses. */
+static void decide_row(void *context, size_t j)
+{
+    find_step *p = context;
+    size_t i = p->who[j];
+    hlz_llm_stream *c = &p->streams[i];
+    find_state *t = &p->state[i];
+    p->search[j] = 0;
+    if (!t->active) return;
+    if (p->cands[j * HLZ_TABLE_CANDIDATES] < 0) {
+        take_found(p->llm, c, t, &p->found[j]);
+        return;
+    }
+    int32_t token;
+    c->status = c->decide(c->ctx, p->fc + j * HLZ_TABLE_CANDIDATES, &token, &c->error);
+    if (c->status != HLZ_OK) t->active = false;
+    else if (token >= 0) c->ids[t->at++] = token; /* one of the guesses */
+    else p->search[j] = 1;
+}
+
+/* Search k, on row seqs[k]: the token found in the table without the guesses. */
+static void finish_search(void *context, size_t k)
+{
+    find_step *p = context;
+    size_t i = p->who[p->seqs[k]];
+    take_found(p->llm, &p->streams[i], &p->state[i], &p->found[k]);
+}
+
+static hlz_status walk_decode_find(const hlz_llm *llm, hlz_llm_stream *streams, size_t count, int threads,
+                                   hlz_error *error)
+{
+    enum { G = HLZ_TABLE_CANDIDATES };
     uint32_t n_ctx = hlz_session_length(llm->prime) + llm->params.carry + llm->params.window;
     find_state *state = calloc(count, sizeof *state);
     hlz_session **ses = malloc(count * sizeof *ses);
     const int32_t **toks = malloc(count * sizeof *toks);
     size_t *counts = malloc(count * sizeof *counts), *who = malloc(count * sizeof *who);
-    uint32_t *slots = malloc(count * sizeof *slots);
-    hlz_token_found *found = malloc(count * sizeof *found);
+    uint32_t *slots = malloc(count * sizeof *slots), *fc = malloc(count * G * sizeof *fc);
+    uint32_t *seqs = malloc(count * sizeof *seqs), *slots2 = malloc(count * sizeof *slots2);
+    int32_t *cands = malloc(count * G * sizeof *cands);
+    uint8_t *search = malloc(count);
+    hlz_token_found *found = malloc(count * sizeof *found), *found2 = malloc(count * sizeof *found2);
+    hlz_kept_tables *kept = NULL;
     hlz_status st = HLZ_OK;
-    if (!state || !ses || !toks || !counts || !who || !slots || !found)
+    if (!state || !ses || !toks || !counts || !who || !slots || !fc || !seqs || !slots2 || !cands || !search || !found ||
+        !found2)
         st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory decoding %zu chunks", count);
+    if (st == HLZ_OK) st = hlz_kept_tables_create(llm->model, &kept, error);
     for (size_t i = 0; i < count && st == HLZ_OK; i++) {
         streams[i].status = HLZ_OK;
         state[i].active = streams[i].n > 0;
         if (state[i].active) st = hlz_session_create(llm->model, n_ctx, &state[i].s, error);
     }
+    find_step step = {.llm = llm, .streams = streams, .state = state, .who = who, .cands = cands, .slots = slots,
+                      .fc = fc, .search = search};
     while (st == HLZ_OK) {
         size_t m = 0;
         for (size_t i = 0; i < count && st == HLZ_OK; i++) {
@@ -616,23 +699,26 @@ static hlz_status walk_decode_find(const hlz_llm *llm, hlz_llm_stream *streams, 
                 if (c->status != HLZ_OK) t->active = false;
                 else t->at++;
             }
-            if (st == HLZ_OK && t->active) slots[m] = c->slot(c->ctx), who[m++] = i;
+            if (st == HLZ_OK && t->active) who[m++] = i;
         }
         if (st != HLZ_OK || m == 0) break;
-        if ((st = hlz_model_eval_batch_find(llm->model, ses, toks, counts, m, slots, found, error)) != HLZ_OK) break;
-        for (size_t j = 0; j < m; j++) {
-            find_state *t = &state[who[j]];
-            hlz_llm_stream *c = &streams[who[j]];
-            c->ids[t->at] = (int32_t)found[j].token;
-            c->status = found[j].token < llm->n_vocab ? c->advance(c->ctx, found[j].cum, found[j].freq, &c->error)
-                                                       : hlz_fail(&c->error, HLZ_ERR_CORRUPT, "decoded token %lu is not in the vocabulary",
-                                                                  (unsigned long)found[j].token);
-            if (c->status != HLZ_OK) t->active = false;
-            else t->at++;
-        }
+        hlz_parallel_for(threads, m, guess_row, &step);
+        st = hlz_model_eval_batch_guess(llm->model, ses, toks, counts, m, cands, slots, fc, found, kept, error);
+        if (st != HLZ_OK) break;
+        step.found = found;
+        hlz_parallel_for(threads, m, decide_row, &step);
+        size_t m2 = 0;
+        for (size_t j = 0; j < m; j++)
+            if (search[j]) seqs[m2] = (uint32_t)j, slots2[m2++] = streams[who[j]].slot(streams[who[j]].ctx);
+        if (m2 == 0) continue;
+        if ((st = hlz_model_find_kept(llm->model, kept, seqs, slots2, m2, found2, error)) != HLZ_OK) break;
+        step.found = found2, step.seqs = seqs;
+        hlz_parallel_for(threads, m2, finish_search, &step);
     }
     for (size_t i = 0; state && i < count; i++) hlz_session_free(state[i].s);
-    free(state), free(ses), free(toks), free(counts), free(who), free(slots), free(found);
+    hlz_kept_tables_free(kept);
+    free(state), free(ses), free(toks), free(counts), free(who), free(slots), free(fc), free(seqs), free(slots2);
+    free(cands), free(search), free(found), free(found2);
     return st;
 }
 
@@ -641,8 +727,9 @@ hlz_status hlz_llm_walk_decode_many(const hlz_llm *llm, hlz_llm_stream *streams,
 {
     if (count == 0) return HLZ_OK;
     bool find = llm->stats;
-    for (size_t i = 0; i < count; i++) find = find && streams[i].slot && streams[i].advance;
-    if (find) return walk_decode_find(llm, streams, count, error);
+    for (size_t i = 0; i < count; i++)
+        find = find && streams[i].slot && streams[i].advance && (!streams[i].guess || streams[i].decide);
+    if (find) return walk_decode_find(llm, streams, count, threads, error);
     size_t v = llm->n_vocab;
     /* Tokens per call for the carried tokens: the logits budget, and no more
      * than every stream's carried tokens can use. */
@@ -729,9 +816,22 @@ static hlz_status decode_token(void *context, const float *logits, size_t at, in
 
 static uint32_t decode_slot(void *context) { return hlz_rans_slot(&((decode_tables *)context)->d); }
 
-static hlz_status decode_advance(void *context, uint32_t cum, uint32_t freq, hlz_error *e)
+/* The lockstep walk's pieces of hlz_hybrid_decode (with no parts: the model's table alone). */
+static hlz_status decode_guess(void *context, int32_t *cand, hlz_error *e)
 {
-    return hlz_rans_advance(&((decode_tables *)context)->d, cum, freq, e);
+    return hlz_hybrid_decode_guess(((decode_tables *)context)->hybrid, cand, e);
+}
+
+static hlz_status decode_decide(void *context, const uint32_t *fc, int32_t *token, hlz_error *e)
+{
+    decode_tables *t = context;
+    return hlz_hybrid_decode_decide(t->hybrid, fc, &t->d, token, e);
+}
+
+static hlz_status decode_advance(void *context, int32_t token, uint32_t cum, uint32_t freq, hlz_error *e)
+{
+    decode_tables *t = context;
+    return hlz_hybrid_decode_finish(t->hybrid, &t->d, token, cum, freq, e);
 }
 
 hlz_status hlz_llm_decode_start(const hlz_llm *llm, const uint8_t *src, size_t coded_size, size_t raw_size,
@@ -763,9 +863,9 @@ hlz_status hlz_llm_decode_start(const hlz_llm *llm, const uint8_t *src, size_t c
         return st;
     }
     stream->n = (size_t)n, stream->pick = decode_token, stream->ctx = t;
-    /* The GPU's token search finds a token in the model's own table: only
-     * for chunks coded with the model alone. */
-    if (!parts) stream->slot = decode_slot, stream->advance = decode_advance;
+    /* For the GPU's token searches: the same decoder in pieces. */
+    stream->slot = decode_slot, stream->advance = decode_advance;
+    if (parts) stream->guess = decode_guess, stream->decide = decode_decide;
     return HLZ_OK;
 }
 

@@ -60,6 +60,35 @@ hlz_status hlz_cuda_forward_find(hlz_model *m, const hlz_token_place *place, con
                                  const uint32_t *rows, const uint32_t *slots, size_t n_find,
                                  struct hlz_token_found *found, hlz_error *error);
 
+/* The hybrid decoder's tables between its two calls (model.h): rows tables
+ * of n_vocab entries, in host memory for the CPU, GPU memory for the GPU
+ * (grown by hlz_cuda_forward_guess, which also keeps `io` there: room for
+ * the search's arguments and results, `rows` of each). */
+struct hlz_kept_tables {
+    bool on_device;
+    uint32_t *tables;
+    void *io;
+    size_t rows;
+    size_t n_seq;    /* sequences of the evaluation that made them */
+    uint8_t *kept;   /* host, n_seq flags: the sequence had guesses, its table is kept */
+    size_t kept_cap;
+};
+
+/* hlz_cuda_forward, then for each sequence j < n_seq, whose last token is
+ * row rows[j]: with no guesses in cands[j * HLZ_TABLE_CANDIDATES ..] (all
+ * -1), found[j] for slots[j] as hlz_cuda_forward_find gives it and fc 0s;
+ * else fc[j * HLZ_TABLE_CANDIDATES ..] and the table without the guesses in
+ * kept table j (hlz_token_guess_from_logits). Only fc and found come back. */
+hlz_status hlz_cuda_forward_guess(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
+                                  const uint32_t *rows, const int32_t *cands, const uint32_t *slots, size_t n_seq,
+                                  uint32_t *fc, struct hlz_token_found *found, struct hlz_kept_tables *kept,
+                                  hlz_error *error);
+/* found[j] for slots[j] in kept table seqs[j] (hlz_token_find_table), searched on the GPU. */
+hlz_status hlz_cuda_find_kept(hlz_model *m, struct hlz_kept_tables *kept, const uint32_t *seqs, const uint32_t *slots,
+                              size_t n, struct hlz_token_found *found, hlz_error *error);
+/* Frees kept->tables and kept->io (GPU memory). */
+void hlz_cuda_kept_free(struct hlz_kept_tables *kept);
+
 /* Single-kernel entry points for tests/cuda/check_cuda.c: each runs the
  * kernel the forward pass uses on host inputs and returns host outputs.
  * 0 on success, -1 on a CUDA error. */
@@ -97,6 +126,16 @@ int hlz_cuda_test_token_mix(const float *logits, size_t n_rows, uint32_t n_vocab
  * `logits` (n_rows x n_vocab, host memory). */
 int hlz_cuda_test_token_find(const float *logits, size_t n_rows, uint32_t n_vocab, const uint32_t *slots,
                              struct hlz_token_found *found);
+
+/* The hybrid decoder's kernels alone, on rows of `logits` (n_rows x n_vocab,
+ * host memory) with cands (HLZ_TABLE_CANDIDATES per row): the guess kernel
+ * gives fc (4 per row), found[r] for slots[r] of each row without guesses,
+ * and tables (n_rows x n_vocab; rows with guesses: the kept tables); then
+ * the kept-table search gives found2[r] for slots2[r] of each row with
+ * guesses. Entries for the other rows are left as they were. */
+int hlz_cuda_test_token_guess(const float *logits, size_t n_rows, uint32_t n_vocab, const int32_t *cands,
+                              const uint32_t *slots, const uint32_t *slots2, uint32_t *fc,
+                              struct hlz_token_found *found, uint32_t *tables, struct hlz_token_found *found2);
 
 /* Benchmarks (bench/gpu_bench.c): the seconds one matrix product of rows x
  * cols_pad weights by n_tokens vectors takes on the GPU (kernel only, the

@@ -51,6 +51,25 @@ hlz_status hlz_cuda_forward_find(hlz_model *m, const hlz_token_place *place, con
     return hlz_fail(error, HLZ_ERR_UNSUPPORTED, "this build of hlz has no CUDA backend");
 }
 
+hlz_status hlz_cuda_forward_guess(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
+                                  const uint32_t *rows, const int32_t *cands, const uint32_t *slots, size_t n_seq,
+                                  uint32_t *fc, struct hlz_token_found *found, struct hlz_kept_tables *kept,
+                                  hlz_error *error)
+{
+    (void)m, (void)place, (void)tokens, (void)n, (void)rows, (void)cands, (void)slots, (void)n_seq, (void)fc;
+    (void)found, (void)kept;
+    return hlz_fail(error, HLZ_ERR_UNSUPPORTED, "this build of hlz has no CUDA backend");
+}
+
+hlz_status hlz_cuda_find_kept(hlz_model *m, struct hlz_kept_tables *kept, const uint32_t *seqs, const uint32_t *slots,
+                              size_t n, struct hlz_token_found *found, hlz_error *error)
+{
+    (void)m, (void)kept, (void)seqs, (void)slots, (void)n, (void)found;
+    return hlz_fail(error, HLZ_ERR_UNSUPPORTED, "this build of hlz has no CUDA backend");
+}
+
+void hlz_cuda_kept_free(struct hlz_kept_tables *kept) { (void)kept; }
+
 int hlz_cuda_bench_matmul(uint64_t rows, uint64_t cols_pad, size_t n_tokens, int kind, int reps, double *seconds)
 {
     (void)rows, (void)cols_pad, (void)n_tokens, (void)kind, (void)reps, (void)seconds;

@@ -85,12 +85,17 @@ void hlz_token_stats_from_logits(const float *logits, uint32_t n, int32_t token,
     out->sum = sum;
 }
 
+void hlz_token_find_table(const uint32_t *table, uint32_t n, uint32_t slot, hlz_token_found *out)
+{
+    out->token = hlz_freq_find(table, n, slot, &out->cum);
+    out->freq = table[out->token];
+}
+
 void hlz_token_find_from_logits(const float *logits, uint32_t n, uint32_t slot, uint32_t *scratch,
                                 hlz_token_found *out)
 {
     hlz_freq_from_logits(logits, n, scratch);
-    out->token = hlz_freq_find(scratch, n, slot, &out->cum);
-    out->freq = scratch[out->token];
+    hlz_token_find_table(scratch, n, slot, out);
 }
 
 void hlz_freq_exclude(uint32_t *f, uint32_t n, const int32_t *cand, size_t k)
@@ -124,6 +129,14 @@ void hlz_token_mix_from_logits(const float *logits, uint32_t n, int32_t token, c
     for (int32_t i = 0; i < token; i++) c += scratch[i];
     out->cum = is_cand ? 0 : c;
     out->freq = is_cand ? 0 : scratch[token];
+}
+
+void hlz_token_guess_from_logits(const float *logits, uint32_t n, const int32_t *cand, size_t k, uint32_t *table,
+                                 uint32_t *fc)
+{
+    hlz_freq_from_logits(logits, n, table);
+    for (size_t j = 0; j < HLZ_TABLE_CANDIDATES; j++) fc[j] = j < k ? table[cand[j]] : 0;
+    hlz_freq_exclude(table, n, cand, k);
 }
 
 double hlz_token_stats_bits(const hlz_token_stats *s)

@@ -85,6 +85,18 @@ typedef struct hlz_token_mix {
 void hlz_token_mix_from_logits(const float *logits, uint32_t n_vocab, int32_t token, const int32_t *cand, size_t k,
                                uint32_t *scratch, hlz_token_mix *out);
 
+/* What the hybrid decoder reads of one position's table before it knows the
+ * token (hybrid.h hlz_hybrid_decode_decide): the table's frequency of each
+ * candidate cand[0..k-1] into fc[HLZ_TABLE_CANDIDATES] (0 past k, as
+ * hlz_token_mix's fc), and into `table` (n_vocab entries) the table without
+ * them (hlz_freq_exclude), where the token is searched when it is none of
+ * them (hlz_token_find_table). k <= 4, distinct. */
+void hlz_token_guess_from_logits(const float *logits, uint32_t n_vocab, const int32_t *cand, size_t k,
+                                 uint32_t *table, uint32_t *fc);
+
+/* hlz_freq_find's token for `slot` in `table`, with its interval. */
+void hlz_token_find_table(const uint32_t *table, uint32_t n_vocab, uint32_t slot, hlz_token_found *out);
+
 /* ---- rANS: 64-bit state, 32-bit words ------------------------------------
  * The encoder takes symbols in reverse order and writes words downwards from
  * the end of its buffer; the stream is the 8-byte final state then the words,

@@ -233,13 +233,16 @@ static int candidate_count(const int32_t *c, uint32_t n_vocab)
 }
 
 /* hlz_model_eval_batch, with `next` its statistics variant (and with
- * `cands` those of the hybrid encoder), with `slots` its search variant. */
+ * `cands` those of the hybrid encoder), with `slots` its search variant
+ * (and with `guesses` the hybrid decoder's, into fc and kept). */
 static hlz_status eval_batch(hlz_model *m, hlz_session *const *sessions, const int32_t *const *tokens,
                              const size_t *counts, size_t n_seq, float *logits, const int32_t *next,
                              hlz_token_stats *stats, const int32_t *cands, hlz_token_mix *mix,
-                             const uint32_t *slots, hlz_token_found *found, hlz_error *error)
+                             const uint32_t *slots, hlz_token_found *found, const int32_t *guesses, uint32_t *fc,
+                             hlz_kept_tables *kept, hlz_error *error)
 {
     size_t n = 0;
+    if (kept) kept->n_seq = 0; /* nothing is kept until this call succeeds */
     for (size_t i = 0; i < n_seq; i++) {
         hlz_session *s = sessions[i];
         for (size_t j = 0; j < i; j++)
@@ -262,6 +265,23 @@ static hlz_status eval_batch(hlz_model *m, hlz_session *const *sessions, const i
             return hlz_fail(error, HLZ_ERR_PARAM, "row %zu: candidates must be distinct tokens, then -1", t);
     for (size_t i = 0; slots && i < n_seq; i++)
         if (counts[i] == 0) return hlz_fail(error, HLZ_ERR_PARAM, "a sequence without tokens has nothing to search");
+    for (size_t i = 0; guesses && i < n_seq; i++)
+        if (candidate_count(guesses + i * HLZ_TABLE_CANDIDATES, m->config.n_vocab) < 0)
+            return hlz_fail(error, HLZ_ERR_PARAM, "sequence %zu: guesses must be distinct tokens, then -1", i);
+    if (guesses) {
+        if (kept->on_device != (m->cuda != NULL))
+            return hlz_fail(error, HLZ_ERR_PARAM, "kept tables made for the model on another device");
+        if (kept->kept_cap < n_seq) {
+            uint8_t *grown = realloc(kept->kept, n_seq);
+            if (!grown) return hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+            kept->kept = grown, kept->kept_cap = n_seq;
+        }
+        if (!kept->on_device && kept->rows < n_seq) {
+            uint32_t *grown = realloc(kept->tables, n_seq * (size_t)m->config.n_vocab * sizeof *grown);
+            if (!grown) return hlz_fail(error, HLZ_ERR_NOMEM, "out of memory for %zu tables", n_seq);
+            kept->tables = grown, kept->rows = n_seq;
+        }
+    }
     if (n == 0) return HLZ_OK;
     bool derived = (next || slots) && !m->cuda; /* the CPU makes statistics and searches from logits */
     token_place *place = malloc(n * sizeof *place);
@@ -283,8 +303,13 @@ static hlz_status eval_batch(hlz_model *m, hlz_session *const *sessions, const i
     }
     hlz_status st;
     uint32_t nv = m->config.n_vocab;
+    /* Without a guess in the batch the search alone (the GPU's k_token_find) does it. */
+    bool guessing = false;
+    for (size_t i = 0; guesses && i < n_seq; i++) guessing |= guesses[i * HLZ_TABLE_CANDIDATES] >= 0;
     if (next && m->cuda) {
         st = hlz_cuda_forward_stats(m, place, flat, n, next, stats, cands, mix, error);
+    } else if (slots && guessing && m->cuda) {
+        st = hlz_cuda_forward_guess(m, place, flat, n, last, guesses, slots, n_seq, fc, found, kept, error);
     } else if (slots && m->cuda) {
         st = hlz_cuda_forward_find(m, place, flat, n, last, slots, n_seq, found, error);
     } else {
@@ -299,8 +324,23 @@ static hlz_status eval_batch(hlz_model *m, hlz_session *const *sessions, const i
                                               &mix[t]);
                 }
             }
-        for (size_t i = 0; slots && st == HLZ_OK && i < n_seq; i++)
-            hlz_token_find_from_logits(rows + (size_t)last[i] * nv, nv, slots[i], scratch, &found[i]);
+        for (size_t i = 0; slots && st == HLZ_OK && i < n_seq; i++) {
+            const float *row = rows + (size_t)last[i] * nv;
+            int k = guesses ? candidate_count(guesses + i * HLZ_TABLE_CANDIDATES, nv) : 0;
+            if (k > 0) {
+                hlz_token_guess_from_logits(row, nv, guesses + i * HLZ_TABLE_CANDIDATES, (size_t)k,
+                                            kept->tables + i * (size_t)nv, fc + i * HLZ_TABLE_CANDIDATES);
+                continue;
+            }
+            hlz_token_find_from_logits(row, nv, slots[i], scratch, &found[i]);
+        }
+    }
+    if (st == HLZ_OK && guesses) {
+        for (size_t i = 0; i < n_seq; i++) {
+            kept->kept[i] = guesses[i * HLZ_TABLE_CANDIDATES] >= 0;
+            for (size_t j = 0; !kept->kept[i] && j < HLZ_TABLE_CANDIDATES; j++) fc[i * HLZ_TABLE_CANDIDATES + j] = 0;
+        }
+        kept->n_seq = n_seq;
     }
     if (st == HLZ_OK)
         for (size_t i = 0; i < n_seq; i++) sessions[i]->n_past += (uint32_t)counts[i];
@@ -311,14 +351,16 @@ static hlz_status eval_batch(hlz_model *m, hlz_session *const *sessions, const i
 hlz_status hlz_model_eval_batch(hlz_model *m, hlz_session *const *sessions, const int32_t *const *tokens,
                                 const size_t *counts, size_t n_seq, float *logits, hlz_error *error)
 {
-    return eval_batch(m, sessions, tokens, counts, n_seq, logits, NULL, NULL, NULL, NULL, NULL, NULL, error);
+    return eval_batch(m, sessions, tokens, counts, n_seq, logits, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                      error);
 }
 
 hlz_status hlz_model_eval_batch_stats(hlz_model *m, hlz_session *const *sessions, const int32_t *const *tokens,
                                       const size_t *counts, size_t n_seq, const int32_t *next,
                                       hlz_token_stats *stats, hlz_error *error)
 {
-    return eval_batch(m, sessions, tokens, counts, n_seq, NULL, next, stats, NULL, NULL, NULL, NULL, error);
+    return eval_batch(m, sessions, tokens, counts, n_seq, NULL, next, stats, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                      error);
 }
 
 hlz_status hlz_model_eval_batch_stats_mix(hlz_model *m, hlz_session *const *sessions, const int32_t *const *tokens,
@@ -326,14 +368,56 @@ hlz_status hlz_model_eval_batch_stats_mix(hlz_model *m, hlz_session *const *sess
                                           const int32_t *cands, hlz_token_stats *stats, hlz_token_mix *mix,
                                           hlz_error *error)
 {
-    return eval_batch(m, sessions, tokens, counts, n_seq, NULL, next, stats, cands, mix, NULL, NULL, error);
+    return eval_batch(m, sessions, tokens, counts, n_seq, NULL, next, stats, cands, mix, NULL, NULL, NULL, NULL, NULL,
+                      error);
 }
 
 hlz_status hlz_model_eval_batch_find(hlz_model *m, hlz_session *const *sessions, const int32_t *const *tokens,
                                      const size_t *counts, size_t n_seq, const uint32_t *slots,
                                      hlz_token_found *found, hlz_error *error)
 {
-    return eval_batch(m, sessions, tokens, counts, n_seq, NULL, NULL, NULL, NULL, NULL, slots, found, error);
+    return eval_batch(m, sessions, tokens, counts, n_seq, NULL, NULL, NULL, NULL, NULL, slots, found, NULL, NULL, NULL,
+                      error);
+}
+
+hlz_status hlz_model_eval_batch_guess(hlz_model *m, hlz_session *const *sessions, const int32_t *const *tokens,
+                                      const size_t *counts, size_t n_seq, const int32_t *cands, const uint32_t *slots,
+                                      uint32_t *fc, hlz_token_found *found, hlz_kept_tables *kept, hlz_error *error)
+{
+    return eval_batch(m, sessions, tokens, counts, n_seq, NULL, NULL, NULL, NULL, NULL, slots, found, cands, fc, kept,
+                      error);
+}
+
+hlz_status hlz_model_find_kept(hlz_model *m, hlz_kept_tables *kept, const uint32_t *seqs, const uint32_t *slots,
+                               size_t n, hlz_token_found *found, hlz_error *error)
+{
+    if (kept->on_device != (m->cuda != NULL))
+        return hlz_fail(error, HLZ_ERR_PARAM, "kept tables made for the model on another device");
+    for (size_t j = 0; j < n; j++)
+        if (seqs[j] >= kept->n_seq || !kept->kept[seqs[j]])
+            return hlz_fail(error, HLZ_ERR_PARAM, "sequence %u has no kept table", (unsigned)seqs[j]);
+    if (n == 0) return HLZ_OK;
+    if (m->cuda) return hlz_cuda_find_kept(m, kept, seqs, slots, n, found, error);
+    uint32_t nv = m->config.n_vocab;
+    for (size_t j = 0; j < n; j++) hlz_token_find_table(kept->tables + (size_t)seqs[j] * nv, nv, slots[j], &found[j]);
+    return HLZ_OK;
+}
+
+hlz_status hlz_kept_tables_create(hlz_model *m, hlz_kept_tables **out, hlz_error *error)
+{
+    *out = calloc(1, sizeof **out);
+    if (!*out) return hlz_fail(error, HLZ_ERR_NOMEM, "out of memory");
+    (*out)->on_device = m->cuda != NULL;
+    return HLZ_OK;
+}
+
+void hlz_kept_tables_free(hlz_kept_tables *kept)
+{
+    if (!kept) return;
+    if (kept->on_device) hlz_cuda_kept_free(kept);
+    else free(kept->tables);
+    free(kept->kept);
+    free(kept);
 }
 
 hlz_status hlz_model_eval(hlz_model *m, hlz_session *s, const int32_t *tokens, size_t n, float *logits,

@@ -413,34 +413,67 @@ size_t hlz_hybrid_encode_mix(hlz_hybrid *h, const int32_t *cand, const hlz_token
     return k;
 }
 
-hlz_status hlz_hybrid_decode(hlz_hybrid *h, uint32_t *f, hlz_rans_decoder *d, int32_t *token, hlz_error *e)
+/* The decoder in three pieces (hybrid.h); hlz_hybrid_decode below is made
+ * of them, so that the GPU's decoder and the CPU's read the same way. */
+hlz_status hlz_hybrid_decode_guess(hlz_hybrid *h, int32_t *cand, hlz_error *e)
 {
     if (h->n >= h->cap) return hlz_fail(e, HLZ_ERR_CORRUPT, "hybrid data holds more tokens than its header");
-    hlz_status st;
+    size_t k = 0;
     if (h->parts) {
         predict(h);
-        uint64_t remaining = HLZ_FREQ_TOTAL;
-        for (size_t j = 0; j < h->n_cand; j++) {
-            decision q;
-            decide(h, j, model_p16(f[h->cand[j]], remaining), &q);
-            uint32_t one = q.p16 << (HLZ_FREQ_BITS - 16);
-            int y = hlz_rans_slot(d) < one;
-            hlz_symbol s = decision_symbol(q.p16, y);
-            if ((st = hlz_rans_advance(d, s.cum, s.freq, e)) != HLZ_OK) return st;
-            learn_decision(h, &q, y);
-            if (y) {
-                *token = h->cand[j];
-                learn_token(h, *token);
-                return HLZ_OK;
-            }
-            remaining -= f[h->cand[j]];
-        }
-        exclude(h, f);
+        for (; k < h->n_cand; k++) cand[k] = h->cand[k];
     }
-    uint32_t cum, sym = hlz_freq_find(f, h->n_vocab, hlz_rans_slot(d), &cum);
-    if ((st = hlz_rans_advance(d, cum, f[sym], e)) != HLZ_OK) return st;
-    *token = (int32_t)sym;
-    if (h->parts) learn_token(h, *token);
+    for (; k < HLZ_HYBRID_CANDIDATES; k++) cand[k] = -1;
+    return HLZ_OK;
+}
+
+/* The decisions the encoder's encode_decisions wrote, read back: the same
+ * probabilities from the same state, each consumed as it is decided. */
+hlz_status hlz_hybrid_decode_decide(hlz_hybrid *h, const uint32_t *fc, hlz_rans_decoder *d, int32_t *token,
+                                    hlz_error *e)
+{
+    *token = -1;
+    if (!h->parts) return HLZ_OK;
+    uint64_t remaining = HLZ_FREQ_TOTAL;
+    for (size_t j = 0; j < h->n_cand; j++) {
+        decision q;
+        decide(h, j, model_p16(fc[j], remaining), &q);
+        uint32_t one = q.p16 << (HLZ_FREQ_BITS - 16);
+        int y = hlz_rans_slot(d) < one;
+        hlz_symbol s = decision_symbol(q.p16, y);
+        hlz_status st = hlz_rans_advance(d, s.cum, s.freq, e);
+        if (st != HLZ_OK) return st;
+        learn_decision(h, &q, y);
+        if (y) {
+            *token = h->cand[j];
+            learn_token(h, *token);
+            return HLZ_OK;
+        }
+        remaining -= fc[j];
+    }
+    return HLZ_OK;
+}
+
+hlz_status hlz_hybrid_decode_finish(hlz_hybrid *h, hlz_rans_decoder *d, int32_t token, uint32_t cum, uint32_t freq,
+                                    hlz_error *e)
+{
+    hlz_status st = hlz_rans_advance(d, cum, freq, e);
+    if (st != HLZ_OK) return st;
+    if (h->parts) learn_token(h, token);
     else h->n++;
     return HLZ_OK;
+}
+
+hlz_status hlz_hybrid_decode(hlz_hybrid *h, uint32_t *f, hlz_rans_decoder *d, int32_t *token, hlz_error *e)
+{
+    int32_t cand[HLZ_HYBRID_CANDIDATES];
+    uint32_t fc[HLZ_HYBRID_CANDIDATES];
+    hlz_status st = hlz_hybrid_decode_guess(h, cand, e);
+    if (st != HLZ_OK) return st;
+    for (size_t j = 0; j < HLZ_HYBRID_CANDIDATES; j++) fc[j] = cand[j] >= 0 ? f[cand[j]] : 0;
+    if ((st = hlz_hybrid_decode_decide(h, fc, d, token, e)) != HLZ_OK || *token >= 0) return st;
+    if (h->parts) exclude(h, f);
+    uint32_t cum, sym = hlz_freq_find(f, h->n_vocab, hlz_rans_slot(d), &cum);
+    *token = (int32_t)sym;
+    return hlz_hybrid_decode_finish(h, d, *token, cum, f[sym], e);
 }

@@ -64,4 +64,23 @@ size_t hlz_hybrid_encode_mix(hlz_hybrid *h, const int32_t *cand, const hlz_token
 hlz_status hlz_hybrid_decode(hlz_hybrid *h, uint32_t *freq, hlz_rans_decoder *d, int32_t *token,
                              hlz_error *error);
 
+/* The decoder in the three pieces hlz_hybrid_decode is made of, for a model
+ * that gives only a few figures per position (the GPU), called in this
+ * order for each token:
+ *   guess: the guesses for the next token into cand[HLZ_HYBRID_CANDIDATES]
+ *     (-1 past the last; none without parts): the ones the encoder's
+ *     hlz_hybrid_candidates made, since both depend on the tokens before alone.
+ *   decide: given fc, the table's frequency of each guess (0 past the last;
+ *     entropy.h hlz_token_mix's fc), reads the decisions from d. *token is
+ *     the guess it was (then learned: the token is done), or -1: then the
+ *     token is the one whose interval in the table without the guesses
+ *     (hlz_freq_exclude; the table itself when there are none) holds
+ *     hlz_rans_slot(d), and
+ *   finish consumes that interval [cum, cum + freq) and learns the token. */
+hlz_status hlz_hybrid_decode_guess(hlz_hybrid *h, int32_t *cand, hlz_error *error);
+hlz_status hlz_hybrid_decode_decide(hlz_hybrid *h, const uint32_t *fc, hlz_rans_decoder *d, int32_t *token,
+                                    hlz_error *error);
+hlz_status hlz_hybrid_decode_finish(hlz_hybrid *h, hlz_rans_decoder *d, int32_t token, uint32_t cum, uint32_t freq,
+                                    hlz_error *error);
+
 #endif

@@ -122,13 +122,21 @@ typedef struct {
     hlz_llm_pick pick;
     void *ctx;
     /* Optional, the llm codec's: a token is the one whose interval of the
-     * table holds slot(ctx), and advance(ctx, cum, freq, error) consumes it.
-     * When every stream has them and the model gives token searches (the
-     * GPU; hlz_llm_set_stats), the tables are searched where the logits are
-     * and only (token, cum, freq) comes back; pick is then used only for
-     * tokens predicted by the prime. */
+     * table holds slot(ctx), and advance(ctx, token, cum, freq, error)
+     * consumes it. When every stream has them and the model gives token
+     * searches (the GPU; hlz_llm_set_stats), the tables are searched where
+     * the logits are and only (token, cum, freq) comes back; pick is then
+     * used only for tokens predicted by the prime. Hybrid streams (hybrid.h)
+     * also have guess(ctx, cand, error), the guesses for the next token
+     * (HLZ_TABLE_CANDIDATES, -1 past the last), and, when there are any,
+     * decide(ctx, fc, &token, error) reads the decisions given the table's
+     * frequency of each: the token is the guess it gives, or (-1) the one
+     * whose interval of the table without the guesses holds slot(ctx), for
+     * advance as above. */
     uint32_t (*slot)(void *ctx);
-    hlz_status (*advance)(void *ctx, uint32_t cum, uint32_t freq, hlz_error *error);
+    hlz_status (*advance)(void *ctx, int32_t token, uint32_t cum, uint32_t freq, hlz_error *error);
+    hlz_status (*guess)(void *ctx, int32_t *cand, hlz_error *error);
+    hlz_status (*decide)(void *ctx, const uint32_t *fc, int32_t *token, hlz_error *error);
     hlz_status status;     /* out: HLZ_OK or why this stream stopped */
     hlz_error error;       /* out */
 } hlz_llm_stream;

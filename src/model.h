@@ -115,6 +115,33 @@ hlz_status hlz_model_eval_batch_find(hlz_model *model, hlz_session *const *sessi
                                      const size_t *counts, size_t n_seq, const uint32_t *slots,
                                      struct hlz_token_found *found, hlz_error *error);
 
+/* The hybrid decoder's evaluation (hybrid.h: its guesses come first, the
+ * token's search after the decisions) in two calls, with the tables kept
+ * between them where they were made (GPU memory on the GPU), so that only a
+ * few figures per sequence leave it. A kept-tables object belongs to one
+ * walk at a time and to the model (and its device) it was made for. */
+typedef struct hlz_kept_tables hlz_kept_tables;
+hlz_status hlz_kept_tables_create(hlz_model *model, hlz_kept_tables **out, hlz_error *error);
+void hlz_kept_tables_free(hlz_kept_tables *kept);
+
+/* hlz_model_eval_batch_find with guesses: cands holds HLZ_TABLE_CANDIDATES
+ * per sequence (distinct tokens, then -1s). A sequence without guesses gets
+ * found[i] for slots[i], as hlz_model_eval_batch_find gives it, and fc 0s;
+ * one with guesses gets in fc[i * HLZ_TABLE_CANDIDATES ..] the frequency of
+ * each guess in its table (0 past the last; hlz_token_guess_from_logits),
+ * and its table without them stays in `kept` for hlz_model_find_kept (its
+ * found[i] and slots[i] are not used). */
+hlz_status hlz_model_eval_batch_guess(hlz_model *model, hlz_session *const *sessions, const int32_t *const *tokens,
+                                      const size_t *counts, size_t n_seq, const int32_t *cands, const uint32_t *slots,
+                                      uint32_t *fc, struct hlz_token_found *found, hlz_kept_tables *kept,
+                                      hlz_error *error);
+
+/* The search that follows: found[j] for slots[j] in the kept table (without
+ * its guesses) of sequence seqs[j] of the last hlz_model_eval_batch_guess
+ * with `kept`, as hlz_token_find_table gives; each must have had guesses. */
+hlz_status hlz_model_find_kept(hlz_model *model, hlz_kept_tables *kept, const uint32_t *seqs, const uint32_t *slots,
+                               size_t n, struct hlz_token_found *found, hlz_error *error);
+
 /* Opens a model from `size` bytes at `data`, which must outlive the model. */
 hlz_status hlz_model_open_memory(hlz_model **out, const void *data, size_t size, hlz_error *error);
 

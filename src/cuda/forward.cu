@@ -780,6 +780,27 @@ __device__ static uint32_t d_logit_step(float x, float m)
     return k < HLZ_LOGIT_KMAX ? k : HLZ_LOGIT_KMAX;
 }
 
+/* The largest finite logit of a row (entropy.c's max, from -inf), by the
+ * whole block; s_v is ST_THREADS floats of shared scratch. */
+__device__ static float d_finite_max(const float *l, uint32_t nv, float *s_v)
+{
+    unsigned tid = threadIdx.x;
+    float m2 = -__int_as_float(0x7f800000);
+    for (uint32_t i = tid; i < nv; i += ST_THREADS) {
+        float x = l[i];
+        if (x == x && x != __int_as_float(0x7f800000) && x > m2) m2 = x;
+    }
+    s_v[tid] = m2;
+    __syncthreads();
+    for (unsigned off = ST_THREADS / 2; off > 0; off >>= 1) {
+        if (tid < off && s_v[tid + off] > s_v[tid]) s_v[tid] = s_v[tid + off];
+        __syncthreads();
+    }
+    m2 = s_v[0];
+    __syncthreads();
+    return m2;
+}
+
 /* "a before b" in a first-occurrence maximum: the larger value, or of equal
  * values the lower index; a missing entry (index UINT32_MAX) never wins. */
 __device__ static bool first_max(float a, uint32_t ia, float b, uint32_t ib)
@@ -836,43 +857,87 @@ __device__ static uint32_t d_freq_entry(const float *l, uint32_t i, float m2, co
     return 1 + (uint32_t)((wi * scale) >> 34) + (i == best ? extra : 0);
 }
 
-/* The hybrid encoder's figures of one row (entropy.c hlz_token_mix_from_logits,
- * hlz_freq_exclude), by the whole block: the candidates' frequencies, then
- * the excluded table's sums and its first largest entry by reductions of
- * fixed shape (integers, ties to the lower index). */
-__device__ static void token_mix(const float *l, uint32_t nv, float m2, const uint64_t *w, unsigned long long scale,
-                                 uint32_t best, uint32_t extra, int32_t tok, const int32_t *cand, hlz_token_mix *out)
+/* The table's entries before the extra (d_freq_entry without it): their
+ * sum (what the extra is 2^28 less), and in *cum the sum of those before
+ * entry tok, by reductions of fixed shape (integers). */
+__device__ static uint32_t d_table_sums(const float *l, uint32_t nv, float m2, const uint64_t *w,
+                                        unsigned long long scale, uint32_t tok, uint32_t *s_used, uint32_t *s_cum,
+                                        uint32_t *cum)
+{
+    unsigned tid = threadIdx.x;
+    uint32_t used = 0, c = 0;
+    for (uint32_t i = tid; i < nv; i += ST_THREADS) {
+        uint32_t f = d_freq_entry(l, i, m2, w, scale, 0xffffffffu, 0);
+        used += f;
+        if (i < tok) c += f;
+    }
+    s_used[tid] = used, s_cum[tid] = c;
+    __syncthreads();
+    for (unsigned off = ST_THREADS / 2; off > 0; off >>= 1) {
+        if (tid < off) s_used[tid] += s_used[tid + off], s_cum[tid] += s_cum[tid + off];
+        __syncthreads();
+    }
+    used = s_used[0], *cum = s_cum[0];
+    __syncthreads();
+    return used;
+}
+
+/* What hlz_freq_exclude makes of the table (l, m2, scale, best, extra) with
+ * the candidates cr[0..k-1] removed: g_i = 1 + ((f_i - 1) * scale2 >> 34)
+ * for the others, 0 for the candidates, plus extra2 at entry b2 (none when
+ * every entry is a candidate). */
+typedef struct {
+    unsigned long long scale2;
+    uint32_t b2, extra2;
+    uint32_t cum2; /* the sum of g_i before the token asked for */
+} exclusion;
+
+__device__ static bool is_candidate(uint32_t i, const int32_t *cr, uint32_t k)
+{
+    bool hit = false;
+#pragma unroll
+    for (uint32_t j = 0; j < HLZ_TABLE_CANDIDATES; j++) hit |= j < k && (uint32_t)cr[j] == i;
+    return hit;
+}
+
+__device__ static uint32_t d_excluded_entry(const exclusion &x, uint32_t f)
+{
+    return 1 + (uint32_t)(((unsigned long long)(f - 1) * x.scale2) >> 34);
+}
+
+/* The exclusion, by the whole block: the candidates' frequencies into fc[]
+ * (thread 0 writes them, 0 past k), then the excluded table's sums and its
+ * first largest entry (of f_i, as hlz_freq_exclude picks it) by reductions
+ * of fixed shape (integers, ties to the lower index). cum2 is the sum of
+ * g_i before entry tok. Every thread returns the same figures. */
+__device__ static exclusion d_exclusion(const float *l, uint32_t nv, float m2, const uint64_t *w,
+                                        unsigned long long scale, uint32_t best, uint32_t extra, const int32_t *cr,
+                                        uint32_t k, uint32_t tok, uint32_t *fc)
 {
     __shared__ uint32_t s_f[ST_THREADS], s_b[ST_THREADS], s_used2[ST_THREADS], s_cum2[ST_THREADS];
     __shared__ unsigned long long s_scale2;
     unsigned tid = threadIdx.x;
-    int32_t cr[HLZ_TABLE_CANDIDATES];
-    uint32_t k = 0;
-    for (int j = 0; j < HLZ_TABLE_CANDIDATES; j++) cr[j] = cand[j];
-    while (k < HLZ_TABLE_CANDIDATES && cr[k] >= 0) k++;
     if (tid == 0) {
         unsigned long long removed = 0;
         for (uint32_t j = 0; j < HLZ_TABLE_CANDIDATES; j++) {
             uint32_t f = j < k ? d_freq_entry(l, (uint32_t)cr[j], m2, w, scale, best, extra) : 0;
-            out->fc[j] = f;
+            fc[j] = f;
             removed += f;
         }
         unsigned long long rest = HLZ_FREQ_TOTAL - removed - (nv - k), target = HLZ_FREQ_TOTAL - (nv - k);
         s_scale2 = rest ? (target << 34) / rest : 0;
     }
     __syncthreads();
-    unsigned long long scale2 = s_scale2;
+    exclusion x;
+    x.scale2 = s_scale2;
     uint32_t used = 0, cum = 0, bf = 0, bi = 0xffffffffu;
     for (uint32_t i = tid; i < nv; i += ST_THREADS) {
-        bool skip = false;
-#pragma unroll
-        for (uint32_t j = 0; j < HLZ_TABLE_CANDIDATES; j++) skip |= j < k && (uint32_t)cr[j] == i;
-        if (skip) continue;
+        if (is_candidate(i, cr, k)) continue;
         uint32_t f = d_freq_entry(l, i, m2, w, scale, best, extra);
         if (f > bf) bf = f, bi = i; /* i grows: the first of the largest */
-        uint32_t g = 1 + (uint32_t)(((unsigned long long)(f - 1) * scale2) >> 34);
+        uint32_t g = d_excluded_entry(x, f);
         used += g;
-        if (i < (uint32_t)tok) cum += g;
+        if (i < tok) cum += g;
     }
     s_f[tid] = bf, s_b[tid] = bi, s_used2[tid] = used, s_cum2[tid] = cum;
     __syncthreads();
@@ -884,16 +949,28 @@ __device__ static void token_mix(const float *l, uint32_t nv, float m2, const ui
         }
         __syncthreads();
     }
-    if (tid == 0) {
-        bool is_cand = false;
-        for (uint32_t j = 0; j < k; j++) is_cand |= cr[j] == tok;
-        uint32_t extra2 = HLZ_FREQ_TOTAL - s_used2[0], b2 = s_b[0];
-        if (is_cand) {
+    x.b2 = s_b[0], x.extra2 = HLZ_FREQ_TOTAL - s_used2[0], x.cum2 = s_cum2[0];
+    __syncthreads();
+    return x;
+}
+
+/* The hybrid encoder's figures of one row (entropy.c hlz_token_mix_from_logits):
+ * the exclusion, then the token's interval in the excluded table. */
+__device__ static void token_mix(const float *l, uint32_t nv, float m2, const uint64_t *w, unsigned long long scale,
+                                 uint32_t best, uint32_t extra, int32_t tok, const int32_t *cand, hlz_token_mix *out)
+{
+    int32_t cr[HLZ_TABLE_CANDIDATES];
+    uint32_t k = 0;
+    for (int j = 0; j < HLZ_TABLE_CANDIDATES; j++) cr[j] = cand[j];
+    while (k < HLZ_TABLE_CANDIDATES && cr[k] >= 0) k++;
+    exclusion x = d_exclusion(l, nv, m2, w, scale, best, extra, cr, k, (uint32_t)tok, out->fc);
+    if (threadIdx.x == 0) {
+        if (is_candidate((uint32_t)tok, cr, k)) {
             out->cum = 0, out->freq = 0;
         } else {
             uint32_t f = d_freq_entry(l, (uint32_t)tok, m2, w, scale, best, extra);
-            out->freq = 1 + (uint32_t)(((unsigned long long)(f - 1) * scale2) >> 34) + (b2 == (uint32_t)tok ? extra2 : 0);
-            out->cum = s_cum2[0] + (b2 < (uint32_t)tok ? extra2 : 0);
+            out->freq = d_excluded_entry(x, f) + (x.b2 == (uint32_t)tok ? x.extra2 : 0);
+            out->cum = x.cum2 + (x.b2 < (uint32_t)tok ? x.extra2 : 0);
         }
     }
     __syncthreads();
@@ -936,33 +1013,16 @@ k_token_stats(float *logits, uint32_t nv, const int32_t *next, const uint64_t *w
     /* 2. W = the sum of the weights; the first token of the smallest step. */
     uint32_t best;
     unsigned long long scale = d_weight_scale(l, nv, m2, w, s_sum, s_i, s_i2, &best);
-    /* 3. f_i; the sum of all of them and of those before the token. */
-    uint32_t used = 0, cum = 0;
-    for (uint32_t i = tid; i < nv; i += ST_THREADS) {
-        uint32_t k = d_logit_step(l[i], m2);
-        unsigned long long wi = k < HLZ_LOGIT_KMAX ? w[k] : 0;
-        uint32_t f = 1 + (uint32_t)((wi * scale) >> 34);
-        used += f;
-        if (i < (uint32_t)tok) cum += f;
-        if (i == (uint32_t)tok) out[row].freq = f;
-    }
-    s_used[tid] = used, s_cum[tid] = cum;
-    __syncthreads();
-    for (unsigned off = ST_THREADS / 2; off > 0; off >>= 1) {
-        if (tid < off) s_used[tid] += s_used[tid + off], s_cum[tid] += s_cum[tid + off];
-        __syncthreads();
-    }
-    __shared__ uint32_t s_extra;
+    /* 3. f_i; the sum of all of them (so the extra) and of those before the token. */
+    uint32_t cum, extra = HLZ_FREQ_TOTAL - d_table_sums(l, nv, m2, w, scale, (uint32_t)tok, s_used, s_cum, &cum);
     if (tid == 0) {
-        uint32_t extra = HLZ_FREQ_TOTAL - s_used[0];
-        s_extra = extra;
-        if (best == (uint32_t)tok) out[row].freq += extra;
-        out[row].cum = s_cum[0] + (best < (uint32_t)tok ? extra : 0);
+        out[row].freq = d_freq_entry(l, (uint32_t)tok, m2, w, scale, best, extra);
+        out[row].cum = cum + (best < (uint32_t)tok ? extra : 0);
         out[row].max = m1;
         out[row].logit = l[tok];
     }
     __syncthreads();
-    if (cands) token_mix(l, nv, m2, w, scale, best, s_extra, tok, cands + row * HLZ_TABLE_CANDIDATES, &mix[row]);
+    if (cands) token_mix(l, nv, m2, w, scale, best, extra, tok, cands + row * HLZ_TABLE_CANDIDATES, &mix[row]);
     /* 4. The exponentials (k_exp_sums adds them). */
     for (uint32_t i = tid; i < nv; i += ST_THREADS) l[i] = d_expf(__fsub_rn(l[i], m1));
 }
@@ -991,86 +1051,151 @@ k_exp_sums(const float *expo, uint32_t nv, const int32_t *next, size_t n_rows, h
     if (row < n_rows && next[row] >= 0) out[row].sum = sum;
 }
 
-/* The decoder's search (entropy.c hlz_token_find_from_logits): the table of
- * row rows[j] as k_token_stats makes it, then hlz_freq_find's linear search
- * for slots[j]: each thread takes a contiguous run of entries, a scan of
- * the runs' sums gives each run's start, and since the cumulative
- * frequencies only grow, the first entry i < n - 1 with slot < cum_i + f_i
- * over all runs is the one (else the last entry). */
-__global__ static void __launch_bounds__(ST_THREADS)
-k_token_find(const float *logits, uint32_t nv, const uint32_t *rows, const uint32_t *slots, const uint64_t *w,
-             hlz_token_found *out)
+/* hlz_freq_find's search of a table for `slot`, by the whole block: the
+ * table's entry i is f(i), plus the extra (2^28 less the sum of all f(i)) at
+ * entry `best` (0xffffffff: no extra; the table is complete). Each thread
+ * takes a contiguous run of entries, a scan of the runs' sums gives each
+ * run's start, and since the cumulative frequencies only grow, the first
+ * entry i < n - 1 with slot < cum_i + f_i over all runs is the one (else
+ * the last entry). s_* are ST_THREADS entries of shared scratch each; the
+ * result is thread 0's. */
+template <class Entry>
+__device__ static hlz_token_found d_find_slot(const Entry &f, uint32_t nv, uint32_t slot, uint32_t best, uint32_t *s_i,
+                                              uint32_t *s_c, uint32_t *s_f)
+{
+    __shared__ uint32_t s_extra, s_all;
+    unsigned tid = threadIdx.x;
+    uint32_t run = (nv + ST_THREADS - 1) / ST_THREADS, r0 = tid * run < nv ? tid * run : nv;
+    uint32_t r1 = r0 + run < nv ? r0 + run : nv, used = 0;
+    for (uint32_t i = r0; i < r1; i++) used += f(i);
+    s_f[tid] = used;
+    __syncthreads();
+    if (tid == 0) {
+        uint32_t all = 0;
+        for (unsigned t = 0; t < ST_THREADS; t++) {
+            uint32_t u = s_f[t];
+            s_f[t] = all; /* each run's start, before the extra */
+            all += u;
+        }
+        s_all = all;
+        s_extra = best < nv ? HLZ_FREQ_TOTAL - all : 0;
+    }
+    __syncthreads();
+    uint32_t extra = s_extra, c = s_f[tid] + (best < r0 ? extra : 0), found = 0xffffffffu, fc = 0, ff = 0;
+    for (uint32_t i = r0; i < r1 && i + 1 < nv; i++) {
+        uint32_t fi = f(i) + (i == best ? extra : 0);
+        if (slot < c + fi) {
+            found = i, fc = c, ff = fi;
+            break;
+        }
+        c += fi;
+    }
+    s_i[tid] = found, s_c[tid] = fc, s_f[tid] = ff;
+    __syncthreads();
+    hlz_token_found r = {0xffffffffu, 0, 0};
+    if (tid == 0) {
+        for (unsigned t = 0; t < ST_THREADS; t++)
+            if (s_i[t] != 0xffffffffu) {
+                r.token = s_i[t], r.cum = s_c[t], r.freq = s_f[t];
+                break; /* the runs are in order of entries: the first found is the smallest */
+            }
+        if (r.token == 0xffffffffu) { /* the last entry: its cumulative frequency is the sum of all the others */
+            uint32_t i = nv - 1;
+            r.freq = f(i) + (i == best ? extra : 0);
+            r.token = i, r.cum = s_all + extra - r.freq;
+        }
+    }
+    __syncthreads();
+    return r;
+}
+
+/* The entries of a row's table from its logits, before the extra. */
+struct logit_entry {
+    const float *l;
+    float m2;
+    const uint64_t *w;
+    unsigned long long scale;
+    __device__ uint32_t operator()(uint32_t i) const { return d_freq_entry(l, i, m2, w, scale, 0xffffffffu, 0); }
+};
+
+/* The entries of a table held whole (a kept table). */
+struct table_entry {
+    const uint32_t *t;
+    __device__ uint32_t operator()(uint32_t i) const { return t[i]; }
+};
+
+/* The decoder's search of one row (entropy.c hlz_token_find_from_logits):
+ * its table as k_token_stats makes it, searched for slot. */
+__device__ static hlz_token_found token_find(const float *l, uint32_t nv, uint32_t slot, const uint64_t *w)
 {
     __shared__ float s_v[ST_THREADS];
     __shared__ uint32_t s_i[ST_THREADS], s_k[ST_THREADS], s_used[ST_THREADS];
     __shared__ unsigned long long s_sum[ST_THREADS];
-    const float *l = logits + (size_t)rows[blockIdx.x] * nv;
-    uint32_t slot = slots[blockIdx.x];
-    unsigned tid = threadIdx.x;
-    float m2 = -__int_as_float(0x7f800000);
-    for (uint32_t i = tid; i < nv; i += ST_THREADS) {
-        float x = l[i];
-        if (x == x && x != __int_as_float(0x7f800000) && x > m2) m2 = x;
-    }
-    s_v[tid] = m2;
-    __syncthreads();
-    for (unsigned off = ST_THREADS / 2; off > 0; off >>= 1) {
-        if (tid < off && s_v[tid + off] > s_v[tid]) s_v[tid] = s_v[tid + off];
-        __syncthreads();
-    }
-    m2 = s_v[0];
+    float m2 = d_finite_max(l, nv, s_v);
     uint32_t best;
     unsigned long long scale = d_weight_scale(l, nv, m2, w, s_sum, s_i, s_k, &best);
-    /* The run of this thread, its frequencies' sum (before the extra of the best entry). */
-    uint32_t run = (nv + ST_THREADS - 1) / ST_THREADS, r0 = tid * run < nv ? tid * run : nv;
-    uint32_t r1 = r0 + run < nv ? r0 + run : nv, used = 0;
-    for (uint32_t i = r0; i < r1; i++) {
-        uint32_t k = d_logit_step(l[i], m2);
-        unsigned long long wi = k < HLZ_LOGIT_KMAX ? w[k] : 0;
-        used += 1 + (uint32_t)((wi * scale) >> 34);
-    }
-    s_used[tid] = used;
-    __syncthreads();
-    __shared__ uint32_t s_extra;
-    if (tid == 0) {
-        uint32_t all = 0;
-        for (unsigned t = 0; t < ST_THREADS; t++) {
-            uint32_t u = s_used[t];
-            s_used[t] = all; /* each run's start, before the extra */
-            all += u;
+    logit_entry f = {l, m2, w, scale};
+    return d_find_slot(f, nv, slot, best, s_i, s_k, s_used);
+}
+
+/* found[j] for slots[j] in the table of row rows[j]. */
+__global__ static void __launch_bounds__(ST_THREADS)
+k_token_find(const float *logits, uint32_t nv, const uint32_t *rows, const uint32_t *slots, const uint64_t *w,
+             hlz_token_found *out)
+{
+    hlz_token_found r = token_find(logits + (size_t)rows[blockIdx.x] * nv, nv, slots[blockIdx.x], w);
+    if (threadIdx.x == 0) out[blockIdx.x] = r;
+}
+
+/* The hybrid decoder's first step (entropy.c hlz_token_guess_from_logits),
+ * for sequence j, whose table is row rows[j]: without guesses (all of
+ * cands[j] -1) the search for slots[j] into found[j], as k_token_find; with
+ * them the table's frequency of each into fc[j], and the table without them
+ * (hlz_freq_exclude, by d_exclusion's figures) into kept table j. */
+__global__ static void __launch_bounds__(ST_THREADS)
+k_token_guess(const float *logits, uint32_t nv, const uint32_t *rows, const int32_t *cands, const uint32_t *slots,
+              const uint64_t *w, uint32_t *fc, hlz_token_found *found, uint32_t *kept)
+{
+    __shared__ float s_v[ST_THREADS];
+    __shared__ uint32_t s_i[ST_THREADS], s_k[ST_THREADS];
+    __shared__ unsigned long long s_sum[ST_THREADS];
+    size_t j = blockIdx.x;
+    const float *l = logits + (size_t)rows[j] * nv;
+    unsigned tid = threadIdx.x;
+    int32_t cr[HLZ_TABLE_CANDIDATES];
+    uint32_t k = 0;
+    for (int c = 0; c < HLZ_TABLE_CANDIDATES; c++) cr[c] = cands[j * HLZ_TABLE_CANDIDATES + c];
+    while (k < HLZ_TABLE_CANDIDATES && cr[k] >= 0) k++;
+    if (k == 0) { /* the same for every thread of the block */
+        hlz_token_found r = token_find(l, nv, slots[j], w);
+        if (tid == 0) {
+            found[j] = r;
+            for (int c = 0; c < HLZ_TABLE_CANDIDATES; c++) fc[j * HLZ_TABLE_CANDIDATES + c] = 0;
         }
-        s_extra = HLZ_FREQ_TOTAL - all;
+        return;
     }
-    __syncthreads();
-    uint32_t extra = s_extra, c = s_used[tid] + (best < r0 ? extra : 0), found = 0xffffffffu, fc = 0, ff = 0;
-    for (uint32_t i = r0; i < r1 && i + 1 < nv; i++) {
-        uint32_t k = d_logit_step(l[i], m2);
-        unsigned long long wi = k < HLZ_LOGIT_KMAX ? w[k] : 0;
-        uint32_t f = 1 + (uint32_t)((wi * scale) >> 34) + (i == best ? extra : 0);
-        if (slot < c + f) {
-            found = i, fc = c, ff = f;
-            break;
-        }
-        c += f;
+    float m2 = d_finite_max(l, nv, s_v);
+    uint32_t best, cum;
+    unsigned long long scale = d_weight_scale(l, nv, m2, w, s_sum, s_i, s_k, &best);
+    uint32_t extra = HLZ_FREQ_TOTAL - d_table_sums(l, nv, m2, w, scale, 0, s_i, s_k, &cum);
+    exclusion x = d_exclusion(l, nv, m2, w, scale, best, extra, cr, k, 0, fc + j * HLZ_TABLE_CANDIDATES);
+    uint32_t *t = kept + j * nv;
+    for (uint32_t i = tid; i < nv; i += ST_THREADS) {
+        uint32_t g = 0;
+        if (!is_candidate(i, cr, k))
+            g = d_excluded_entry(x, d_freq_entry(l, i, m2, w, scale, best, extra)) + (i == x.b2 ? x.extra2 : 0);
+        t[i] = g;
     }
-    s_i[tid] = found, s_k[tid] = fc, s_used[tid] = ff;
-    __syncthreads();
-    if (tid == 0) {
-        hlz_token_found r;
-        r.token = 0xffffffffu;
-        for (unsigned t = 0; t < ST_THREADS; t++)
-            if (s_i[t] != 0xffffffffu) {
-                r.token = s_i[t], r.cum = s_k[t], r.freq = s_used[t];
-                break; /* the runs are in order of entries: the first found is the smallest */
-            }
-        if (r.token == 0xffffffffu) { /* the last entry: its cumulative frequency is the sum of all the others */
-            uint32_t i = nv - 1, k = d_logit_step(l[i], m2);
-            unsigned long long wi = k < HLZ_LOGIT_KMAX ? w[k] : 0;
-            r.freq = 1 + (uint32_t)((wi * scale) >> 34) + (i == best ? extra : 0);
-            r.token = i, r.cum = HLZ_FREQ_TOTAL - r.freq;
-        }
-        out[blockIdx.x] = r;
-    }
+}
+
+/* The hybrid decoder's second step: found[j] for slots[j] in kept table seqs[j]. */
+__global__ static void __launch_bounds__(ST_THREADS)
+k_kept_find(const uint32_t *kept, uint32_t nv, const uint32_t *seqs, const uint32_t *slots, hlz_token_found *out)
+{
+    __shared__ uint32_t s_i[ST_THREADS], s_c[ST_THREADS], s_f[ST_THREADS];
+    table_entry f = {kept + (size_t)seqs[blockIdx.x] * nv};
+    hlz_token_found r = d_find_slot(f, nv, slots[blockIdx.x], 0xffffffffu, s_i, s_c, s_f);
+    if (threadIdx.x == 0) out[blockIdx.x] = r;
 }
 
 /* ---- the model on the device ------------------------------------------------- */
@@ -1457,10 +1582,33 @@ static void *carve(char **at, size_t bytes)
     return p;
 }
 
+/* The hybrid decoder's part of a search (hlz_cuda_forward_guess). */
+typedef struct {
+    const int32_t *cands; /* HLZ_TABLE_CANDIDATES per searched sequence */
+    uint32_t *fc;         /* out, as many */
+    hlz_kept_tables *kept;
+} guess_args;
+
+/* The kept tables and their search's room for `rows` sequences (under the lock). */
+static hlz_status kept_reserve(hlz_kept_tables *k, size_t rows, uint32_t nv, hlz_error *e)
+{
+    if (k->rows >= rows) return HLZ_OK;
+    hlz_cuda_kept_free(k);
+    cudaError_t err = cudaMalloc(&k->tables, rows * nv * sizeof(uint32_t));
+    if (err == cudaSuccess) err = cudaMalloc(&k->io, rows * (8 + sizeof(hlz_token_found)));
+    if (err != cudaSuccess) {
+        hlz_cuda_kept_free(k);
+        return cuda_fail(e, err, "allocating the kept tables");
+    }
+    k->rows = rows;
+    return HLZ_OK;
+}
+
 static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_token_place *place,
                                  const int32_t *tokens, size_t n, float *out, const int32_t *next,
                                  hlz_token_stats *stats, const int32_t *cands, hlz_token_mix *mix, const uint32_t *rows, const uint32_t *slots, size_t n_find,
-                                 hlz_token_found *found, const unsigned long long *t_start, hlz_error *e)
+                                 hlz_token_found *found, const guess_args *guess, const unsigned long long *t_start,
+                                 hlz_error *e)
 {
     bool want = out || stats || found; /* the logits, on the device */
     const hlz_model_config *c = &m->config;
@@ -1475,7 +1623,8 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
                       jobs * stride * 4, n * sizeof(dev_place), n * 4, want ? n * (size_t)c->n_vocab * 4 : 0,
                       stats ? n * 4 : 0, stats ? n * sizeof *stats : 0, found ? n_find * 8 : 0,
                       found ? n_find * sizeof *found : 0, n * 4, cands ? n * HLZ_TABLE_CANDIDATES * 4 : 0,
-                      cands ? n * sizeof *mix : 0};
+                      cands ? n * sizeof *mix : 0, guess ? n_find * HLZ_TABLE_CANDIDATES * 4 : 0,
+                      guess ? n_find * HLZ_TABLE_CANDIDATES * 4 : 0};
     size_t need = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) need += (sizes[i] + 255) / 256 * 256;
     if (need > g->work_size) {
@@ -1509,6 +1658,12 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
     int32_t *dtokens = (int32_t *)carve(&at, sizes[17]);
     int32_t *dcands = (int32_t *)carve(&at, sizes[18]);
     hlz_token_mix *dmix = (hlz_token_mix *)carve(&at, sizes[19]);
+    int32_t *dguess = (int32_t *)carve(&at, sizes[20]);
+    uint32_t *dfc = (uint32_t *)carve(&at, sizes[21]);
+    if (guess) {
+        hlz_status kst = kept_reserve(guess->kept, n_find, c->n_vocab, e);
+        if (kst != HLZ_OK) return kst;
+    }
 
     /* Host side: the embedding rows, the places and the positions. */
     float *hx = (float *)malloc(g->embd ? 4 : n * dim * 4);
@@ -1538,6 +1693,8 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
         if (err == cudaSuccess && cands) err = cudaMemcpy(dcands, cands, n * HLZ_TABLE_CANDIDATES * 4, cudaMemcpyHostToDevice);
         if (err == cudaSuccess && found) err = cudaMemcpy(drows, rows, n_find * 4, cudaMemcpyHostToDevice);
         if (err == cudaSuccess && found) err = cudaMemcpy(dslots, slots, n_find * 4, cudaMemcpyHostToDevice);
+        if (err == cudaSuccess && guess)
+            err = cudaMemcpy(dguess, guess->cands, n_find * HLZ_TABLE_CANDIDATES * 4, cudaMemcpyHostToDevice);
     }
     free(hx), free(hpl), free(hpos);
     if (st != HLZ_OK) return st;
@@ -1603,7 +1760,11 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
                                                    dmix);
         k_exp_sums<<<grid_for(n, ES_ROWS), ES_ROWS>>>(logits, c->n_vocab, dnext, n, dstats);
     }
-    if (found && n_find) k_token_find<<<(unsigned)n_find, ST_THREADS>>>(logits, c->n_vocab, drows, dslots, g->logit_w, dfound);
+    if (found && n_find && guess)
+        k_token_guess<<<(unsigned)n_find, ST_THREADS>>>(logits, c->n_vocab, drows, dguess, dslots, g->logit_w, dfc, dfound,
+                                                       guess->kept->tables);
+    else if (found && n_find)
+        k_token_find<<<(unsigned)n_find, ST_THREADS>>>(logits, c->n_vocab, drows, dslots, g->logit_w, dfound);
     prof_mark(P_END);
     err = cudaGetLastError();
     if (err == cudaSuccess) err = cudaDeviceSynchronize();
@@ -1613,11 +1774,12 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
     if (err == cudaSuccess && stats) err = cudaMemcpy(stats, dstats, n * sizeof *stats, cudaMemcpyDeviceToHost);
     if (err == cudaSuccess && cands) err = cudaMemcpy(mix, dmix, n * sizeof *mix, cudaMemcpyDeviceToHost);
     if (err == cudaSuccess && found) err = cudaMemcpy(found, dfound, n_find * sizeof *found, cudaMemcpyDeviceToHost);
+    if (err == cudaSuccess && guess) err = cudaMemcpy(guess->fc, dfc, n_find * HLZ_TABLE_CANDIDATES * 4, cudaMemcpyDeviceToHost);
     if (err != cudaSuccess) return cuda_fail(e, err, "evaluating a batch");
     unsigned long long t_end = now_ns();
     timing.calls++, timing.tokens += n;
     timing.logit_bytes += out ? n * (size_t)c->n_vocab * 4 : stats ? n * (sizeof *stats + (cands ? sizeof *mix : 0))
-                          : found ? n_find * sizeof *found : 0;
+                          : found ? n_find * (sizeof *found + (guess ? HLZ_TABLE_CANDIDATES * 4 : 0)) : 0;
     timing.prepare_ns += t_kernels - *t_start, timing.kernel_ns += t_copy - t_kernels, timing.copy_ns += t_end - t_copy;
     return HLZ_OK;
 }
@@ -1625,7 +1787,8 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
 static hlz_status forward_any(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
                               float *out, const int32_t *next, hlz_token_stats *stats, const int32_t *cands,
                               hlz_token_mix *mix, const uint32_t *rows,
-                              const uint32_t *slots, size_t n_find, hlz_token_found *found, hlz_error *e)
+                              const uint32_t *slots, size_t n_find, hlz_token_found *found, const guess_args *guess,
+                              hlz_error *e)
 {
     hlz_cuda_model *g = m->cuda;
     for (size_t t = 0; t < n; t++)
@@ -1635,7 +1798,8 @@ static hlz_status forward_any(hlz_model *m, const hlz_token_place *place, const 
     pthread_mutex_lock(&g->lock);
     unsigned long long t1 = now_ns();
     timing.wait_ns += t1 - t0; /* under the lock, like the other sums */
-    hlz_status st = forward_locked(m, g, place, tokens, n, out, next, stats, cands, mix, rows, slots, n_find, found, &t1, e);
+    hlz_status st = forward_locked(m, g, place, tokens, n, out, next, stats, cands, mix, rows, slots, n_find, found, guess,
+                                   &t1, e);
     pthread_mutex_unlock(&g->lock);
     return st;
 }
@@ -1643,21 +1807,62 @@ static hlz_status forward_any(hlz_model *m, const hlz_token_place *place, const 
 extern "C" hlz_status hlz_cuda_forward(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
                                        float *out, hlz_error *e)
 {
-    return forward_any(m, place, tokens, n, out, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, e);
+    return forward_any(m, place, tokens, n, out, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, e);
 }
 
 extern "C" hlz_status hlz_cuda_forward_stats(hlz_model *m, const hlz_token_place *place, const int32_t *tokens,
                                              size_t n, const int32_t *next, hlz_token_stats *stats,
                                              const int32_t *cands, hlz_token_mix *mix, hlz_error *e)
 {
-    return forward_any(m, place, tokens, n, NULL, next, stats, cands, mix, NULL, NULL, 0, NULL, e);
+    return forward_any(m, place, tokens, n, NULL, next, stats, cands, mix, NULL, NULL, 0, NULL, NULL, e);
 }
 
 extern "C" hlz_status hlz_cuda_forward_find(hlz_model *m, const hlz_token_place *place, const int32_t *tokens,
                                             size_t n, const uint32_t *rows, const uint32_t *slots, size_t n_find,
                                             hlz_token_found *found, hlz_error *e)
 {
-    return forward_any(m, place, tokens, n, NULL, NULL, NULL, NULL, NULL, rows, slots, n_find, found, e);
+    return forward_any(m, place, tokens, n, NULL, NULL, NULL, NULL, NULL, rows, slots, n_find, found, NULL, e);
+}
+
+extern "C" hlz_status hlz_cuda_forward_guess(hlz_model *m, const hlz_token_place *place, const int32_t *tokens,
+                                             size_t n, const uint32_t *rows, const int32_t *cands, const uint32_t *slots,
+                                             size_t n_seq, uint32_t *fc, hlz_token_found *found, hlz_kept_tables *kept,
+                                             hlz_error *e)
+{
+    guess_args guess = {cands, fc, kept};
+    return forward_any(m, place, tokens, n, NULL, NULL, NULL, NULL, NULL, rows, slots, n_seq, found, &guess, e);
+}
+
+extern "C" void hlz_cuda_kept_free(hlz_kept_tables *k)
+{
+    cudaFree(k->tables), cudaFree(k->io);
+    k->tables = NULL, k->io = NULL, k->rows = 0;
+}
+
+/* The search of kept tables: a small upload, one kernel, 12 bytes back per
+ * sequence; under the model's lock like every evaluation, though it needs
+ * only the kept tables and their io room. */
+extern "C" hlz_status hlz_cuda_find_kept(hlz_model *m, hlz_kept_tables *k, const uint32_t *seqs, const uint32_t *slots,
+                                         size_t n, hlz_token_found *found, hlz_error *e)
+{
+    if (n > k->rows) return hlz_fail(e, HLZ_ERR_PARAM, "%zu searches in %zu kept tables", n, k->rows);
+    hlz_cuda_model *g = m->cuda;
+    uint32_t *dseqs = (uint32_t *)k->io, *dslots = dseqs + k->rows;
+    hlz_token_found *dfound = (hlz_token_found *)(dslots + k->rows);
+    unsigned long long t0 = now_ns();
+    pthread_mutex_lock(&g->lock);
+    unsigned long long t1 = now_ns();
+    cudaError_t err = cudaMemcpy(dseqs, seqs, n * 4, cudaMemcpyHostToDevice);
+    if (err == cudaSuccess) err = cudaMemcpy(dslots, slots, n * 4, cudaMemcpyHostToDevice);
+    if (err == cudaSuccess) {
+        k_kept_find<<<(unsigned)n, ST_THREADS>>>(k->tables, m->config.n_vocab, dseqs, dslots, dfound);
+        err = cudaGetLastError();
+    }
+    if (err == cudaSuccess) err = cudaMemcpy(found, dfound, n * sizeof *found, cudaMemcpyDeviceToHost);
+    unsigned long long t2 = now_ns();
+    timing.wait_ns += t1 - t0, timing.logit_bytes += n * sizeof *found, timing.copy_ns += t2 - t1;
+    pthread_mutex_unlock(&g->lock);
+    return err == cudaSuccess ? HLZ_OK : cuda_fail(e, err, "searching kept tables");
 }
 
 /* ---- single kernels for the check program --------------------------------------- */
@@ -1901,5 +2106,43 @@ extern "C" int hlz_cuda_test_token_find(const float *logits, size_t n_rows, uint
     hlz_token_found *df = (hlz_token_found *)dev_in(&b, NULL, n_rows * sizeof *found);
     free(rows);
     if (b.err == cudaSuccess) k_token_find<<<(unsigned)n_rows, ST_THREADS>>>(dl, n_vocab, dr, ds, dw, df);
+    return dev_out(&b, found, df, n_rows * sizeof *found);
+}
+
+extern "C" int hlz_cuda_test_token_guess(const float *logits, size_t n_rows, uint32_t n_vocab, const int32_t *cands,
+                                         const uint32_t *slots, const uint32_t *slots2, uint32_t *fc,
+                                         hlz_token_found *found, uint32_t *tables, hlz_token_found *found2)
+{
+    dev_bufs b = {};
+    uint32_t *rows = (uint32_t *)malloc(n_rows * 4), *seqs = (uint32_t *)malloc(n_rows * 4);
+    uint32_t *s2 = (uint32_t *)malloc(n_rows * 4);
+    hlz_token_found *f2 = (hlz_token_found *)malloc(n_rows * sizeof *f2);
+    if (!rows || !seqs || !s2 || !f2) {
+        free(rows), free(seqs), free(s2), free(f2);
+        return -1;
+    }
+    size_t n2 = 0;
+    for (size_t r = 0; r < n_rows; r++) {
+        rows[r] = (uint32_t)r;
+        if (cands[r * HLZ_TABLE_CANDIDATES] >= 0) seqs[n2] = (uint32_t)r, s2[n2++] = slots2[r];
+    }
+    float *dl = (float *)dev_in(&b, logits, n_rows * n_vocab * 4);
+    uint32_t *dr = (uint32_t *)dev_in(&b, rows, n_rows * 4), *ds = (uint32_t *)dev_in(&b, slots, n_rows * 4);
+    int32_t *dc = (int32_t *)dev_in(&b, cands, n_rows * HLZ_TABLE_CANDIDATES * 4);
+    uint64_t *dw = (uint64_t *)dev_in(&b, hlz_logit_weights(), HLZ_LOGIT_KMAX * sizeof(uint64_t));
+    uint32_t *dfc = (uint32_t *)dev_in(&b, fc, n_rows * HLZ_TABLE_CANDIDATES * 4);
+    hlz_token_found *df = (hlz_token_found *)dev_in(&b, found, n_rows * sizeof *found);
+    uint32_t *dt = (uint32_t *)dev_in(&b, tables, n_rows * n_vocab * 4);
+    uint32_t *dseqs = (uint32_t *)dev_in(&b, seqs, n_rows * 4), *ds2 = (uint32_t *)dev_in(&b, s2, n_rows * 4);
+    hlz_token_found *df2 = (hlz_token_found *)dev_in(&b, NULL, n_rows * sizeof *found2);
+    if (b.err == cudaSuccess) k_token_guess<<<(unsigned)n_rows, ST_THREADS>>>(dl, n_vocab, dr, dc, ds, dw, dfc, df, dt);
+    if (b.err == cudaSuccess && n2) k_kept_find<<<(unsigned)n2, ST_THREADS>>>(dt, n_vocab, dseqs, ds2, df2);
+    if (b.err == cudaSuccess) b.err = cudaGetLastError();
+    if (b.err == cudaSuccess) b.err = cudaDeviceSynchronize();
+    if (b.err == cudaSuccess) b.err = cudaMemcpy(fc, dfc, n_rows * HLZ_TABLE_CANDIDATES * 4, cudaMemcpyDeviceToHost);
+    if (b.err == cudaSuccess) b.err = cudaMemcpy(tables, dt, n_rows * n_vocab * 4, cudaMemcpyDeviceToHost);
+    if (b.err == cudaSuccess && n2) b.err = cudaMemcpy(f2, df2, n2 * sizeof *f2, cudaMemcpyDeviceToHost);
+    for (size_t j = 0; b.err == cudaSuccess && j < n2; j++) found2[seqs[j]] = f2[j];
+    free(rows), free(seqs), free(s2), free(f2);
     return dev_out(&b, found, df, n_rows * sizeof *found);
 }

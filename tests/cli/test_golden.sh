@@ -32,4 +32,14 @@ for level in scalar avx2 avx512; do
         echo "FAIL golden_llm_kernels_$level: $(head -c 200 "$T/err")"
     fi
 done | tee -a "$T/log"
+# The GPU's decoder (lockstep with token searches), here on the CPU: the llm archives, with the
+# model alone and mixed, decode the same.
+for archive in prose-llm.hlz:prose.txt mixed-llm.hlz:mixed.txt prose-hybrid.hlz:prose.txt log-hybrid.hlz:log.txt; do
+    a=${archive%%:*} input=${archive#*:}
+    if HLZ_LOCKSTEP=find "$HLZ" -d -q -T 2 --model "$MODEL" -c "$a" 2>"$T/err" | cmp -s - "$input"; then
+        echo "ok golden_lockstep_find_$a"
+    else
+        echo "FAIL golden_lockstep_find_$a: $(head -c 200 "$T/err")"
+    fi
+done | tee -a "$T/log"
 ! grep -q '^FAIL' "$T/log"

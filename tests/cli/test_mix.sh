@@ -20,6 +20,10 @@ for level in none match context full; do
     fi
     if "$HLZ" -d -q --model "$MODEL" -c "$T/$level.hlz" 2>"$T/err" | cmp -s - "$T/text"; then ok "mix_${level}_round_trip"
     else fail "mix_${level}_round_trip" "$(head -c 200 "$T/err")"; fi
+    # The GPU's decoder (lockstep, token searches; hybrid chunks by guesses, decisions and a search), here on the CPU.
+    if HLZ_LOCKSTEP=find "$HLZ" -d -q -T 2 --model "$MODEL" -c "$T/$level.hlz" 2>"$T/err" | cmp -s - "$T/text"; then
+        ok "mix_${level}_lockstep_find"
+    else fail "mix_${level}_lockstep_find" "$(head -c 200 "$T/err")"; fi
     size=$(wc -c <"$T/$level.hlz")
     if [ "$prev" = 0 ] || [ "$size" -lt "$prev" ]; then ok "mix_${level}_smaller"
     else fail "mix_${level}_smaller" "$size bytes, the level before $prev"; fi

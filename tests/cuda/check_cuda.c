@@ -339,6 +339,53 @@ static void check_token_stats(void)
                       "token mix vocab %u row %d token %d: cpu fc %u %u %u %u [%u, +%u), gpu fc %u %u %u %u [%u, +%u)", nv,
                       r, next[r], mref[r].fc[0], mref[r].fc[1], mref[r].fc[2], mref[r].fc[3], mref[r].cum, mref[r].freq,
                       mgpu[r].fc[0], mgpu[r].fc[1], mgpu[r].fc[2], mgpu[r].fc[3], mgpu[r].cum, mgpu[r].freq);
+        /* The hybrid decoder's kernels on the same rows and guesses (row 3's are
+         * made absent: every -1): the guesses' frequencies, the search of rows
+         * without guesses, the kept tables without the guesses and their search. */
+        for (size_t j = 0; j < HLZ_TABLE_CANDIDATES; j++) cands[3 * HLZ_TABLE_CANDIDATES + j] = -1;
+        uint32_t slots2[ROWS], fcref[ROWS * HLZ_TABLE_CANDIDATES], fcgpu[ROWS * HLZ_TABLE_CANDIDATES];
+        uint32_t *tref = malloc((size_t)ROWS * nv * 4), *tgpu = malloc((size_t)ROWS * nv * 4);
+        hlz_token_found gref[ROWS], ggpu[ROWS], kref[ROWS], kgpu[ROWS];
+        memset(tref, 0, (size_t)ROWS * nv * 4), memset(tgpu, 0, (size_t)ROWS * nv * 4);
+        memset(gref, 0, sizeof gref), memset(ggpu, 0, sizeof ggpu), memset(kref, 0, sizeof kref), memset(kgpu, 0, sizeof kgpu);
+        memset(fcgpu, 0xff, sizeof fcgpu);
+        for (int r = 0; r < ROWS; r++) {
+            const int32_t *c = cands + r * HLZ_TABLE_CANDIDATES;
+            size_t kk = 0;
+            while (kk < HLZ_TABLE_CANDIDATES && c[kk] >= 0) kk++;
+            slots2[r] = r % 3 == 0 ? 0 : r % 3 == 1 ? HLZ_FREQ_TOTAL - 1 : (uint32_t)(test_rand(&seed) % HLZ_FREQ_TOTAL);
+            if (kk == 0) {
+                hlz_token_find_from_logits(l + (size_t)r * nv, nv, slots[r], scratch, &gref[r]);
+                memset(fcref + r * HLZ_TABLE_CANDIDATES, 0, HLZ_TABLE_CANDIDATES * 4);
+            } else {
+                uint32_t *t = tref + (size_t)r * nv;
+                hlz_token_guess_from_logits(l + (size_t)r * nv, nv, c, kk, t, fcref + r * HLZ_TABLE_CANDIDATES);
+                hlz_token_find_table(t, nv, slots2[r], &kref[r]);
+            }
+        }
+        CHECK(hlz_cuda_test_token_guess(l, ROWS, nv, cands, slots, slots2, fcgpu, ggpu, tgpu, kgpu) == 0);
+        for (int r = 0; r < ROWS; r++) {
+            const int32_t *c = cands + r * HLZ_TABLE_CANDIDATES;
+            const uint32_t *fr = fcref + r * HLZ_TABLE_CANDIDATES, *fg = fcgpu + r * HLZ_TABLE_CANDIDATES;
+            CHECK_MSG(memcmp(fr, fg, HLZ_TABLE_CANDIDATES * 4) == 0,
+                      "token guess vocab %u row %d guesses %d %d %d %d: cpu fc %u %u %u %u, gpu %u %u %u %u", nv, r, c[0],
+                      c[1], c[2], c[3], fr[0], fr[1], fr[2], fr[3], fg[0], fg[1], fg[2], fg[3]);
+            if (c[0] < 0) {
+                CHECK_MSG(memcmp(&gref[r], &ggpu[r], sizeof gref[r]) == 0,
+                          "token guess vocab %u row %d (no guesses) slot %u: cpu %u [%u, +%u), gpu %u [%u, +%u)", nv, r,
+                          slots[r], gref[r].token, gref[r].cum, gref[r].freq, ggpu[r].token, ggpu[r].cum, ggpu[r].freq);
+                continue;
+            }
+            long d = -1;
+            for (uint32_t i = 0; i < nv && d < 0; i++)
+                if (tref[(size_t)r * nv + i] != tgpu[(size_t)r * nv + i]) d = (long)i;
+            CHECK_MSG(d < 0, "kept table vocab %u row %d entry %ld: cpu %u, gpu %u", nv, r, d,
+                      d < 0 ? 0 : tref[(size_t)r * nv + d], d < 0 ? 0 : tgpu[(size_t)r * nv + d]);
+            CHECK_MSG(memcmp(&kref[r], &kgpu[r], sizeof kref[r]) == 0,
+                      "kept search vocab %u row %d slot %u: cpu %u [%u, +%u), gpu %u [%u, +%u)", nv, r, slots2[r],
+                      kref[r].token, kref[r].cum, kref[r].freq, kgpu[r].token, kgpu[r].cum, kgpu[r].freq);
+        }
+        free(tref), free(tgpu);
         free(l), free(scratch);
     }
 }
@@ -495,6 +542,86 @@ static void check_model(const char *label, hlz_model *cpu, hlz_model *gpu)
         CHECK_MSG(fwant.token == ffound[i].token && fwant.cum == ffound[i].cum && fwant.freq == ffound[i].freq,
                   "%s: token search of sequence %d differs (cpu %u, gpu %u)", label, i, fwant.token, ffound[i].token);
         hlz_session_free(fs[i]);
+    }
+    /* The hybrid decoder's calls (hlz_model_eval_batch_guess, then
+     * hlz_model_find_kept), twice on the same kept tables (the second call
+     * with more sequences, so they grow): sequences of 1..40 tokens after
+     * the copied prefix, with 0..4 guesses; the GPU against the CPU's
+     * logits through the reference functions, and against the CPU model's
+     * own calls. */
+    {
+        enum { GS = 6 };
+        hlz_kept_tables *kg = NULL, *kc = NULL;
+        CHECK(hlz_kept_tables_create(gpu, &kg, &e) == HLZ_OK && hlz_kept_tables_create(cpu, &kc, &e) == HLZ_OK);
+        hlz_session *gs[GS] = {0}, *cs[GS] = {0}, *cprime = NULL;
+        CHECK(hlz_session_create(cpu, (uint32_t)n, &cprime, &e) == HLZ_OK);
+        CHECK(hlz_model_eval(cpu, cprime, ids, 50, NULL, &e) == HLZ_OK);
+        for (int i = 0; i < GS; i++) {
+            CHECK(hlz_session_create(gpu, (uint32_t)n, &gs[i], &e) == HLZ_OK);
+            CHECK(hlz_session_create(cpu, (uint32_t)n, &cs[i], &e) == HLZ_OK);
+        }
+        static const size_t gcounts[GS] = {1, 5, 40, 2, 17, 9};
+        for (int round = 0; round < 2; round++) {
+            size_t m = round == 0 ? 3 : GS;
+            const int32_t *gt[GS];
+            int32_t gc[GS * HLZ_TABLE_CANDIDATES];
+            uint32_t gsl[GS], gfc[GS * HLZ_TABLE_CANDIDATES], cfc[GS * HLZ_TABLE_CANDIDATES], seqs[GS], sl2[GS];
+            hlz_token_found gf[GS], cf[GS], gk[GS], ck[GS];
+            size_t m2 = 0;
+            for (size_t i = 0; i < m; i++) {
+                CHECK(hlz_session_copy(gpu, gs[i], fprime, &e) == HLZ_OK);
+                CHECK(hlz_session_copy(cpu, cs[i], cprime, &e) == HLZ_OK);
+                gt[i] = ids + 50;
+                size_t k = (i + (size_t)round) % 5, last = 50 + gcounts[i] - 1;
+                for (size_t j = 0; j < HLZ_TABLE_CANDIDATES; j++)
+                    gc[i * HLZ_TABLE_CANDIDATES + j] = j < k ? (int32_t)((last * 13 + j * 101 + (size_t)round) % nv) : -1;
+                if (k > 0) gc[i * HLZ_TABLE_CANDIDATES] = ids[last + 1]; /* the token that follows */
+                for (size_t j = 1; j < k; j++) /* distinct guesses: cut at a repeat */
+                    for (size_t jj = 0; jj < j; jj++)
+                        if (gc[i * HLZ_TABLE_CANDIDATES + j] == gc[i * HLZ_TABLE_CANDIDATES + jj]) k = j;
+                for (size_t j = k; j < HLZ_TABLE_CANDIDATES; j++) gc[i * HLZ_TABLE_CANDIDATES + j] = -1;
+                gsl[i] = (uint32_t)(test_rand(&seed) % HLZ_FREQ_TOTAL);
+                if (k > 0) seqs[m2] = (uint32_t)i, sl2[m2++] = i == 2 ? 0 : (uint32_t)(test_rand(&seed) % HLZ_FREQ_TOTAL);
+            }
+            CHECK_MSG(hlz_model_eval_batch_guess(gpu, gs, gt, gcounts, m, gc, gsl, gfc, gf, kg, &e) == HLZ_OK, "%s",
+                      e.message);
+            CHECK_MSG(hlz_model_eval_batch_guess(cpu, cs, gt, gcounts, m, gc, gsl, cfc, cf, kc, &e) == HLZ_OK, "%s",
+                      e.message);
+            CHECK_MSG(hlz_model_find_kept(gpu, kg, seqs, sl2, m2, gk, &e) == HLZ_OK, "%s", e.message);
+            CHECK_MSG(hlz_model_find_kept(cpu, kc, seqs, sl2, m2, ck, &e) == HLZ_OK, "%s", e.message);
+            uint32_t *table = malloc(nv * 4);
+            for (size_t i = 0, k2 = 0; i < m; i++) {
+                const int32_t *c = gc + i * HLZ_TABLE_CANDIDATES;
+                const float *row = ref + (50 + gcounts[i] - 1) * nv;
+                size_t k = 0;
+                while (k < HLZ_TABLE_CANDIDATES && c[k] >= 0) k++;
+                CHECK_MSG(memcmp(gfc + i * HLZ_TABLE_CANDIDATES, cfc + i * HLZ_TABLE_CANDIDATES, HLZ_TABLE_CANDIDATES * 4) == 0,
+                          "%s: guess round %d sequence %zu: fc differ between gpu and cpu", label, round, i);
+                if (k == 0) {
+                    hlz_token_find_from_logits(row, nv, gsl[i], scratch, &fwant);
+                    CHECK_MSG(memcmp(&fwant, &gf[i], sizeof fwant) == 0 && memcmp(&fwant, &cf[i], sizeof fwant) == 0,
+                              "%s: guess round %d sequence %zu (no guesses): search differs", label, round, i);
+                    continue;
+                }
+                uint32_t fc[HLZ_TABLE_CANDIDATES];
+                hlz_token_guess_from_logits(row, nv, c, k, table, fc);
+                CHECK_MSG(memcmp(fc, gfc + i * HLZ_TABLE_CANDIDATES, sizeof fc) == 0,
+                          "%s: guess round %d sequence %zu: fc differ from the reference", label, round, i);
+                hlz_token_find_table(table, nv, sl2[k2], &fwant);
+                CHECK_MSG(memcmp(&fwant, &gk[k2], sizeof fwant) == 0 && memcmp(&fwant, &ck[k2], sizeof fwant) == 0,
+                          "%s: kept search round %d sequence %zu slot %u: cpu %u, gpu %u, reference %u", label, round, i,
+                          sl2[k2], ck[k2].token, gk[k2].token, fwant.token);
+                k2++;
+            }
+            free(table);
+        }
+        /* Only sequences with guesses have kept tables. */
+        uint32_t none = 4, slot0 = 0; /* sequence 4 had no guesses in round 1 */
+        hlz_token_found dummy;
+        CHECK(hlz_model_find_kept(gpu, kg, &none, &slot0, 1, &dummy, &e) == HLZ_ERR_PARAM);
+        for (int i = 0; i < GS; i++) hlz_session_free(gs[i]), hlz_session_free(cs[i]);
+        hlz_session_free(cprime);
+        hlz_kept_tables_free(kg), hlz_kept_tables_free(kc);
     }
     hlz_session_free(fprime);
     free(next), free(st), free(scratch);

@@ -109,6 +109,48 @@ static void synthetic_round_trips(void)
         /* One token more than the chunk holds is refused. */
         CHECK(hlz_hybrid_decode(h, f, &d, &back[0], &e) == HLZ_ERR_CORRUPT);
         hlz_hybrid_free(h);
+
+        /* The decoder in pieces, as the GPU's walk runs it: its guesses are the
+         * encoder's guess pass's (hlz_hybrid_candidates), the decisions need
+         * only their frequencies, and the rest is a search of the table
+         * without them. Both outcomes occur where online models take part. */
+        hlz_hybrid *guess;
+        CHECK(hlz_hybrid_create(parts, VOCAB, TOKENS, &guess, &e) == HLZ_OK);
+        CHECK(hlz_hybrid_create(parts, VOCAB, TOKENS, &h, &e) == HLZ_OK);
+        CHECK(hlz_rans_decoder_init(&d, start, size, &e) == HLZ_OK);
+        size_t guessed = 0, searched = 0, same_guesses = 1;
+        memset(back, 0xff, TOKENS * sizeof *back);
+        for (size_t i = 0; i < TOKENS && st == HLZ_OK; i++) {
+            int32_t want[HLZ_HYBRID_CANDIDATES], cand[HLZ_HYBRID_CANDIDATES];
+            uint32_t fc[HLZ_HYBRID_CANDIDATES];
+            hlz_hybrid_candidates(guess, ids[i], want);
+            if ((st = hlz_hybrid_decode_guess(h, cand, &e)) != HLZ_OK) break;
+            same_guesses &= memcmp(want, cand, sizeof cand) == 0;
+            synthetic_table(i, f);
+            size_t k = 0;
+            for (size_t j = 0; j < HLZ_HYBRID_CANDIDATES; j++) fc[j] = cand[j] >= 0 ? f[cand[j]] : 0, k += cand[j] >= 0;
+            if ((st = hlz_hybrid_decode_decide(h, fc, &d, &back[i], &e)) != HLZ_OK) break;
+            if (back[i] >= 0) {
+                guessed++;
+                continue;
+            }
+            searched++;
+            hlz_freq_exclude(f, VOCAB, cand, k);
+            hlz_token_found t;
+            hlz_token_find_table(f, VOCAB, hlz_rans_slot(&d), &t);
+            back[i] = (int32_t)t.token;
+            st = hlz_hybrid_decode_finish(h, &d, back[i], t.cum, t.freq, &e);
+        }
+        CHECK_MSG(st == HLZ_OK, "parts %u in pieces: %s", parts, e.message);
+        CHECK_MSG(same_guesses, "parts %u: the decoder guesses other tokens than the encoder's guess pass", parts);
+        CHECK(hlz_rans_finish(&d, &e) == HLZ_OK);
+        CHECK_MSG(memcmp(ids, back, TOKENS * sizeof *ids) == 0, "parts %u in pieces decodes other tokens", parts);
+        CHECK(guessed + searched == TOKENS);
+        CHECK_MSG(parts & (HLZ_MIX_MATCH | HLZ_MIX_CONTEXT) ? guessed > TOKENS / 4 && searched > 0 : guessed == 0,
+                  "parts %u: %zu tokens guessed, %zu searched", parts, guessed, searched);
+        int32_t cand[HLZ_HYBRID_CANDIDATES];
+        CHECK(hlz_hybrid_decode_guess(h, cand, &e) == HLZ_ERR_CORRUPT);
+        hlz_hybrid_free(h), hlz_hybrid_free(guess);
     }
     /* The online models find the recurring phrase that the tables do not know. */
     CHECK_MSG(bits[HLZ_MIX_MATCH] < 0.7 * bits[0], "match: %.0f bits against %.0f", bits[HLZ_MIX_MATCH], bits[0]);

@@ -2,6 +2,7 @@
  * a byte-level tokenizer, window and carry edges, archives that name their
  * model, thread invariance, wrong and missing models, damaged streams. */
 #include "archive_util.h"
+#include "entropy.h"
 #include "llm.h"
 #include "robust.h"
 #include "model.h"
@@ -232,8 +233,22 @@ static void grouped_windows(void)
     free(bytes);
 }
 
+/* Picks of the lockstep walk, counted: with token searches only the tokens
+ * the prime predicts (the first of each chunk here) are picked from logits. */
+static hlz_llm_pick real_pick;
+static size_t picks;
+
+static hlz_status counting_pick(void *ctx, const float *logits, size_t at, int32_t *token, hlz_error *e)
+{
+    picks++;
+    return real_pick(ctx, logits, at, token, e);
+}
+
 /* Chunks decoded in lockstep (the GPU's decoder) give what one at a time
- * gives; a damaged stream fails alone; robust streams mix with llm ones. */
+ * gives; a damaged stream fails alone; robust streams mix with llm ones, and
+ * hybrid ones (--mix) with those of the model alone, also with token
+ * searches (the hybrid's guesses, decisions, then a search of the table
+ * without the guesses). */
 static void lockstep_decoding(void)
 {
     uint8_t *bytes;
@@ -245,29 +260,39 @@ static void lockstep_decoding(void)
     CHECK_MSG(hlz_llm_create(m, &params, &llm, &e) == HLZ_OK, "%s", e.message);
     hlz_robust_params rp;
     CHECK(hlz_robust_params_default(3.0, &rp) == 0);
-    enum { N = 7 };
-    static const size_t sizes[N] = {1, 2, 9, 10, 57, 300, 123};
+    enum { N = 11 };
+    static const size_t sizes[N] = {1, 2, 9, 10, 57, 300, 123, 1, 40, 700, 500};
     uint8_t *src[N], *coded[N], *back[N];
     size_t coded_size[N];
     bool robust[N], damaged[N];
     for (int i = 0; i < N; i++) {
         src[i] = malloc(sizes[i]), back[i] = malloc(sizes[i]), coded[i] = malloc(4 * sizes[i] + 256);
         for (size_t k = 0; k < sizes[i]; k++) src[i][k] = (uint8_t)("lockstep decoding of chunks "[(k + i) % 28]);
-        robust[i] = i == 4, damaged[i] = i == 5;
+        if (i == 9) /* repeats with changes: the guesses are right and wrong */
+            for (size_t k = 0; k < sizes[i]; k += 37) src[i][k] = (uint8_t)('A' + k % 26);
+        robust[i] = i == 4, damaged[i] = i == 5 || i == 10;
+        hlz_llm_set_mix(llm, i >= 7 ? HLZ_MIX_ALL : 0); /* chunks 7..10 hybrid */
         hlz_status st = robust[i] ? hlz_robust_encode(llm, &rp, src[i], sizes[i], coded[i], 4 * sizes[i] + 256,
                                                       &coded_size[i], NULL, &e)
                                   : hlz_llm_encode(llm, src[i], sizes[i], coded[i], 4 * sizes[i] + 256,
                                                    &coded_size[i], &e);
         CHECK_MSG(st == HLZ_OK, "encode %d: %s", i, e.message);
         if (damaged[i]) coded[i][coded_size[i] / 2] ^= 0x5a;
+        uint64_t tokens;
+        double bits;
+        unsigned mix;
+        CHECK(robust[i] || (hlz_llm_payload_info(coded[i], coded_size[i], &tokens, &bits, &mix, &e) == HLZ_OK &&
+                            mix == (i >= 7 ? HLZ_MIX_ALL : 0u)));
     }
+    hlz_llm_set_mix(llm, 0);
     /* Configurations: 1 thread; 3 threads with carried tokens 3 rows per call
      * (split across calls); token searches instead of logits (the GPU's
-     * way, here on the CPU), for the llm streams only (robust ones need logits). */
-    for (int config = 0; config < 3; config++) {
-        int threads = config == 1 ? 3 : 1;
+     * way, here on the CPU), for the llm streams only (robust ones need
+     * logits), on 1 and 3 threads. */
+    for (int config = 0; config < 4; config++) {
+        int threads = config == 1 || config == 3 ? 3 : 1;
         hlz_llm_set_logits_budget(llm, config == 1 ? 3 * shape.n_vocab * sizeof(float) : (size_t)1 << 28);
-        hlz_llm_set_stats(llm, config == 2);
+        hlz_llm_set_stats(llm, config >= 2);
         hlz_llm_stream streams[N];
         int idx[N], count = 0;
         for (int i = 0; i < N; i++)
@@ -276,8 +301,11 @@ static void lockstep_decoding(void)
             int i = idx[j];
             CHECK((robust[i] ? hlz_robust_decode_start : hlz_llm_decode_start)(llm, coded[i], coded_size[i], sizes[i],
                                                                               &streams[j], &e) == HLZ_OK);
+            if (config >= 2) real_pick = streams[j].pick, streams[j].pick = counting_pick;
         }
+        picks = 0;
         CHECK_MSG(hlz_llm_walk_decode_many(llm, streams, (size_t)count, threads, &e) == HLZ_OK, "%s", e.message);
+        if (config >= 2) CHECK_MSG(picks == (size_t)count, "%zu picks from logits for %d streams", picks, count);
         for (int j = 0; j < count; j++) {
             int i = idx[j];
             memset(back[i], 0, sizes[i]);
@@ -303,11 +331,114 @@ static void lockstep_decoding(void)
     free(bytes);
 }
 
+/* The hybrid decoder's model calls on the CPU (the reference the GPU's are
+ * checked against, tests/cuda/check_cuda.c): hlz_model_eval_batch_guess
+ * gives each sequence without guesses the search of its table, and each with
+ * guesses their frequencies, keeping its table without them, which
+ * hlz_model_find_kept searches: the entropy.c functions on the logits of
+ * the same tokens. Guesses that are not distinct tokens then -1s, and
+ * searches of sequences with nothing kept, are refused. */
+static void guess_evaluation(void)
+{
+    uint8_t *bytes;
+    hlz_model *m = tm_open(&shape, &bytes);
+    CHECK(m != NULL);
+    enum { S = 5, G = HLZ_TABLE_CANDIDATES };
+    uint32_t nv = shape.n_vocab;
+    int32_t ids[40];
+    unsigned long long r = 17;
+    for (size_t i = 0; i < 40; i++) ids[i] = (int32_t)(test_rand(&r) % nv);
+    static const size_t counts[S] = {1, 3, 12, 40, 7};
+    hlz_session *s[S];
+    const int32_t *toks[S];
+    hlz_error e;
+    float *logits = malloc(40 * (size_t)nv * sizeof *logits);
+    uint32_t *table = malloc(nv * sizeof *table);
+    hlz_kept_tables *kept;
+    CHECK(hlz_kept_tables_create(m, &kept, &e) == HLZ_OK);
+    for (int round = 0; round < 3; round++) {
+        int32_t cands[S * G];
+        uint32_t slots[S], fc[S * G], seqs[S], slots2[S];
+        hlz_token_found found[S], found2[S];
+        size_t n2 = 0;
+        for (int i = 0; i < S; i++) {
+            CHECK(hlz_session_create(m, 64, &s[i], &e) == HLZ_OK);
+            toks[i] = ids;
+            int k = (i + round) % (G + 1); /* 0..4 guesses: the token that follows, the last entry, others */
+            for (int j = 0; j < G; j++)
+                cands[i * G + j] = j >= k ? -1 : j == 0 ? (int32_t)nv - 1 : j == 1 ? ids[counts[i] % 40] : (int32_t)(j * 7 + i);
+            for (int j = 1; j < k; j++) /* distinct: cut at a repeat */
+                for (int jj = 0; jj < j; jj++)
+                    if (cands[i * G + j] == cands[i * G + jj]) k = j;
+            for (int j = k; j < G; j++) cands[i * G + j] = -1;
+            slots[i] = round == 0 ? 0 : round == 1 ? HLZ_FREQ_TOTAL - 1 : (uint32_t)(test_rand(&r) % HLZ_FREQ_TOTAL);
+            if (k > 0) seqs[n2] = (uint32_t)i, slots2[n2++] = round == 1 ? 0 : round == 0 ? HLZ_FREQ_TOTAL - 1
+                                                                     : (uint32_t)(test_rand(&r) % HLZ_FREQ_TOTAL);
+        }
+        memset(fc, 0xff, sizeof fc);
+        CHECK_MSG(hlz_model_eval_batch_guess(m, s, toks, counts, S, cands, slots, fc, found, kept, &e) == HLZ_OK, "%s",
+                  e.message);
+        CHECK(hlz_model_find_kept(m, kept, seqs, slots2, n2, found2, &e) == HLZ_OK);
+        for (size_t i = 0, k2 = 0; i < S; i++) {
+            hlz_session *one;
+            CHECK(hlz_session_create(m, 64, &one, &e) == HLZ_OK);
+            CHECK(hlz_model_eval(m, one, ids, counts[i], logits, &e) == HLZ_OK);
+            hlz_session_free(one);
+            const float *row = logits + (counts[i] - 1) * nv;
+            const int32_t *c = cands + i * G;
+            size_t k = 0;
+            while (k < G && c[k] >= 0) k++;
+            uint32_t want_fc[G];
+            hlz_token_found want;
+            if (k == 0) {
+                hlz_token_find_from_logits(row, nv, slots[i], table, &want);
+                CHECK_MSG(memcmp(&want, &found[i], sizeof want) == 0, "round %d sequence %zu: search", round, i);
+                for (size_t j = 0; j < G; j++) CHECK(fc[i * G + j] == 0);
+                continue;
+            }
+            hlz_token_guess_from_logits(row, nv, c, k, table, want_fc);
+            CHECK_MSG(memcmp(want_fc, fc + i * G, sizeof want_fc) == 0, "round %d sequence %zu: fc", round, i);
+            for (size_t j = 0; j < G; j++) CHECK((j < k) == (want_fc[j] > 0));
+            /* The table without the guesses: 0 for them, and still a whole table. */
+            uint64_t sum = 0;
+            for (uint32_t t = 0; t < nv; t++) sum += table[t];
+            CHECK(sum == HLZ_FREQ_TOTAL && table[c[0]] == 0);
+            hlz_token_find_table(table, nv, slots2[k2], &want);
+            CHECK_MSG(memcmp(&want, &found2[k2], sizeof want) == 0, "round %d sequence %zu: kept search", round, i);
+            CHECK(found2[k2].freq > 0 && found2[k2].cum <= slots2[k2] && slots2[k2] - found2[k2].cum < found2[k2].freq);
+            for (size_t j = 0; j < k; j++) CHECK(found2[k2].token != (uint32_t)c[j]);
+            k2++;
+        }
+        for (int i = 0; i < S; i++) hlz_session_free(s[i]);
+    }
+    /* Refused: a repeated guess, a gap, a token outside the vocabulary; a search where nothing is kept. */
+    static const int32_t bad[3][G] = {{4, 4, -1, -1}, {4, -1, 5, -1}, {1000000, -1, -1, -1}};
+    for (int b = 0; b < 3; b++) {
+        hlz_session *one;
+        CHECK(hlz_session_create(m, 64, &one, &e) == HLZ_OK);
+        uint32_t slot = 0, fc[G];
+        hlz_token_found f;
+        size_t n1 = 1;
+        const int32_t *t = ids;
+        CHECK(hlz_model_eval_batch_guess(m, &one, &t, &n1, 1, bad[b], &slot, fc, &f, kept, &e) == HLZ_ERR_PARAM);
+        CHECK(hlz_session_length(one) == 0);
+        hlz_session_free(one);
+    }
+    uint32_t seq = 0, slot = 0;
+    hlz_token_found f;
+    CHECK(hlz_model_find_kept(m, kept, &seq, &slot, 1, &f, &e) == HLZ_ERR_PARAM); /* the last call failed */
+    hlz_kept_tables_free(kept);
+    free(logits), free(table);
+    hlz_model_free(m);
+    free(bytes);
+}
+
 int main(void)
 {
     RUN(codec_round_trips);
     RUN(archives_with_a_model);
     RUN(grouped_windows);
     RUN(lockstep_decoding);
+    RUN(guess_evaluation);
     TEST_MAIN_END();
 }
