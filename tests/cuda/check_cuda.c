@@ -4,7 +4,8 @@
  *   build/check-cuda [MODEL.gguf]
  *
  * First every GPU kernel alone against its plain C reference (random inputs,
- * odd shapes, extremes), then whole-model logits GPU versus CPU for the given
+ * odd shapes, extremes; both head-dim-64 attention kernels on batches of
+ * several sequences), then whole-model logits GPU versus CPU for the given
  * model (default models/stand-in/stand-in.gguf) and random llama and qwen2
  * models, batch sizes 1, 2, 7, 64, 512, several sequences per batch and a
  * copied prefix. A mismatch prints the kernel, the first differing index and
