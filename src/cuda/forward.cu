@@ -750,20 +750,43 @@ k_attention_w64_test(const float *q, const float *k, const float *v, uint32_t n,
     attend_warp64(q, k, v, n, kv_row, scores, out, ks);
 }
 
-/* The same operations for whole groups of queries that read the same cache
- * rows (the default for head_dim 64): a thread block takes the
- * n_head / n_head_kv query heads of one kv head for up to AT_WARPS / that
- * many consecutive tokens of one sequence (a group: grp[g] .. grp[g + 1] -
- * 1, made by attention_groups), one warp per (token, head) doing exactly
- * what attend_warp64 does. The key tiles, then the value tiles, of 32 rows
- * are copied into shared memory once per block by cp.async, the next tile
- * while the warps work on this one (two stages), up to the longest n of the
- * group; a warp whose rows have ended, or that has no query, skips the work
- * but joins every barrier (the loops' bounds are the block's). Scores live
- * in shared memory when sstride != 0 (sstride floats per warp), else in
- * the global scratch (stride floats per (token, head), as k_attention_w64).
- * Key rows are padded to 17 float4 (the lanes' row reads hit 32 banks);
- * value rows are read by column, lane and lane + 32, unpadded. */
+/* The canonical tree of 32 lane sums across the lanes of a warp, for C
+ * columns at once: lane l holds node l's sums v[0 .. C - 1]; the level of
+ * offset C / 4 adds nodes l and l + off (lanes[l] = lanes[l] + lanes[l +
+ * off], as tree32) with the columns split between the two lanes: each keeps
+ * half and takes its partner's sums of that half (addition commutes, so
+ * which lane adds changes nothing). After the levels 64 .. 4 of 64 columns,
+ * lane l holds columns 2 l and 2 l + 1 of node 0, the result. */
+template <int C> __device__ static inline void xor_level(float *v, unsigned lane)
+{
+    constexpr int H = C / 2, OFF = C / 4;
+    bool up = lane & OFF;
+#pragma unroll
+    for (int k = 0; k < H; k++) {
+        float send = up ? v[k] : v[H + k], keep = up ? v[H + k] : v[k];
+        v[k] = __fadd_rn(keep, __shfl_xor_sync(0xffffffffu, send, OFF));
+    }
+}
+
+/* The same operations as attend_warp64 for whole groups of queries that
+ * read the same cache rows (the default for head_dim 64): a thread block
+ * takes the n_head / n_head_kv query heads of one kv head for up to
+ * AT_WARPS / that many consecutive tokens of one sequence (a group: grp[g]
+ * .. grp[g + 1] - 1, made by attention_groups), one warp per (token, head).
+ * The key tiles, then the value tiles, of 32 rows are copied into shared
+ * memory once per block by cp.async, the next tile while the warps work on
+ * this one (two stages), up to the longest n of the group; a warp whose rows
+ * have ended, or that has no query, skips the work but joins every barrier
+ * (the loops' bounds are the block's). Lane l scores row l of each key tile
+ * (dot64, as attend_warp64), the softmax is softmax_exp, and for p.v lane
+ * l adds p_j v_j of the rows j = l (mod 32) into 64 column sums (the
+ * residue sums of attend_warp64, held by residue instead of by column: one
+ * float4 row read per 4 products instead of a p and two values per 2),
+ * then xor_level makes the tree. Scores live in shared memory when sstride
+ * != 0 (sstride floats per warp), else in the global scratch (stride floats
+ * per (token, head), as k_attention_w64); a lane only ever touches its own
+ * entries j = l (mod 32). Tile rows are padded to 17 float4, so that the
+ * lanes' row reads hit 32 banks. */
 #define AT_WARPS 12
 #define AT_TILE (32 * 17) /* float4 per stage */
 #define AT_SMEM_SCORES 65536 /* at most this many bytes of scores per block in shared memory */
@@ -794,7 +817,7 @@ k_attention_tile(const dev_place *pl, const uint32_t *grp, const float *q, float
             float4 *dst = tile[i & 1];
             for (unsigned idx = tid; idx < 32 * 16; idx += threads) {
                 unsigned r = idx / 16, c4 = idx % 16;
-                if (j0 + r < n_max) cp_async16(&dst[r * (key ? 17 : 16) + c4], src + (size_t)(j0 + r) * kv_row + c4 * 4);
+                if (j0 + r < n_max) cp_async16(&dst[r * 17 + c4], src + (size_t)(j0 + r) * kv_row + c4 * 4);
             }
         }
         asm volatile("cp.async.commit_group;\n" ::); /* empty past the end: keeps the count */
@@ -819,30 +842,34 @@ k_attention_tile(const dev_place *pl, const uint32_t *grp, const float *q, float
         float sum = softmax_exp(scores, n);
         for (uint32_t j = lane; j < n; j += 32) scores[j] = __fdiv_rn(scores[j], sum);
     }
-    __syncwarp();
-    float l0[32], l1[32];
+    /* p.v: lane l keeps the residue-l sums of all 64 columns, adding row j = l (mod 32) of each tile
+     * (whose p_j it wrote itself), then the butterfly tree. */
+    float acc[64];
 #pragma unroll
-    for (int i = 0; i < 32; i++) l0[i] = 0.0f, l1[i] = 0.0f;
+    for (int d = 0; d < 64; d++) acc[d] = 0.0f;
     for (uint32_t i = tiles; i < 2 * tiles; i++) {
         load(i + 1);
         asm volatile("cp.async.wait_group 1;\n" ::);
         __syncthreads();
-        uint32_t j0 = (i - tiles) * 32;
-        if (j0 < n) {
-            const float *vt = (const float *)tile[i & 1];
+        uint32_t j = (i - tiles) * 32 + lane;
+        if (j < n) {
+            float p = scores[j];
+            const float4 *vr = &tile[i & 1][lane * 17];
 #pragma unroll
-            for (int r = 0; r < 32; r++)
-                if (j0 + r < n) {
-                    float p = scores[j0 + r];
-                    l0[r] = __fadd_rn(l0[r], __fmul_rn(p, vt[r * 64 + lane]));
-                    l1[r] = __fadd_rn(l1[r], __fmul_rn(p, vt[r * 64 + lane + 32]));
-                }
+            for (int c4 = 0; c4 < 16; c4++) {
+                float4 x = vr[c4];
+                acc[4 * c4] = __fadd_rn(acc[4 * c4], __fmul_rn(p, x.x));
+                acc[4 * c4 + 1] = __fadd_rn(acc[4 * c4 + 1], __fmul_rn(p, x.y));
+                acc[4 * c4 + 2] = __fadd_rn(acc[4 * c4 + 2], __fmul_rn(p, x.z));
+                acc[4 * c4 + 3] = __fadd_rn(acc[4 * c4 + 3], __fmul_rn(p, x.w));
+            }
         }
         __syncthreads();
     }
-    if (has) {
-        out[qo + lane] = tree32(l0);
-        out[qo + lane + 32] = tree32(l1);
+    if (has) { /* warp-uniform: the shuffles need the whole warp */
+        xor_level<64>(acc, lane), xor_level<32>(acc, lane), xor_level<16>(acc, lane), xor_level<8>(acc, lane);
+        xor_level<4>(acc, lane);
+        *(float2 *)(out + qo + 2 * lane) = make_float2(acc[0], acc[1]);
     }
 }
 
