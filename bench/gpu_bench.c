@@ -23,7 +23,8 @@
  *       (HLZ_CUDA_ATTENTION=warp) against the tile kernel (the default) in
  *       the same run, on the default model's heads (6/2) and SmolLM2's (9/3):
  *       the encoder's windows (512 tokens, with and without 512 rows of
- *       carried context) and decoding steps (1800 sequences, one token each)
+ *       carried context) and decoding steps (1800 sequences, one token each);
+ *       HLZ_CUDA_ATTENTION_TOKENS=N caps the tile kernel's tokens per block
  */
 #include "device.h"
 #include "entropy.h"
