@@ -18,6 +18,13 @@
  *   build/gpu-bench matmul
  *       the matrix-product kernels alone (mma, tiled and dp4a) on the
  *       shapes of the default model and SmolLM2-135M: int8 TOPS
+ *   build/gpu-bench attention
+ *       one layer's head-dim-64 attention alone, the warp kernel
+ *       (HLZ_CUDA_ATTENTION=warp) against the tile kernel (the default) in
+ *       the same run, on the default model's heads (6/2) and SmolLM2's (9/3):
+ *       the encoder's windows (512 tokens, with and without 512 rows of
+ *       carried context) and decoding steps (1800 sequences, one token each);
+ *       HLZ_CUDA_ATTENTION_TOKENS=N caps the tile kernel's tokens per block
  */
 #include "device.h"
 #include "entropy.h"
@@ -145,6 +152,36 @@ static int matmul(void)
     return 0;
 }
 
+static int attention(void)
+{
+    static const struct {
+        const char *what;
+        uint32_t n_head, n_head_kv, n_seq, window, ctx;
+    } shapes[] = {{"default, prefill: 16 windows of 512", 6, 2, 16, 512, 0},
+                  {"default, prefill: 16 windows of 512 after 512 rows", 6, 2, 16, 512, 512},
+                  {"default, step: 1800 sequences at 600 rows", 6, 2, 1800, 1, 600},
+                  {"default, step: 1800 sequences at 1100 rows", 6, 2, 1800, 1, 1100},
+                  {"smollm2, prefill: 16 windows of 512 after 512 rows", 9, 3, 16, 512, 512},
+                  {"smollm2, step: 512 sequences at 1024 rows", 9, 3, 512, 1, 1024}};
+    printf("| shape | kernel | time (ms) | query-rows per ns |\n|---|---|---|---|\n");
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+        double rows = 0; /* (token, head, row) triples */
+        for (uint32_t p = 0; p < shapes[i].window; p++) rows += (double)(shapes[i].ctx + p + 1);
+        rows *= (double)shapes[i].n_seq * shapes[i].n_head;
+        for (int kind = 0; kind < 2; kind++) {
+            static const char *names[] = {"warp", "tile (default)"};
+            double t = 0;
+            if (hlz_cuda_bench_attention(kind, shapes[i].n_head, shapes[i].n_head_kv, shapes[i].n_seq, shapes[i].window,
+                                         shapes[i].ctx, 10, &t) != 0) {
+                printf("| %s | %s | CUDA error | |\n", shapes[i].what, names[kind]);
+                continue;
+            }
+            printf("| %s | %s | %.3f | %.2f |\n", shapes[i].what, names[kind], t * 1e3, rows / t * 1e-9);
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     (void)test_case_name, (void)test_failed_cases, (void)test_case_failed; /* from test.h, unused here */
@@ -156,6 +193,7 @@ int main(int argc, char **argv)
     if ((argc == 3 || argc == 4) && strcmp(argv[1], "sweep") == 0)
         return sweep(argv[2], argc == 4 && strcmp(argv[3], "quick") == 0);
     if (argc == 2 && strcmp(argv[1], "matmul") == 0) return matmul();
-    fprintf(stderr, "usage: gpu-bench model OUT.gguf smollm2|llama3-8b | sweep MODEL.gguf [quick] | matmul\n");
+    if (argc == 2 && strcmp(argv[1], "attention") == 0) return attention();
+    fprintf(stderr, "usage: gpu-bench model OUT.gguf smollm2|llama3-8b | sweep MODEL.gguf [quick] | matmul | attention\n");
     return 2;
 }

@@ -2,7 +2,8 @@
 # bench/gpu_profile.sh [BENCH_DIR] - a short GPU session: correctness first, then
 # where the time goes. On the GPU machine, after `. tools/gpu/sysroot.sh`:
 #   1. tools/gpu/check.sh (bit-exactness; its summary line is the report's first)
-#   2. gpu-bench matmul (every matrix kernel, int8 TOPS) and gpu-ceiling
+#   2. gpu-bench matmul (every matrix kernel, int8 TOPS), gpu-bench attention
+#      (both attention kernels) and gpu-ceiling
 #   3. gpu-bench sweep quick of the default model with HLZ_CUDA_PROFILE=1
 #   4. hlz --codec llm --device cuda end to end on MB megabytes (default 8) of
 #      the bench's text files concatenated, for each --mix in MIXES (default
@@ -34,6 +35,8 @@ fi
 if [ "${SKIP_MATMUL:-0}" != 1 ]; then
     say "## gpu-bench matmul"
     timeout 120 build/gpu-bench matmul 2>&1 | tee -a "$REPORT"
+    say "## gpu-bench attention (warp and tile kernels)"
+    timeout 120 build/gpu-bench attention 2>&1 | tee -a "$REPORT"
     say "## gpu-ceiling"
     timeout 60 build/gpu-ceiling 2>&1 | tee -a "$REPORT"
 fi

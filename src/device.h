@@ -113,6 +113,14 @@ int hlz_cuda_test_rope(float *x, size_t n_vec, uint32_t head_dim, const uint32_t
 /* One head's attention over n cached rows (row stride kv_row): out[head_dim]. */
 int hlz_cuda_test_attention(const float *q, const float *k, const float *v, uint32_t n, uint32_t head_dim,
                             size_t kv_row, float *out);
+/* Head-dim-64 attention of a batch as the forward pass runs it (layer 0): n
+ * tokens, token t of sequence seq[t] at position pos[t], its queries q[t]
+ * (n_head x 64), caches k and v of n_seq sequences of n_ctx rows of n_head_kv
+ * x 64 (rows up to pos[t] filled); out as q. kind 0: k_attention_w64, 1:
+ * k_attention_tile with groups of at most `tokens` tokens (0: the default). */
+int hlz_cuda_test_attention_batch(int kind, uint32_t tokens, const float *q, size_t n, uint32_t n_head,
+                                  uint32_t n_head_kv, const uint32_t *seq, const uint32_t *pos, const float *k,
+                                  const float *v, uint32_t n_seq, uint32_t n_ctx, float *out);
 
 /* The statistics kernel alone: stats[r] for token next[r] under row r of
  * `logits` (n_rows x n_vocab, host memory; next[r] < 0 skips the row). */
@@ -142,5 +150,11 @@ int hlz_cuda_test_token_guess(const float *logits, size_t n_rows, uint32_t n_voc
  * mean of `reps` launches), with kernel `kind` (0 dp4a, 1 mma, 2 tiled).
  * 0 on success, -1 on a CUDA error. */
 int hlz_cuda_bench_matmul(uint64_t rows, uint64_t cols_pad, size_t n_tokens, int kind, int reps, double *seconds);
+/* The seconds of one layer's head-dim-64 attention (kind as in
+ * hlz_cuda_test_attention_batch, the default groups): n_seq sequences of
+ * `window` tokens each at positions ctx .. ctx + window - 1 (window 1: a
+ * decoding step), the mean of `reps` launches. 0 on success, -1 on an error. */
+int hlz_cuda_bench_attention(int kind, uint32_t n_head, uint32_t n_head_kv, uint32_t n_seq, uint32_t window,
+                             uint32_t ctx, int reps, double *seconds);
 
 #endif

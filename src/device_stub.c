@@ -75,4 +75,11 @@ int hlz_cuda_bench_matmul(uint64_t rows, uint64_t cols_pad, size_t n_tokens, int
     (void)rows, (void)cols_pad, (void)n_tokens, (void)kind, (void)reps, (void)seconds;
     return -1;
 }
+
+int hlz_cuda_bench_attention(int kind, uint32_t n_head, uint32_t n_head_kv, uint32_t n_seq, uint32_t window,
+                             uint32_t ctx, int reps, double *seconds)
+{
+    (void)kind, (void)n_head, (void)n_head_kv, (void)n_seq, (void)window, (void)ctx, (void)reps, (void)seconds;
+    return -1;
+}
 #endif

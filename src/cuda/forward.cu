@@ -591,6 +591,31 @@ __global__ static void k_store_kv(const dev_place *pl, const float *kn, const fl
     pl[t].v[at] = vn[id];
 }
 
+/* The softmax's first half by one warp, for attend_one and both head-dim-64
+ * kernels: m = the max of the non-nan scores (what the sequential loop
+ * keeps; which zero wins a tie of +0 and -0 does not change s - m), then
+ * scores[j] = e^(s_j - m) and their canonical sum (lane l adds j = l, l +
+ * 32, ... in order, then the tree), returned to every lane. Lane l touches
+ * only the entries j = l (mod 32). */
+__device__ static float softmax_exp(float *scores, uint32_t n)
+{
+    unsigned lane = threadIdx.x % 32;
+    float m = -__int_as_float(0x7f800000);
+    for (uint32_t j = lane; j < n; j += 32) m = scores[j] > m ? scores[j] : m;
+    for (int off = 16; off > 0; off >>= 1) {
+        float o = __shfl_down_sync(0xffffffffu, m, off);
+        m = o > m ? o : m;
+    }
+    m = __shfl_sync(0xffffffffu, m, 0);
+    float acc = 0.0f;
+    for (uint32_t j = lane; j < n; j += 32) {
+        float e = d_expf(__fsub_rn(scores[j], m));
+        scores[j] = e;
+        acc = __fadd_rn(acc, e);
+    }
+    return __shfl_sync(0xffffffffu, warp_tree(acc), 0);
+}
+
 /* attend(): one thread block per (token, head), blockDim a multiple of 32
  * holding head_dim. Scores: warp w takes rows j = w, w + warps, ..., each a
  * canonical-order dot; max; e^(s - max) and their canonical sum in warp 0;
@@ -612,23 +637,8 @@ __device__ static void attend_one(const float *q, const float *kc, const float *
     }
     __syncthreads();
     if (warp == 0) {
-        /* The max of the non-nan scores (what the sequential loop keeps); which
-         * zero wins a tie of +0 and -0 does not change s - max. */
-        float m = -__int_as_float(0x7f800000);
-        for (uint32_t j = lane; j < n; j += 32) m = scores[j] > m ? scores[j] : m;
-        for (int off = 16; off > 0; off >>= 1) {
-            float o = __shfl_down_sync(0xffffffffu, m, off);
-            m = o > m ? o : m;
-        }
-        m = __shfl_sync(0xffffffffu, m, 0);
-        float acc = 0.0f;
-        for (uint32_t j = lane; j < n; j += 32) {
-            float e = d_expf(__fsub_rn(scores[j], m));
-            scores[j] = e;
-            acc = __fadd_rn(acc, e);
-        }
-        acc = warp_tree(acc);
-        if (lane == 0) s_sum = acc;
+        float sum = softmax_exp(scores, n);
+        if (lane == 0) s_sum = sum;
     }
     __syncthreads();
     float sum = s_sum;
@@ -646,6 +656,23 @@ __device__ static void attend_one(const float *q, const float *kc, const float *
         }
         out[d] = tree32(l);
     }
+}
+
+/* dot_f32(q, k) of head_dim 64 by one thread, q in registers, k a row of
+ * 16 float4 (shared memory): the 32 lane sums (0 + q[l] k[l]) + q[l + 32]
+ * k[l + 32], then the tree. */
+__device__ static inline float dot64(const float *qr, const float4 *kr)
+{
+    float v[32];
+#pragma unroll
+    for (int i = 0; i < 8; i++) {
+        float4 a = kr[i], b = kr[i + 8];
+        v[4 * i] = __fadd_rn(__fadd_rn(0.0f, __fmul_rn(qr[4 * i], a.x)), __fmul_rn(qr[4 * i + 32], b.x));
+        v[4 * i + 1] = __fadd_rn(__fadd_rn(0.0f, __fmul_rn(qr[4 * i + 1], a.y)), __fmul_rn(qr[4 * i + 33], b.y));
+        v[4 * i + 2] = __fadd_rn(__fadd_rn(0.0f, __fmul_rn(qr[4 * i + 2], a.z)), __fmul_rn(qr[4 * i + 34], b.z));
+        v[4 * i + 3] = __fadd_rn(__fadd_rn(0.0f, __fmul_rn(qr[4 * i + 3], a.w)), __fmul_rn(qr[4 * i + 35], b.w));
+    }
+    return tree32(v);
 }
 
 /* attend_one for head_dim 64 with one warp per (token, head) and no block
@@ -675,35 +702,11 @@ __device__ static void attend_warp64(const float *q, const float *kc, const floa
             if (j0 + r < n) ks[r][c4] = *(const float4 *)(kc + (size_t)(j0 + r) * kv_row + c4 * 4);
         }
         __syncwarp();
-        if (j0 + lane < n) {
-            float v[32];
-#pragma unroll
-            for (int i = 0; i < 8; i++) {
-                float4 a = ks[lane][i], b = ks[lane][i + 8];
-                v[4 * i] = __fadd_rn(__fadd_rn(0.0f, __fmul_rn(qr[4 * i], a.x)), __fmul_rn(qr[4 * i + 32], b.x));
-                v[4 * i + 1] = __fadd_rn(__fadd_rn(0.0f, __fmul_rn(qr[4 * i + 1], a.y)), __fmul_rn(qr[4 * i + 33], b.y));
-                v[4 * i + 2] = __fadd_rn(__fadd_rn(0.0f, __fmul_rn(qr[4 * i + 2], a.z)), __fmul_rn(qr[4 * i + 34], b.z));
-                v[4 * i + 3] = __fadd_rn(__fadd_rn(0.0f, __fmul_rn(qr[4 * i + 3], a.w)), __fmul_rn(qr[4 * i + 35], b.w));
-            }
-            scores[j0 + lane] = __fmul_rn(tree32(v), scale);
-        }
+        if (j0 + lane < n) scores[j0 + lane] = __fmul_rn(dot64(qr, ks[lane]), scale);
         __syncwarp();
     }
     /* The softmax: each lane reads back only the scores it wrote. */
-    float m = -__int_as_float(0x7f800000);
-    for (uint32_t j = lane; j < n; j += 32) m = scores[j] > m ? scores[j] : m;
-    for (int off = 16; off > 0; off >>= 1) {
-        float o = __shfl_down_sync(0xffffffffu, m, off);
-        m = o > m ? o : m;
-    }
-    m = __shfl_sync(0xffffffffu, m, 0);
-    float acc = 0.0f;
-    for (uint32_t j = lane; j < n; j += 32) {
-        float e = d_expf(__fsub_rn(scores[j], m));
-        scores[j] = e;
-        acc = __fadd_rn(acc, e);
-    }
-    float sum = __shfl_sync(0xffffffffu, warp_tree(acc), 0);
+    float sum = softmax_exp(scores, n);
     for (uint32_t j = lane; j < n; j += 32) scores[j] = __fdiv_rn(scores[j], sum);
     __syncwarp();
     float l0[32], l1[32];
@@ -745,6 +748,129 @@ k_attention_w64_test(const float *q, const float *k, const float *v, uint32_t n,
 {
     __shared__ float4 ks[32][17];
     attend_warp64(q, k, v, n, kv_row, scores, out, ks);
+}
+
+/* The canonical tree of 32 lane sums across the lanes of a warp, for C
+ * columns at once: lane l holds node l's sums v[0 .. C - 1]; the level of
+ * offset C / 4 adds nodes l and l + off (lanes[l] = lanes[l] + lanes[l +
+ * off], as tree32) with the columns split between the two lanes: each keeps
+ * half and takes its partner's sums of that half (addition commutes, so
+ * which lane adds changes nothing). After the levels 64 .. 4 of 64 columns,
+ * lane l holds columns 2 l and 2 l + 1 of node 0, the result. */
+template <int C> __device__ static inline void xor_level(float *v, unsigned lane)
+{
+    constexpr int H = C / 2, OFF = C / 4;
+    bool up = lane & OFF;
+#pragma unroll
+    for (int k = 0; k < H; k++) {
+        float send = up ? v[k] : v[H + k], keep = up ? v[H + k] : v[k];
+        v[k] = __fadd_rn(keep, __shfl_xor_sync(0xffffffffu, send, OFF));
+    }
+}
+
+/* The same operations as attend_warp64 for whole groups of queries that
+ * read the same cache rows (the default for head_dim 64): a thread block
+ * takes the n_head / n_head_kv query heads of one kv head for up to
+ * AT_WARPS / that many consecutive tokens of one sequence (a group: grp[g]
+ * .. grp[g + 1] - 1, made by attention_groups), one warp per (token, head).
+ * The key tiles, then the value tiles, of 32 rows are copied into shared
+ * memory once per block by cp.async, the next tile while the warps work on
+ * this one (two stages), up to the longest n of the group; a warp whose rows
+ * have ended, or that has no query, skips the work but joins every barrier
+ * (the loops' bounds are the block's). Lane l scores row l of each key tile
+ * (dot64, as attend_warp64), the softmax is softmax_exp, and for p.v lane
+ * l adds p_j v_j of the rows j = l (mod 32) into 64 column sums (the
+ * residue sums of attend_warp64, held by residue instead of by column: one
+ * float4 row read per 4 products instead of a p and two values per 2),
+ * then xor_level makes the tree. Scores live in shared memory when sstride
+ * != 0 (sstride floats per warp), else in the global scratch (stride floats
+ * per (token, head), as k_attention_w64); a lane only ever touches its own
+ * entries j = l (mod 32). Tile rows are padded to 17 float4, so that the
+ * lanes' row reads hit 32 banks. */
+#define AT_WARPS 12
+#define AT_TILE (32 * 17) /* float4 per stage */
+#define AT_SMEM_SCORES 65536 /* at most this many bytes of scores per block in shared memory */
+__global__ static void __launch_bounds__(AT_WARPS * 32)
+k_attention_tile(const dev_place *pl, const uint32_t *grp, const float *q, float *out, float *scratch, size_t stride,
+                 uint32_t sstride, uint32_t n_head, uint32_t n_head_kv, uint32_t layer)
+{
+    __shared__ __align__(16) float4 tile[2][AT_TILE];
+    extern __shared__ float s_scores[];
+    unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32, tid = threadIdx.x, threads = blockDim.x;
+    uint32_t per = n_head / n_head_kv, kv_h = blockIdx.y;
+    size_t first = grp[blockIdx.x], end = grp[blockIdx.x + 1], t = first + warp / per;
+    uint32_t h = kv_h * per + warp % per, n_max = 0;
+    for (size_t i = first; i < end; i++) n_max = pl[i].pos + 1 > n_max ? pl[i].pos + 1 : n_max;
+    bool has = t < end;
+    uint32_t n = has ? pl[t].pos + 1 : 0;
+    size_t kv_row = (size_t)n_head_kv * 64, job = t * n_head + h, qo = job * 64;
+    const float *kc = pl[first].k + (size_t)layer * pl[first].n_ctx * kv_row + (size_t)kv_h * 64;
+    const float *vc = pl[first].v + (size_t)layer * pl[first].n_ctx * kv_row + (size_t)kv_h * 64;
+    float *scores = sstride ? s_scores + (size_t)warp * sstride : scratch + (has ? job : 0) * stride;
+    uint32_t tiles = (n_max + 31) / 32;
+    /* Stage i < tiles is key tile i, then value tile i - tiles. */
+    auto load = [&](uint32_t i) {
+        if (i < 2 * tiles) {
+            bool key = i < tiles;
+            uint32_t j0 = (key ? i : i - tiles) * 32;
+            const float *src = key ? kc : vc;
+            float4 *dst = tile[i & 1];
+            for (unsigned idx = tid; idx < 32 * 16; idx += threads) {
+                unsigned r = idx / 16, c4 = idx % 16;
+                if (j0 + r < n_max) cp_async16(&dst[r * 17 + c4], src + (size_t)(j0 + r) * kv_row + c4 * 4);
+            }
+        }
+        asm volatile("cp.async.commit_group;\n" ::); /* empty past the end: keeps the count */
+    };
+    float scale = __fdiv_rn(1.0f, __fsqrt_rn(64.0f));
+    float qr[64];
+#pragma unroll
+    for (int i = 0; i < 16; i++) {
+        float4 v = has ? ((const float4 *)(q + qo))[i] : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        qr[4 * i] = v.x, qr[4 * i + 1] = v.y, qr[4 * i + 2] = v.z, qr[4 * i + 3] = v.w;
+    }
+    load(0);
+    for (uint32_t i = 0; i < tiles; i++) {
+        load(i + 1);
+        asm volatile("cp.async.wait_group 1;\n" ::);
+        __syncthreads();
+        uint32_t j = i * 32 + lane;
+        if (j < n) scores[j] = __fmul_rn(dot64(qr, &tile[i & 1][lane * 17]), scale);
+        __syncthreads();
+    }
+    if (n) {
+        float sum = softmax_exp(scores, n);
+        for (uint32_t j = lane; j < n; j += 32) scores[j] = __fdiv_rn(scores[j], sum);
+    }
+    /* p.v: lane l keeps the residue-l sums of all 64 columns, adding row j = l (mod 32) of each tile
+     * (whose p_j it wrote itself), then the butterfly tree. */
+    float acc[64];
+#pragma unroll
+    for (int d = 0; d < 64; d++) acc[d] = 0.0f;
+    for (uint32_t i = tiles; i < 2 * tiles; i++) {
+        load(i + 1);
+        asm volatile("cp.async.wait_group 1;\n" ::);
+        __syncthreads();
+        uint32_t j = (i - tiles) * 32 + lane;
+        if (j < n) {
+            float p = scores[j];
+            const float4 *vr = &tile[i & 1][lane * 17];
+#pragma unroll
+            for (int c4 = 0; c4 < 16; c4++) {
+                float4 x = vr[c4];
+                acc[4 * c4] = __fadd_rn(acc[4 * c4], __fmul_rn(p, x.x));
+                acc[4 * c4 + 1] = __fadd_rn(acc[4 * c4 + 1], __fmul_rn(p, x.y));
+                acc[4 * c4 + 2] = __fadd_rn(acc[4 * c4 + 2], __fmul_rn(p, x.z));
+                acc[4 * c4 + 3] = __fadd_rn(acc[4 * c4 + 3], __fmul_rn(p, x.w));
+            }
+        }
+        __syncthreads();
+    }
+    if (has) { /* warp-uniform: the shuffles need the whole warp */
+        xor_level<64>(acc, lane), xor_level<32>(acc, lane), xor_level<16>(acc, lane), xor_level<8>(acc, lane);
+        xor_level<4>(acc, lane);
+        *(float2 *)(out + qo + 2 * lane) = make_float2(acc[0], acc[1]);
+    }
 }
 
 __global__ static void k_attention(const dev_place *pl, const float *q, float *out, float *scratch, size_t stride,
@@ -1574,6 +1700,87 @@ static unsigned attention_threads(uint32_t hd)
     return t < 128 ? 128 : t;
 }
 
+/* The attention kernels for head_dim 64: 0 warp (k_attention_w64, one warp
+ * per (token, head)), 1 tile (k_attention_tile, the default).
+ * HLZ_CUDA_ATTENTION=warp|tile picks one (for comparisons); both give the
+ * same bits. HLZ_CUDA_ATTENTION_TOKENS=N (for measurements) caps the tokens
+ * of a tile block (default AT_WARPS / (n_head / n_head_kv)). */
+static int attention_kind(void)
+{
+    static int kind = -1;
+    if (kind < 0) {
+        const char *v = getenv("HLZ_CUDA_ATTENTION");
+        kind = v && strcmp(v, "warp") == 0 ? 0 : 1;
+    }
+    return kind;
+}
+
+static uint32_t attention_tokens(uint32_t per)
+{
+    static long cap = -1;
+    if (cap < 0) {
+        const char *v = getenv("HLZ_CUDA_ATTENTION_TOKENS");
+        cap = v ? strtol(v, NULL, 10) : 0;
+        cap = cap < 0 ? 0 : cap;
+    }
+    uint32_t most = AT_WARPS / per;
+    return cap > 0 && (uint32_t)cap < most ? (uint32_t)cap : most;
+}
+
+/* Whether k_attention_tile runs this shape: head_dim 64 and a kv group that fits a block. */
+static bool attention_tiled(int kind, uint32_t hd, uint32_t n_head, uint32_t n_head_kv)
+{
+    return kind == 1 && hd == 64 && n_head / n_head_kv <= AT_WARPS;
+}
+
+/* The groups of k_attention_tile: runs of at most `most` tokens that are
+ * consecutive in the batch, of one sequence (the same caches) and at
+ * consecutive positions. grp[0 .. groups] gets the first token of each and
+ * then n; returns the number of groups, *largest the size of the largest. */
+static size_t attention_groups(const dev_place *pl, size_t n, uint32_t most, uint32_t *grp, uint32_t *largest)
+{
+    size_t groups = 0;
+    *largest = 0;
+    for (size_t t = 0; t < n; t++) {
+        if (t == 0 || t - grp[groups - 1] >= most || pl[t].k != pl[t - 1].k || pl[t].v != pl[t - 1].v ||
+            pl[t].n_ctx != pl[t - 1].n_ctx || pl[t].pos != pl[t - 1].pos + 1) {
+            if (groups) *largest = t - grp[groups - 1] > *largest ? (uint32_t)(t - grp[groups - 1]) : *largest;
+            grp[groups++] = (uint32_t)t;
+        }
+    }
+    if (groups) *largest = n - grp[groups - 1] > *largest ? (uint32_t)(n - grp[groups - 1]) : *largest;
+    grp[groups] = (uint32_t)n;
+    return groups;
+}
+
+/* One layer's attention of n tokens (the caches already hold their keys and
+ * values): k_attention_tile over the groups in dgrp when attention_tiled,
+ * else k_attention_w64 (head_dim 64) or k_attention. scratch holds
+ * n * n_head * stride floats, stride >= the longest n. */
+static void launch_attention(int kind, const dev_place *dpl, const uint32_t *dgrp, size_t groups, uint32_t largest,
+                             const float *q, float *att, float *scratch, size_t stride, size_t n, uint32_t n_head,
+                             uint32_t n_head_kv, uint32_t hd, uint32_t layer)
+{
+    size_t jobs = n * n_head;
+    if (n == 0) return;
+    if (attention_tiled(kind, hd, n_head, n_head_kv) && groups) {
+        static bool attr;
+        if (!attr) cudaFuncSetAttribute(k_attention_tile, cudaFuncAttributeMaxDynamicSharedMemorySize, AT_SMEM_SCORES);
+        attr = true;
+        unsigned warps = largest * (n_head / n_head_kv);
+        size_t sstride = (stride + 31) / 32 * 32;
+        if ((size_t)warps * sstride * 4 > AT_SMEM_SCORES) sstride = 0;
+        k_attention_tile<<<dim3((unsigned)groups, n_head_kv), warps * 32, (size_t)warps * sstride * 4>>>(
+            dpl, dgrp, q, att, scratch, stride, (uint32_t)sstride, n_head, n_head_kv, layer);
+    } else if (hd == 64) {
+        k_attention_w64<<<(unsigned)((jobs + AW_WARPS - 1) / AW_WARPS), AW_WARPS * 32>>>(dpl, q, att, scratch, stride,
+                                                                                        jobs, n_head, n_head_kv, layer);
+    } else {
+        k_attention<<<(unsigned)jobs, attention_threads(hd)>>>(dpl, q, att, scratch, stride, n_head, n_head_kv, hd,
+                                                              layer);
+    }
+}
+
 /* Carves the workspace into aligned pieces. */
 static void *carve(char **at, size_t bytes)
 {
@@ -1620,7 +1827,7 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
     size_t jobs = n * c->n_head, stride = longest;
     size_t sizes[] = {n * dim * 4, n * widest * 4, n * q_dim * 4, n * q_dim * 4, n * kv_dim * 4, n * kv_dim * 4,
                       n * c->n_ff * 4, n * c->n_ff * 4, n * (hlz_pad32(widest) / HLZ_QBLOCK) * sizeof(hlz_q8_block) + 256,
-                      jobs * stride * 4, n * sizeof(dev_place), n * 4, want ? n * (size_t)c->n_vocab * 4 : 0,
+                      jobs * stride * 4, n * sizeof(dev_place), (2 * n + 1) * 4, want ? n * (size_t)c->n_vocab * 4 : 0,
                       stats ? n * 4 : 0, stats ? n * sizeof *stats : 0, found ? n_find * 8 : 0,
                       found ? n_find * sizeof *found : 0, n * 4, cands ? n * HLZ_TABLE_CANDIDATES * 4 : 0,
                       cands ? n * sizeof *mix : 0, guess ? n_find * HLZ_TABLE_CANDIDATES * 4 : 0,
@@ -1649,7 +1856,7 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
     }
     float *scratch = (float *)carve(&at, sizes[9]);
     dev_place *dpl = (dev_place *)carve(&at, sizes[10]);
-    uint32_t *dpos = (uint32_t *)carve(&at, sizes[11]);
+    uint32_t *dpos = (uint32_t *)carve(&at, sizes[11]), *dgrp = dpos + n; /* positions, then the groups */
     float *logits = (float *)carve(&at, sizes[12]);
     int32_t *dnext = (int32_t *)carve(&at, sizes[13]);
     hlz_token_stats *dstats = (hlz_token_stats *)carve(&at, sizes[14]);
@@ -1668,7 +1875,7 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
     /* Host side: the embedding rows, the places and the positions. */
     float *hx = (float *)malloc(g->embd ? 4 : n * dim * 4);
     dev_place *hpl = (dev_place *)malloc(n * sizeof *hpl);
-    uint32_t *hpos = (uint32_t *)malloc(n * 4);
+    uint32_t *hpos = (uint32_t *)malloc((2 * n + 1) * 4);
     hlz_status st = HLZ_OK;
     if (!hx || !hpl || !hpos) st = hlz_fail(e, HLZ_ERR_NOMEM, "out of memory evaluating %zu tokens", n);
     for (size_t t = 0; t < n && st == HLZ_OK; t++) {
@@ -1678,6 +1885,11 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
         hpl[t].k = place[t].session->k, hpl[t].v = place[t].session->v;
         hpl[t].n_ctx = place[t].session->n_ctx, hpl[t].pos = hpos[t] = place[t].pos;
     }
+    int at_kind = attention_kind();
+    size_t groups = 0;
+    uint32_t largest = 0;
+    if (st == HLZ_OK && attention_tiled(at_kind, hd, c->n_head, c->n_head_kv))
+        groups = attention_groups(hpl, n, attention_tokens(c->n_head / c->n_head_kv), hpos + n, &largest);
     cudaError_t err = cudaSuccess;
     if (st == HLZ_OK) {
         if (g->embd) {
@@ -1687,7 +1899,7 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
             err = cudaMemcpy(x, hx, n * dim * 4, cudaMemcpyHostToDevice);
         }
         if (err == cudaSuccess) err = cudaMemcpy(dpl, hpl, n * sizeof *hpl, cudaMemcpyHostToDevice);
-        if (err == cudaSuccess) err = cudaMemcpy(dpos, hpos, n * 4, cudaMemcpyHostToDevice);
+        if (err == cudaSuccess) err = cudaMemcpy(dpos, hpos, (n + (groups ? groups + 1 : 0)) * 4, cudaMemcpyHostToDevice);
         if (err == cudaSuccess && stats) err = cudaMemcpy(dnext, next, n * 4, cudaMemcpyHostToDevice);
         if (err == cudaSuccess && stats) err = cudaMemset(dstats, 0, n * sizeof *stats);
         if (err == cudaSuccess && cands) err = cudaMemcpy(dcands, cands, n * HLZ_TABLE_CANDIDATES * 4, cudaMemcpyHostToDevice);
@@ -1701,7 +1913,6 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
     if (err != cudaSuccess) return cuda_fail(e, err, "uploading a batch");
 
     unsigned long long t_kernels = now_ns();
-    unsigned at_threads = attention_threads(hd);
     for (uint32_t l = 0; l < c->n_layer; l++) {
         const dev_layer *w = &g->layers[l];
         prof_mark(P_NORM);
@@ -1722,11 +1933,7 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
                                                                     g->rope_cos, g->rope_sin, c->rope_neox);
         k_store_kv<<<grid_for(n * kv_dim, 256), 256>>>(dpl, kn, vn, n, kv_dim, l);
         prof_mark(P_ATTENTION);
-        if (hd == 64)
-            k_attention_w64<<<(unsigned)((jobs + AW_WARPS - 1) / AW_WARPS), AW_WARPS * 32>>>(
-                dpl, q, att, scratch, stride, jobs, c->n_head, c->n_head_kv, l);
-        else
-            k_attention<<<(unsigned)jobs, at_threads>>>(dpl, q, att, scratch, stride, c->n_head, c->n_head_kv, hd, l);
+        launch_attention(at_kind, dpl, dgrp, groups, largest, q, att, scratch, stride, n, c->n_head, c->n_head_kv, hd, l);
         prof_mark(P_NORM);
         launch_quantize(att, n, q_dim, &xq);
         prof_mark(P_MATMUL);
@@ -2011,6 +2218,107 @@ extern "C" int hlz_cuda_test_attention(const float *q, const float *k, const flo
     if (b.err == cudaSuccess && hd == 64) k_attention_w64_test<<<1, 32>>>(dq, dk, dv, n, kv_row, ds, dout);
     else if (b.err == cudaSuccess) k_attention_test<<<1, attention_threads(hd)>>>(dq, dk, dv, n, hd, kv_row, ds, dout);
     return dev_out(&b, out, dout, hd * 4);
+}
+
+/* One launch_attention, its arguments kept (the benchmark repeats it). */
+typedef struct {
+    int kind;
+    const dev_place *pl;
+    const uint32_t *grp;
+    size_t groups;
+    uint32_t largest;
+    const float *q;
+    float *out, *scratch;
+    size_t stride, n;
+    uint32_t n_head, n_head_kv;
+} attention_args;
+
+static void attention_run(const attention_args *a)
+{
+    launch_attention(a->kind, a->pl, a->grp, a->groups, a->largest, a->q, a->out, a->scratch, a->stride, a->n,
+                     a->n_head, a->n_head_kv, 64, 0);
+}
+
+/* Device copies of the caches and queries of an attention batch (layer 0
+ * of n_seq caches of n_ctx rows, head_dim 64), its places and, for the tile
+ * kernel, its groups of at most `tokens` tokens (0: the default); then one
+ * launch. */
+static void attention_batch(dev_bufs *b, int kind, uint32_t tokens, const float *q, size_t n, uint32_t n_head,
+                            uint32_t n_head_kv, const uint32_t *seq, const uint32_t *pos, const float *k,
+                            const float *v, uint32_t n_seq, uint32_t n_ctx, attention_args *a)
+{
+    size_t kv_row = (size_t)n_head_kv * 64, cache = (size_t)n_seq * n_ctx * kv_row, q_dim = (size_t)n_head * 64;
+    uint32_t longest = 0, per = n_head / n_head_kv;
+    *a = (attention_args){kind, NULL, NULL, 0, 0, NULL, NULL, NULL, 0, n, n_head, n_head_kv};
+    a->q = (const float *)dev_in(b, q, n * q_dim * 4);
+    float *dk = (float *)dev_in(b, k, cache * 4), *dv = (float *)dev_in(b, v, cache * 4);
+    a->out = (float *)dev_in(b, NULL, n * q_dim * 4);
+    dev_place *hpl = (dev_place *)malloc(n * sizeof *hpl + 1);
+    uint32_t *grp = (uint32_t *)malloc((n + 1) * 4);
+    if (!hpl || !grp) b->err = cudaErrorMemoryAllocation;
+    for (size_t t = 0; hpl && t < n; t++) {
+        hpl[t].k = dk + (size_t)seq[t] * n_ctx * kv_row, hpl[t].v = dv + (size_t)seq[t] * n_ctx * kv_row;
+        hpl[t].n_ctx = n_ctx, hpl[t].pos = pos[t];
+        longest = pos[t] + 1 > longest ? pos[t] + 1 : longest;
+    }
+    uint32_t most = attention_tokens(per);
+    most = tokens && tokens < most ? tokens : most;
+    if (hpl && grp && attention_tiled(kind, 64, n_head, n_head_kv)) a->groups = attention_groups(hpl, n, most, grp, &a->largest);
+    a->pl = (const dev_place *)dev_in(b, hpl, n * sizeof *hpl);
+    a->grp = (const uint32_t *)dev_in(b, grp, (n + 1) * 4);
+    a->stride = longest;
+    a->scratch = (float *)dev_in(b, NULL, n * n_head * (size_t)longest * 4);
+    free(hpl), free(grp);
+    if (b->err == cudaSuccess) attention_run(a);
+}
+
+extern "C" int hlz_cuda_test_attention_batch(int kind, uint32_t tokens, const float *q, size_t n, uint32_t n_head,
+                                             uint32_t n_head_kv, const uint32_t *seq, const uint32_t *pos,
+                                             const float *k, const float *v, uint32_t n_seq, uint32_t n_ctx, float *out)
+{
+    dev_bufs b = {};
+    attention_args a;
+    attention_batch(&b, kind, tokens, q, n, n_head, n_head_kv, seq, pos, k, v, n_seq, n_ctx, &a);
+    return dev_out(&b, out, a.out, n * n_head * 64 * 4);
+}
+
+/* n_seq sequences of `window` tokens at positions ctx .. ctx + window - 1
+ * (a prefill after ctx rows of context; window 1 is a decoding step), random
+ * caches: the mean seconds of one layer's attention over `reps` launches. */
+extern "C" int hlz_cuda_bench_attention(int kind, uint32_t n_head, uint32_t n_head_kv, uint32_t n_seq,
+                                        uint32_t window, uint32_t ctx, int reps, double *seconds)
+{
+    size_t n = (size_t)n_seq * window, q_dim = (size_t)n_head * 64;
+    uint32_t n_ctx = ctx + window;
+    size_t cache = (size_t)n_seq * n_ctx * n_head_kv * 64;
+    float *q = (float *)malloc(n * q_dim * 4), *kv = (float *)malloc(cache * 4);
+    uint32_t *seq = (uint32_t *)malloc(n * 4), *pos = (uint32_t *)malloc(n * 4);
+    if (!q || !kv || !seq || !pos) {
+        free(q), free(kv), free(seq), free(pos);
+        return -1;
+    }
+    unsigned r = 12345;
+    for (size_t i = 0; i < n * q_dim; i++) q[i] = (float)((r = r * 1103515245u + 12345u) >> 8) * 0x1p-24f - 0.5f;
+    for (size_t i = 0; i < cache; i++) kv[i] = (float)((r = r * 1103515245u + 12345u) >> 8) * 0x1p-24f - 0.5f;
+    for (size_t t = 0; t < n; t++) seq[t] = (uint32_t)(t / window), pos[t] = ctx + (uint32_t)(t % window);
+    dev_bufs b = {};
+    attention_args a;
+    attention_batch(&b, kind, 0, q, n, n_head, n_head_kv, seq, pos, kv, kv, n_seq, n_ctx, &a); /* warms up */
+    free(q), free(kv), free(seq), free(pos);
+    cudaEvent_t e0, e1;
+    cudaEventCreate(&e0), cudaEventCreate(&e1);
+    if (b.err == cudaSuccess) {
+        cudaEventRecord(e0);
+        for (int i = 0; i < reps; i++) attention_run(&a);
+        cudaEventRecord(e1);
+        cudaEventSynchronize(e1);
+        float ms = 0;
+        cudaEventElapsedTime(&ms, e0, e1);
+        *seconds = ms * 1e-3 / reps;
+    }
+    cudaEventDestroy(e0), cudaEventDestroy(e1);
+    float one;
+    return dev_out(&b, &one, a.out, sizeof one);
 }
 
 extern "C" int hlz_cuda_bench_matmul(uint64_t rows, uint64_t cols_pad, size_t n_tokens, int kind, int reps,

@@ -4,7 +4,8 @@
  *   build/check-cuda [MODEL.gguf]
  *
  * First every GPU kernel alone against its plain C reference (random inputs,
- * odd shapes, extremes), then whole-model logits GPU versus CPU for the given
+ * odd shapes, extremes; both head-dim-64 attention kernels on batches of
+ * several sequences), then whole-model logits GPU versus CPU for the given
  * model (default models/stand-in/stand-in.gguf) and random llama and qwen2
  * models, batch sizes 1, 2, 7, 64, 512, several sequences per batch and a
  * copied prefix. A mismatch prints the kernel, the first differing index and
@@ -217,7 +218,7 @@ static void attend_ref(const float *q, const float *kc, const float *vc, uint32_
                        float *out)
 {
     const hlz_kernels *k = &hlz_kernels_ref;
-    float *scores = malloc(n * 4), *lanes = calloc(32 * (size_t)hd, 4);
+    float *scores = calloc(n, 4), *lanes = calloc(32 * (size_t)hd, 4);
     float scale = 1.0f / sqrtf((float)hd), max = -INFINITY;
     for (uint32_t j = 0; j < n; j++) {
         scores[j] = k->dot_f32(q, kc + (size_t)j * kv_row, hd) * scale;
@@ -255,6 +256,66 @@ static void check_attention(void)
             snprintf(what, sizeof what, "attention n %u head_dim %u", n, hd);
             CHECK_SAME(what, ref, gpu, hd);
             free(q), free(kc), free(vc), free(ref), free(gpu);
+        }
+}
+
+/* Head-dim-64 attention of whole batches (hlz_cuda_test_attention_batch),
+ * both kernels, against attend_ref for every (token, head): kv groups of 1,
+ * 2, 3, 4 and 16 query heads (16 is past k_attention_tile's block: the warp
+ * kernel runs), several tokens of a sequence in a block (consecutive
+ * positions, lengths not multiples of 32), sequences that break the groups
+ * (interleaved tokens, a gap in positions), decoding steps (one token per
+ * sequence), tile blocks of 1, 2, 5 tokens and the default, scores in
+ * shared memory (short) and in the global scratch (long). */
+static void check_attention_batch(void)
+{
+    static const uint32_t heads[][2] = {{4, 4}, {4, 2}, {6, 2}, {9, 3}, {8, 2}, {16, 1}};
+    enum { N_SEQ = 5 };
+    static const struct {
+        const char *what;
+        uint32_t n_ctx;
+        uint32_t runs[6][3]; /* sequence, first position, tokens; tokens 0 ends */
+    } cases[] = {
+        {"prefill of 3 sequences", 200, {{0, 0, 45}, {1, 0, 1}, {2, 100, 70}, {0, 0, 0}}},
+        {"interleaved, a gap", 200, {{0, 5, 3}, {1, 7, 2}, {0, 8, 4}, {0, 13, 9}, {3, 31, 2}, {4, 63, 1}}},
+        {"a long window (scores in shared memory)", 1200, {{1, 1000, 40}, {2, 1100, 33}, {0, 0, 0}}},
+        {"long contexts (scores in the global scratch)", 3100, {{0, 2000, 37}, {3, 3000, 12}, {0, 0, 0}}},
+        {"decoding steps", 1200, {{0, 1150, 1}, {1, 30, 1}, {2, 31, 1}, {3, 1, 1}, {4, 1100, 1}, {0, 0, 0}}},
+    };
+    static const uint32_t tokens[] = {0, 1, 2, 5};
+    for (size_t hi = 0; hi < sizeof heads / sizeof *heads; hi++)
+        for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
+            uint32_t n_head = heads[hi][0], n_head_kv = heads[hi][1], n_ctx = cases[ci].n_ctx;
+            size_t kv_row = (size_t)n_head_kv * 64, q_dim = (size_t)n_head * 64, n = 0;
+            for (int r = 0; r < 6 && cases[ci].runs[r][2]; r++) n += cases[ci].runs[r][2];
+            uint32_t *seq = malloc(n * 4), *pos = malloc(n * 4);
+            size_t t = 0;
+            for (int r = 0; r < 6 && cases[ci].runs[r][2]; r++)
+                for (uint32_t i = 0; i < cases[ci].runs[r][2]; i++, t++)
+                    seq[t] = cases[ci].runs[r][0], pos[t] = cases[ci].runs[r][1] + i;
+            size_t cache = (size_t)N_SEQ * n_ctx * kv_row;
+            float *q = malloc(n * q_dim * 4), *kc = malloc(cache * 4), *vc = malloc(cache * 4);
+            float *ref = malloc(n * q_dim * 4), *gpu = malloc(n * q_dim * 4);
+            float big = ci % 2 ? 30.0f : 1.0f; /* peaked and flat softmaxes */
+            for (size_t i = 0; i < n * q_dim; i++) q[i] = rnd(big);
+            for (size_t i = 0; i < cache; i++) kc[i] = rnd(1.0f), vc[i] = extreme();
+            for (t = 0; t < n; t++)
+                for (uint32_t h = 0; h < n_head; h++) {
+                    size_t at = (size_t)seq[t] * n_ctx * kv_row + (size_t)(h / (n_head / n_head_kv)) * 64;
+                    attend_ref(q + t * q_dim + (size_t)h * 64, kc + at, vc + at, pos[t] + 1, 64, kv_row,
+                               ref + t * q_dim + (size_t)h * 64);
+                }
+            for (int kind = 0; kind < 2; kind++)
+                for (size_t ti = 0; ti < (kind ? sizeof tokens / sizeof *tokens : 1); ti++) {
+                    memset(gpu, 0xff, n * q_dim * 4);
+                    CHECK(hlz_cuda_test_attention_batch(kind, tokens[ti], q, n, n_head, n_head_kv, seq, pos, kc, vc,
+                                                        N_SEQ, n_ctx, gpu) == 0);
+                    char what[160];
+                    snprintf(what, sizeof what, "attention batch (%s, tokens %u) heads %u/%u, %s (index = token * %zu + d)",
+                             kind ? "tile" : "warp", tokens[ti], n_head, n_head_kv, cases[ci].what, q_dim);
+                    CHECK_SAME(what, ref, gpu, n * q_dim);
+                }
+            free(seq), free(pos), free(q), free(kc), free(vc), free(ref), free(gpu);
         }
 }
 
@@ -667,8 +728,13 @@ static void check_random_llama(void)
 {
     static const test_model_shape a = {"llama", 64, 2, 4, 2, 96, 300, 640, HLZ_GGML_F32, 1};
     static const test_model_shape b = {"llama", 288, 3, 6, 6, 768, 512, 640, HLZ_GGML_Q8_0, 3}; /* head_dim 48 */
+    /* head_dim 64 (the tile kernel) with kv groups of 1 and 4 query heads */
+    static const test_model_shape c = {"llama", 256, 2, 4, 4, 384, 300, 640, HLZ_GGML_Q8_0, 5};
+    static const test_model_shape d = {"llama", 512, 2, 8, 2, 768, 300, 640, HLZ_GGML_Q8_0, 6};
     check_shape(&a);
     if (!test_case_failed) check_shape(&b);
+    if (!test_case_failed) check_shape(&c);
+    if (!test_case_failed) check_shape(&d);
 }
 
 static void check_random_qwen2(void)
@@ -695,6 +761,7 @@ int main(int argc, char **argv)
     RUN(check_elementwise);
     RUN(check_rope);
     RUN(check_attention);
+    RUN(check_attention_batch);
     RUN(check_token_stats);
     RUN(check_model_file);
     RUN(check_random_llama);
