@@ -412,11 +412,13 @@ static hlz_status walk(walker *w, FILE *in, hlz_stats *stats, hlz_error *error)
         if (model && model->cuda) {
             /* As many chunks in flight as a quarter of the free GPU memory holds
              * key/value caches for (1024 positions each: the prime, the carried
-             * tokens and a window of the default settings fit), within
-             * LOCKSTEP_MIN..LOCKSTEP_MAX. */
+             * tokens and a window of the default settings fit), plus each step's
+             * row of logits and the hybrid decoder's kept table (n_vocab floats
+             * and n_vocab frequencies), within LOCKSTEP_MIN..LOCKSTEP_MAX. */
             const hlz_model_config *c = &model->config;
             size_t positions = c->n_ctx < 1024 ? c->n_ctx : 1024;
-            size_t per = (size_t)c->n_layer * positions * c->n_head_kv * c->head_dim * 2 * sizeof(float);
+            size_t per = (size_t)c->n_layer * positions * c->n_head_kv * c->head_dim * 2 * sizeof(float) +
+                         (size_t)c->n_vocab * (sizeof(float) + sizeof(uint32_t));
             size_t fit = hlz_cuda_free_memory() / 4 / (per ? per : 1);
             fit = fit < LOCKSTEP_MIN ? LOCKSTEP_MIN : fit > LOCKSTEP_MAX ? LOCKSTEP_MAX : fit;
             w->lockstep = true;
