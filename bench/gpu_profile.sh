@@ -16,13 +16,8 @@ export LC_ALL=C
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 2
 BENCH=${1:-.device/bench}
-R=${OUT:-build/gpu-profile}
-mkdir -p "$R"
-REPORT=$R/profile.txt
-: >"$REPORT"
-say() { echo "$*" | tee -a "$REPORT"; }
-W=$(mktemp -d) || exit 2
-trap 'rm -rf "$W"' EXIT
+. bench/gpu_report.sh
+report_open build/gpu-profile profile.txt
 say "# bench/gpu_profile.sh $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo '+changes')"
 say "# GPU: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | head -1); $(nproc) CPU cores"
 make -j16 all build/check-cuda build/gpu-bench >"$R/build.log" 2>&1 || { tail -n 30 "$R/build.log"; say "build: FAIL"; exit 1; }

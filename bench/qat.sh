@@ -14,13 +14,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 2
 CORPUS=${1:?usage: bench/qat.sh CORPUS_DIR [BENCH_DIR]}
 BENCH=${2:-.device/bench}
-R=${OUT:-build/qat}
-mkdir -p "$R"
-REPORT=$R/qat.txt
-: >"$REPORT"
-say() { echo "$*" | tee -a "$REPORT"; }
-W=$(mktemp -d) || exit 2
-trap 'rm -rf "$W"' EXIT
+. bench/gpu_report.sh
+report_open build/qat qat.txt
 OLD=models/default/default.gguf
 NAME="hlz default 15.7M"
 say "# bench/qat.sh $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo '+changes'); $(nvidia-smi --query-gpu=name --format=csv,noheader 2>&1 | head -1)"

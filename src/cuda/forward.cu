@@ -2285,6 +2285,38 @@ extern "C" int hlz_cuda_test_attention_batch(int kind, uint32_t tokens, const fl
 /* n_seq sequences of `window` tokens at positions ctx .. ctx + window - 1
  * (a prefill after ctx rows of context; window 1 is a decoding step), random
  * caches: the mean seconds of one layer's attention over `reps` launches. */
+/* The benchmarks' timer: seconds per call of run(ctx), over reps calls
+ * timed with events (the caller warms up first). */
+static double seconds_per_rep(void (*run)(const void *), const void *ctx, int reps)
+{
+    cudaEvent_t e0, e1;
+    cudaEventCreate(&e0), cudaEventCreate(&e1);
+    cudaEventRecord(e0);
+    for (int i = 0; i < reps; i++) run(ctx);
+    cudaEventRecord(e1);
+    cudaEventSynchronize(e1);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, e0, e1);
+    cudaEventDestroy(e0), cudaEventDestroy(e1);
+    return ms * 1e-3 / reps;
+}
+
+static void run_attention(const void *a) { attention_run((const attention_args *)a); }
+
+typedef struct {
+    int kind;
+    const dev_matrix *w;
+    const dev_act *x;
+    size_t n;
+    float *out;
+} matmul_job;
+
+static void run_matmul(const void *job)
+{
+    const matmul_job *j = (const matmul_job *)job;
+    launch_matmul_kind(j->kind, j->w, j->x, j->n, j->out);
+}
+
 extern "C" int hlz_cuda_bench_attention(int kind, uint32_t n_head, uint32_t n_head_kv, uint32_t n_seq,
                                         uint32_t window, uint32_t ctx, int reps, double *seconds)
 {
@@ -2305,18 +2337,7 @@ extern "C" int hlz_cuda_bench_attention(int kind, uint32_t n_head, uint32_t n_he
     attention_args a;
     attention_batch(&b, kind, 0, q, n, n_head, n_head_kv, seq, pos, kv, kv, n_seq, n_ctx, &a); /* warms up */
     free(q), free(kv), free(seq), free(pos);
-    cudaEvent_t e0, e1;
-    cudaEventCreate(&e0), cudaEventCreate(&e1);
-    if (b.err == cudaSuccess) {
-        cudaEventRecord(e0);
-        for (int i = 0; i < reps; i++) attention_run(&a);
-        cudaEventRecord(e1);
-        cudaEventSynchronize(e1);
-        float ms = 0;
-        cudaEventElapsedTime(&ms, e0, e1);
-        *seconds = ms * 1e-3 / reps;
-    }
-    cudaEventDestroy(e0), cudaEventDestroy(e1);
+    if (b.err == cudaSuccess) *seconds = seconds_per_rep(run_attention, &a, reps);
     float one;
     return dev_out(&b, &one, a.out, sizeof one);
 }
@@ -2346,19 +2367,11 @@ extern "C" int hlz_cuda_bench_matmul(uint64_t rows, uint64_t cols_pad, size_t n_
     test_operands(&b, w, rows, cols_pad, x, n_tokens, &dm, &dx);
     float *dout = (float *)dev_in(&b, NULL, n_tokens * rows * 4);
     free(w), free(x);
-    cudaEvent_t e0, e1;
-    cudaEventCreate(&e0), cudaEventCreate(&e1);
     if (b.err == cudaSuccess) {
-        launch_matmul_kind(kind, &dm, &dx, n_tokens, dout); /* warm up */
-        cudaEventRecord(e0);
-        for (int r = 0; r < reps; r++) launch_matmul_kind(kind, &dm, &dx, n_tokens, dout);
-        cudaEventRecord(e1);
-        cudaEventSynchronize(e1);
-        float ms = 0;
-        cudaEventElapsedTime(&ms, e0, e1);
-        *seconds = ms * 1e-3 / reps;
+        matmul_job job = {kind, &dm, &dx, n_tokens, dout};
+        run_matmul(&job); /* warm up */
+        *seconds = seconds_per_rep(run_matmul, &job, reps);
     }
-    cudaEventDestroy(e0), cudaEventDestroy(e1);
     float one;
     return dev_out(&b, &one, dout, sizeof one);
 }

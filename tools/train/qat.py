@@ -184,7 +184,7 @@ def main():
     import torch.nn.functional as F
     import transformers
     from transformers import LlamaConfig, LlamaForCausalLM
-    from train import bytes_to_unicode, read_corpus
+    from train import read_corpus
 
     dev = torch.device("cuda")
     os.makedirs(a.out, exist_ok=True)
@@ -269,14 +269,12 @@ def main():
                 setattr(parent, at, QLinear(getattr(parent, at)))
     model.lm_head = QLinear(model.lm_head)
     embed = model.model.embed_tokens
-    embed_plain = embed.forward
+    embed_plain = embed.forward  # the lookup sees the Q8_0 rounding of the table, as the engine's does
     embed.forward = lambda ids: F.embedding(ids, ste(embed.weight, q8_weight)) if state["on"] else embed_plain(ids)
     assert model.lm_head.weight.data_ptr() == emb.data_ptr()
 
     # ---------------------------------------------------------------- data
     train_texts, val_texts, _, _ = read_corpus(a.corpus)
-    b2u = bytes_to_unicode()
-    u2b = {c: b for b, c in b2u.items()}
     tok_len = np.zeros(V, dtype=np.int64)
     for s, i in tok.get_vocab().items():
         if i != 0:
