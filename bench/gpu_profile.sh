@@ -7,10 +7,12 @@
 #   3. gpu-bench sweep quick of the default model with HLZ_CUDA_PROFILE=1
 #   4. hlz --codec llm --device cuda end to end on MB megabytes (default 8) of
 #      the bench's text files concatenated, for each --mix in MIXES (default
-#      "none"), with HLZ_CUDA_STATS and HLZ_CUDA_PROFILE: MB/s both ways, the
-#      round trip checked, the kernels' time by kind.
+#      "none"), with HLZ_CUDA_STATS: MB/s both ways, the round trip checked;
+#      then again with HLZ_CUDA_PROFILE (the kernels' time by kind; profiling
+#      keeps each call under the GPU lock, so its MB/s are lower). PROFILES="0"
+#      skips the profiled runs, "1" the plain ones.
 #   (SHAPES="smollm2 llama3-8b": sweeps of random models of those shapes after 3.)
-# Environment: MB, MIXES, CHUNK (16K), SKIP_CHECK, SKIP_MATMUL, SHAPES, LIMIT (s per run). Output: $OUT/profile.txt.
+# Environment: MB, MIXES, PROFILES, CHUNK (16K), SKIP_CHECK, SKIP_MATMUL, SHAPES, LIMIT (s per run). Output: $OUT/profile.txt.
 set -u
 export LC_ALL=C
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -54,11 +56,12 @@ size=$(( ${MB:-8} * 1048576 ))
 while [ "$(stat -c %s "$W/corpus")" -lt $size ]; do cat "$W/unit" >>"$W/corpus"; done
 truncate -s $size "$W/corpus"
 for mix in ${MIXES:-none}; do
-    say "## end to end: $size bytes, --mix $mix, --chunk-size ${CHUNK:-16K}, -T $(nproc)"
+  for prof in ${PROFILES:-0 1}; do
+    say "## end to end: $size bytes, --mix $mix, --chunk-size ${CHUNK:-16K}, -T $(nproc)$([ $prof = 1 ] && echo ', HLZ_CUDA_PROFILE=1')"
     for dir in c d; do
         if [ $dir = c ]; then set -- -c "$W/corpus"; out=$W/corpus.hlz; else set -- -d -c "$W/corpus.hlz"; out=$W/back; fi
         s=$(date +%s.%N)
-        HLZ_CUDA_STATS=1 HLZ_CUDA_PROFILE=1 timeout ${LIMIT:-200} build/hlz -q -f -T "$(nproc)" --codec llm --mix $mix \
+        HLZ_CUDA_STATS=1 HLZ_CUDA_PROFILE=$prof timeout ${LIMIT:-200} build/hlz -q -f -T "$(nproc)" --codec llm --mix $mix \
             --device cuda --chunk-size "${CHUNK:-16K}" "$@" >"$out" 2>"$W/err"
         rc=$?
         e=$(date +%s.%N)
@@ -68,4 +71,5 @@ for mix in ${MIXES:-none}; do
     done
     [ -f "$W/corpus.hlz" ] && say "  archive $(stat -c %s "$W/corpus.hlz") bytes ($(awk "BEGIN{printf \"%.3f\", $(stat -c %s "$W/corpus.hlz") * 8 / $size}") bpb); round trip: $(cmp -s "$W/back" "$W/corpus" && echo identical || echo DIFFERS)"
     rm -f "$W/corpus.hlz" "$W/back"
+  done
 done

@@ -102,9 +102,14 @@ int hlz_cuda_test_matmul(const hlz_q8_0_block *w, uint64_t rows, uint64_t cols_p
 int hlz_cuda_test_matmul_kind(int kind, const hlz_q8_0_block *w, uint64_t rows, uint64_t cols_pad,
                               const hlz_q8_block *x, size_t n_tokens, float *out);
 int hlz_cuda_test_rmsnorm(const float *x, const float *w, size_t n_tokens, uint32_t dim, float eps, float *y);
-/* hlz_cuda_test_rmsnorm then hlz_cuda_test_quantize, fused as the forward pass runs them. */
-int hlz_cuda_test_rmsnorm_quantize(const float *x, const float *w, size_t n_tokens, uint32_t dim, float eps,
-                                   hlz_q8_block *out);
+/* x + r (r may be NULL: x alone), then hlz_cuda_test_rmsnorm and
+ * hlz_cuda_test_quantize, fused as the forward pass runs them; sum (may be
+ * NULL) gets x + r as the kernel writes it back. */
+int hlz_cuda_test_rmsnorm_quantize(const float *x, const float *r, const float *w, size_t n_tokens, uint32_t dim,
+                                   float eps, hlz_q8_block *out, float *sum);
+/* silu(gate) * up (hlz_cuda_test_elementwise op 1), then quantized per
+ * block of 32 as hlz_cuda_test_quantize does, fused as the forward pass runs them. */
+int hlz_cuda_test_silu_quantize(const float *gate, const float *up, size_t n_tokens, uint64_t cols, hlz_q8_block *out);
 /* op 0: out = hlz_expf(a) (b unused, may be NULL); op 1: out = silu(a) * b. */
 int hlz_cuda_test_elementwise(int op, const float *a, const float *b, size_t n, float *out);
 /* Rotates n_vec head vectors of head_dim values, vector i at position pos[i]. */

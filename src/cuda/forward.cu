@@ -100,16 +100,54 @@ __global__ static void k_rmsnorm(const float *x, const float *w, float *y, uint3
     for (uint32_t i = lane; i < dim; i += 32) o[i] = __fmul_rn(__fmul_rn(v[i], scale), w[i]);
 }
 
-/* k_rmsnorm then k_quantize in one pass, one warp per token: lane i holds
- * element 32 b + i of block b; the block's maximum, its bad-value test and
- * its integer sum are the same whatever the order. Writes the layout of q
- * (blocks or planes) and not the normalized floats. */
-__global__ static void k_rmsnorm_quantize(const float *x, const float *w, uint32_t dim, float eps, uint64_t blocks,
-                                          hlz_q8_block *out, int8_t *pq, float *pd)
+/* quantize_q8_ref of one block by one warp: lane i holds element i (y,
+ * zero past the row's end); the block's maximum, its bad-value test and its
+ * integer sum are the same whatever the order. Writes block `id` of
+ * whichever layout is given (hlz_q8_block's, or the planes pq/pd). */
+__device__ static void quantize_block_warp(float y, unsigned lane, size_t id, hlz_q8_block *out, int8_t *pq, float *pd)
 {
-    size_t t = blockIdx.x;
-    const float *v = x + t * dim;
-    unsigned lane = threadIdx.x;
+    float a = y < 0 ? -y : y, amax = a;
+    int bad = __any_sync(0xffffffffu, !(a <= FLT_MAX));
+    for (int off = 16; off > 0; off >>= 1) {
+        float o = __shfl_xor_sync(0xffffffffu, amax, off);
+        amax = o > amax ? o : amax;
+    }
+    float d = 0.0f;
+    int qi = 0;
+    if (!bad) {
+        d = __fdiv_rn(amax, 127.0f);
+        float inv = d != 0.0f ? __fdiv_rn(1.0f, d) : 0.0f;
+        qi = (int)d_round_even(__fmul_rn(y, inv));
+        qi = qi > 127 ? 127 : qi < -127 ? -127 : qi;
+    }
+    int sum = qi;
+    for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+    if (out) {
+        out[id].q[lane] = (int8_t)qi;
+        if (lane == 0) out[id].d = d, out[id].sum = sum;
+    }
+    if (pq) {
+        pq[id * HLZ_QBLOCK + lane] = (int8_t)qi;
+        if (lane == 0) pd[id] = d;
+    }
+}
+
+/* k_add (x = x + r, when r is given: the residual of the step before), then
+ * k_rmsnorm and k_quantize in one pass, one warp per token. Writes the sum
+ * back to x and the layout of q (blocks or planes), not the normalized
+ * floats. */
+__global__ static void k_rmsnorm_quantize(float *x, const float *r, size_t n, const float *w, uint32_t dim, float eps,
+                                          uint64_t blocks, hlz_q8_block *out, int8_t *pq, float *pd)
+{
+    size_t t = blockIdx.x * (size_t)(blockDim.x / 32) + threadIdx.x / 32;
+    if (t >= n) return;
+    float *v = x + t * dim;
+    unsigned lane = threadIdx.x % 32;
+    if (r) {
+        const float *rv = r + t * dim;
+        for (uint32_t i = lane; i < dim; i += 32) v[i] = __fadd_rn(v[i], rv[i]);
+        __syncwarp();
+    }
     float acc = 0.0f;
     for (uint32_t i = lane; i < dim; i += 32) acc = __fadd_rn(acc, __fmul_rn(v[i], v[i]));
     float ss = __shfl_sync(0xffffffffu, warp_tree(acc), 0);
@@ -117,32 +155,26 @@ __global__ static void k_rmsnorm_quantize(const float *x, const float *w, uint32
     for (uint64_t b = 0; b < blocks; b++) {
         uint64_t i = b * HLZ_QBLOCK + lane;
         float y = i < dim ? __fmul_rn(__fmul_rn(v[i], scale), w[i]) : 0.0f;
-        float a = y < 0 ? -y : y, amax = a;
-        int bad = __any_sync(0xffffffffu, !(a <= FLT_MAX));
-        for (int off = 16; off > 0; off >>= 1) {
-            float o = __shfl_xor_sync(0xffffffffu, amax, off);
-            amax = o > amax ? o : amax;
-        }
-        float d = 0.0f;
-        int qi = 0;
-        if (!bad) {
-            d = __fdiv_rn(amax, 127.0f);
-            float inv = d != 0.0f ? __fdiv_rn(1.0f, d) : 0.0f;
-            qi = (int)d_round_even(__fmul_rn(y, inv));
-            qi = qi > 127 ? 127 : qi < -127 ? -127 : qi;
-        }
-        int sum = qi;
-        for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
-        size_t id = t * blocks + b;
-        if (out) {
-            out[id].q[lane] = (int8_t)qi;
-            if (lane == 0) out[id].d = d, out[id].sum = sum;
-        }
-        if (pq) {
-            pq[id * HLZ_QBLOCK + lane] = (int8_t)qi;
-            if (lane == 0) pd[id] = d;
-        }
+        quantize_block_warp(y, lane, t * blocks + b, out, pq, pd);
     }
+}
+
+/* k_elementwise's silu(gate) * up, then k_quantize, one warp per block of
+ * 32 of a token's row: writes only the quantized layout. */
+__global__ static void k_silu_quantize(const float *gate, const float *up, size_t n_blocks, uint64_t cols,
+                                       uint64_t blocks, hlz_q8_block *out, int8_t *pq, float *pd)
+{
+    size_t id = blockIdx.x * (size_t)(blockDim.x / 32) + threadIdx.x / 32;
+    if (id >= n_blocks) return;
+    unsigned lane = threadIdx.x % 32;
+    size_t t = id / blocks;
+    uint64_t c = id % blocks * HLZ_QBLOCK + lane;
+    float y = 0.0f;
+    if (c < cols) {
+        float a = gate[t * cols + c];
+        y = __fmul_rn(__fdiv_rn(a, __fadd_rn(1.0f, d_expf(-a))), up[t * cols + c]);
+    }
+    quantize_block_warp(y, lane, id, out, pq, pd);
 }
 
 /* quantize_rows + quantize_q8_ref: one thread per block of 32; a partial
@@ -413,10 +445,26 @@ __device__ static inline void cp_async4(void *smem, const void *gmem)
     asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(s), "l"(gmem));
 }
 
+/* Where a matrix product's rows go: rows [0, end0) to p0, [end0, end1) to
+ * p1, [end1, end2) to p2, each as tokens x (its rows). One part for one
+ * matrix; three for q, k and v (or two for gate and up) multiplied at once
+ * as one matrix of their rows, which gives every output the same bits. */
+typedef struct {
+    float *p0, *p1, *p2;
+    uint64_t end0, end1, end2;
+} out_parts;
+
+__device__ static inline void put_out(const out_parts &o, size_t t, uint64_t r, float v)
+{
+    if (r < o.end0) o.p0[t * o.end0 + r] = v;
+    else if (r < o.end1) o.p1[t * (o.end1 - o.end0) + (r - o.end0)] = v;
+    else o.p2[t * (o.end2 - o.end1) + (r - o.end1)] = v;
+}
+
 template <int NJ> /* 8 tokens per mma, NJ mma per warp and block of 32: 2 * NJ * 8 tokens a block */
 __global__ static void __launch_bounds__(128)
 k_matmul_pipe(const int8_t *wq, const float *wd, uint64_t rows, uint64_t nb, const int8_t *xq, const float *xd,
-              size_t n_tokens, float *out)
+              size_t n_tokens, out_parts out)
 {
     constexpr int PP_BN = 2 * NJ * 8;
     __shared__ __align__(16) int sa[2][PP_KS][PP_BM][PP_PAD];
@@ -509,10 +557,10 @@ k_matmul_pipe(const int8_t *wq, const float *wd, uint64_t rows, uint64_t nb, con
 #pragma unroll
         for (int j = 0; j < NJ; j++) {
             size_t tc = t0 + wt * NJ * 8 + (size_t)j * 8 + 2 * c;
-            if (ra < rows && tc < n_tokens) out[tc * rows + ra] = acc[mi][j][0];
-            if (ra < rows && tc + 1 < n_tokens) out[(tc + 1) * rows + ra] = acc[mi][j][1];
-            if (rb < rows && tc < n_tokens) out[tc * rows + rb] = acc[mi][j][2];
-            if (rb < rows && tc + 1 < n_tokens) out[(tc + 1) * rows + rb] = acc[mi][j][3];
+            if (ra < rows && tc < n_tokens) put_out(out, tc, ra, acc[mi][j][0]);
+            if (ra < rows && tc + 1 < n_tokens) put_out(out, tc + 1, ra, acc[mi][j][1]);
+            if (rb < rows && tc < n_tokens) put_out(out, tc, rb, acc[mi][j][2]);
+            if (rb < rows && tc + 1 < n_tokens) put_out(out, tc + 1, rb, acc[mi][j][3]);
         }
     }
 }
@@ -524,12 +572,6 @@ __global__ static void k_repack(const hlz_q8_0_block *w, size_t blocks, int8_t *
     if (id >= blocks) return;
     for (int i = 0; i < HLZ_QBLOCK; i++) q[id * HLZ_QBLOCK + i] = w[id].q[i];
     d[id] = d_f16_to_f32(w[id].d);
-}
-
-__global__ static void k_add(float *a, const float *b, size_t n)
-{
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) a[i] = __fadd_rn(a[i], b[i]);
 }
 
 /* qwen2 biases: a[t][i] = a[t][i] + bias[i]. */
@@ -1336,7 +1378,20 @@ typedef struct {
 typedef struct {
     float *attn_norm, *ffn_norm, *bq, *bk, *bv;
     dev_matrix wq, wk, wv, wo, w_gate, w_up, w_down;
+    dev_matrix qkv, gate_up; /* the planes of wq, wk, wv (w_gate, w_up) one after the other; theirs point in */
 } dev_layer;
+
+/* One evaluation in flight: its device workspace, its pinned host staging
+ * (inputs, then results; grown as needed) and the events around its work. */
+typedef struct {
+    void *work;
+    size_t work_size;
+    char *host;
+    size_t host_size;
+    cudaEvent_t start, done;
+    bool events, busy;
+} eval_slot;
+#define EVAL_SLOTS 2
 
 struct hlz_cuda_model {
     dev_layer *layers;
@@ -1346,11 +1401,11 @@ struct hlz_cuda_model {
     float *embd;        /* the token embedding as floats (hlz_gguf_tensor_row's), or NULL: rows from the host */
     void **owned;
     size_t owned_count, owned_cap;
-    /* The workspace of one evaluation, grown as needed; the mutex keeps the
-     * threads that share the model from using it at once. */
+    /* The evaluations in flight, each with its own workspace; the mutex
+     * orders the threads that share the model (one queues work at a time). */
     pthread_mutex_t lock;
-    void *work;
-    size_t work_size;
+    pthread_cond_t slot_free;
+    eval_slot slot[EVAL_SLOTS];
     char name[256];
 };
 
@@ -1411,6 +1466,48 @@ static hlz_status upload_matrix(hlz_cuda_model *g, const hlz_matrix *m, dev_matr
     return HLZ_OK;
 }
 
+/* Matrices of one input uploaded with their planes one after the other in
+ * `joined` (one launch multiplies them all); each part's q and d point into
+ * it. Without a common width they are uploaded alone (joined stays empty). */
+static hlz_status upload_joined(hlz_cuda_model *g, const hlz_matrix *const *ms, dev_matrix *const *outs, int count,
+                                dev_matrix *joined, hlz_error *e)
+{
+    uint64_t rows = 0;
+    bool same = true;
+    for (int i = 0; i < count; i++) rows += ms[i]->rows, same = same && ms[i]->cols_pad == ms[0]->cols_pad;
+    if (!same) {
+        for (int i = 0; i < count; i++) {
+            hlz_status st = upload_matrix(g, ms[i], outs[i], e);
+            if (st != HLZ_OK) return st;
+        }
+        return HLZ_OK;
+    }
+    uint64_t nb = ms[0]->cols_pad / HLZ_QBLOCK;
+    void *q, *d;
+    hlz_status st = alloc_owned(g, rows * nb * HLZ_QBLOCK, &q, e);
+    if (st == HLZ_OK) st = alloc_owned(g, rows * nb * sizeof(float), &d, e);
+    uint64_t at = 0;
+    for (int i = 0; i < count && st == HLZ_OK; i++) {
+        const hlz_matrix *m = ms[i];
+        dev_matrix *out = outs[i];
+        void *p;
+        size_t blocks = m->rows * nb;
+        out->rows = m->rows, out->cols_pad = m->cols_pad;
+        st = upload(g, m->blocks, blocks * sizeof(hlz_q8_0_block), &p, e);
+        if (st != HLZ_OK) break;
+        out->blocks = (const hlz_q8_0_block *)p;
+        out->q = (const int8_t *)q + at * nb * HLZ_QBLOCK, out->d = (const float *)d + at * nb;
+        if (blocks) k_repack<<<grid_for(blocks, 256), 256>>>(out->blocks, blocks, (int8_t *)out->q, (float *)out->d);
+        cudaError_t err = cudaGetLastError();
+        if (err != cudaSuccess) return cuda_fail(e, err, "repacking the model");
+        at += m->rows;
+    }
+    if (st != HLZ_OK) return st;
+    joined->rows = rows, joined->cols_pad = ms[0]->cols_pad, joined->blocks = NULL;
+    joined->q = (const int8_t *)q, joined->d = (const float *)d;
+    return HLZ_OK;
+}
+
 static hlz_status upload_vec(hlz_cuda_model *g, const float *v, size_t n, float **out, hlz_error *e)
 {
     void *p;
@@ -1444,10 +1541,15 @@ extern "C" void hlz_cuda_model_free(hlz_model *m)
     hlz_cuda_model *g = m->cuda;
     if (!g) return;
     for (size_t i = 0; i < g->owned_count; i++) cudaFree(g->owned[i]);
-    cudaFree(g->work);
+    for (int i = 0; i < EVAL_SLOTS; i++) {
+        eval_slot *s = &g->slot[i];
+        cudaFree(s->work), cudaFreeHost(s->host);
+        if (s->events) cudaEventDestroy(s->start), cudaEventDestroy(s->done);
+    }
     free(g->owned);
     free(g->layers);
     pthread_mutex_destroy(&g->lock);
+    pthread_cond_destroy(&g->slot_free);
     free(g);
     m->cuda = NULL;
     m->device_name = "cpu";
@@ -1462,6 +1564,7 @@ extern "C" hlz_status hlz_cuda_model_init(hlz_model *m, hlz_error *e)
     if (!g) return hlz_fail(e, HLZ_ERR_NOMEM, "out of memory");
     g->layers = (dev_layer *)calloc(c->n_layer, sizeof *g->layers);
     pthread_mutex_init(&g->lock, NULL);
+    pthread_cond_init(&g->slot_free, NULL);
     m->cuda = g;
     if (!g->layers) {
         hlz_cuda_model_free(m);
@@ -1481,12 +1584,11 @@ extern "C" hlz_status hlz_cuda_model_init(hlz_model *m, hlz_error *e)
         if (!st) st = upload_vec(g, w->bq, q_dim, &d->bq, e);
         if (!st) st = upload_vec(g, w->bk, kv_dim, &d->bk, e);
         if (!st) st = upload_vec(g, w->bv, kv_dim, &d->bv, e);
-        if (!st) st = upload_matrix(g, &w->wq, &d->wq, e);
-        if (!st) st = upload_matrix(g, &w->wk, &d->wk, e);
-        if (!st) st = upload_matrix(g, &w->wv, &d->wv, e);
+        const hlz_matrix *qkv[] = {&w->wq, &w->wk, &w->wv}, *gate_up[] = {&w->w_gate, &w->w_up};
+        dev_matrix *dqkv[] = {&d->wq, &d->wk, &d->wv}, *dgate_up[] = {&d->w_gate, &d->w_up};
+        if (!st) st = upload_joined(g, qkv, dqkv, 3, &d->qkv, e);
         if (!st) st = upload_matrix(g, &w->wo, &d->wo, e);
-        if (!st) st = upload_matrix(g, &w->w_gate, &d->w_gate, e);
-        if (!st) st = upload_matrix(g, &w->w_up, &d->w_up, e);
+        if (!st) st = upload_joined(g, gate_up, dgate_up, 2, &d->gate_up, e);
         if (!st) st = upload_matrix(g, &w->w_down, &d->w_down, e);
     }
     if (!st) st = upload_vec(g, m->output_norm, c->n_embd, &g->output_norm, e);
@@ -1558,9 +1660,11 @@ extern "C" hlz_status hlz_cuda_session_copy(const hlz_model *m, hlz_session *dst
 /* ---- the pass ---------------------------------------------------------------- */
 
 /* Where the evaluation time goes, for benchmarks: HLZ_CUDA_STATS=1 prints
- * the sums at exit (stderr). Wall-clock nanoseconds; prepare is the host's
- * part before the kernels (embedding rows, uploads), kernels ends with the
- * synchronization, copy is the logits' download. */
+ * the sums at exit (stderr). Nanoseconds: lock-wait is the wait for the
+ * lock and a free slot; queue the host's time under the lock (staging the
+ * inputs, queueing uploads, kernels and downloads); gpu the time between
+ * the events around a call's work on the GPU; results-copy the host's
+ * copies of the results (and of logits, when a call returns them). */
 static struct {
     unsigned long long calls, tokens, logit_bytes, wait_ns, prepare_ns, kernel_ns, copy_ns;
 } timing;
@@ -1577,7 +1681,7 @@ __attribute__((destructor)) static void print_stats(void)
     const char *v = getenv("HLZ_CUDA_STATS");
     if (!v || !*v || strcmp(v, "0") == 0 || timing.calls == 0) return;
     fprintf(stderr,
-            "hlz-cuda-stats: calls %llu tokens %llu (%.1f per call) lock-wait %.3f s prepare %.3f s kernels %.3f s "
+            "hlz-cuda-stats: calls %llu tokens %llu (%.1f per call) lock-wait %.3f s queue %.3f s gpu %.3f s "
             "results-copy %.3f s (%.1f MB)\n",
             timing.calls, timing.tokens, (double)timing.tokens / (double)timing.calls, timing.wait_ns * 1e-9,
             timing.prepare_ns * 1e-9, timing.kernel_ns * 1e-9, timing.copy_ns * 1e-9, timing.logit_bytes / 1e6);
@@ -1596,14 +1700,19 @@ static struct {
     double ms[P_KINDS];
 } prof;
 
-static void prof_mark(int kind)
+static bool prof_enabled(void)
 {
     if (prof.on == 0) {
         const char *v = getenv("HLZ_CUDA_PROFILE");
         prof.on = v && *v && strcmp(v, "0") != 0 ? 1 : -1;
         for (int i = 0; prof.on > 0 && i < PROF_EVENTS; i++) cudaEventCreate(&prof.ev[i]);
     }
-    if (prof.on < 0 || prof.n >= PROF_EVENTS) return;
+    return prof.on > 0;
+}
+
+static void prof_mark(int kind)
+{
+    if (!prof_enabled() || prof.n >= PROF_EVENTS) return;
     cudaEventRecord(prof.ev[prof.n], 0);
     prof.kind[prof.n++] = kind;
 }
@@ -1647,21 +1756,26 @@ typedef struct {
     float *d;
 } dev_act;
 
+/* The pipelined kernel over `rows` rows of planes q/d, outputs as o says. */
+static void launch_pipe(const int8_t *q, const float *d, uint64_t rows, uint64_t nb, const dev_act *x, size_t n,
+                        const out_parts &o)
+{
+    /* Blocks of 128 tokens, unless that gives fewer than 2 blocks per SM
+     * (a decoding step): then blocks of 32. */
+    unsigned row_blocks = (unsigned)((rows + PP_BM - 1) / PP_BM);
+    if ((size_t)row_blocks * ((n + 127) / 128) >= 264)
+        k_matmul_pipe<8><<<dim3(row_blocks, (unsigned)((n + 127) / 128)), 128>>>(q, d, rows, nb, x->q, x->d, n, o);
+    else
+        k_matmul_pipe<2><<<dim3(row_blocks, (unsigned)((n + 31) / 32)), 128>>>(q, d, rows, nb, x->q, x->d, n, o);
+}
+
 static void launch_matmul_kind(int kind, const dev_matrix *w, const dev_act *x, size_t n, float *out)
 {
     uint64_t nb = w->cols_pad / HLZ_QBLOCK;
     if (n == 0 || w->rows == 0) return;
     if (kind == 3 && w->q && x->q) {
-        /* Blocks of 128 tokens, unless that gives fewer than 2 blocks per SM
-         * (a decoding step): then blocks of 32. */
-        unsigned row_blocks = (unsigned)((w->rows + PP_BM - 1) / PP_BM);
-        if ((size_t)row_blocks * ((n + 127) / 128) >= 264) {
-            k_matmul_pipe<8><<<dim3(row_blocks, (unsigned)((n + 127) / 128)), 128>>>(w->q, w->d, w->rows, nb, x->q, x->d,
-                                                                                   n, out);
-        } else {
-            k_matmul_pipe<2><<<dim3(row_blocks, (unsigned)((n + 31) / 32)), 128>>>(w->q, w->d, w->rows, nb, x->q, x->d,
-                                                                                 n, out);
-        }
+        out_parts o = {out, out, out, w->rows, w->rows, w->rows};
+        launch_pipe(w->q, w->d, w->rows, nb, x, n, o);
     } else if (kind == 2 && w->q) {
         dim3 grid((unsigned)((w->rows + 63) / 64), (unsigned)((n + 63) / 64));
         k_matmul_tiled<<<grid, 128>>>(w->q, w->d, w->rows, nb, x->blocks, n, out);
@@ -1682,6 +1796,21 @@ static void launch_matmul(const dev_matrix *w, const dev_act *x, size_t n, float
     launch_matmul_kind(matmul_kind(), w, x, n, out);
 }
 
+/* Two or three matrices of one input (parts, whose planes lie one after the
+ * other in `joined`): one launch of the pipelined kernel, or one each. */
+static void launch_matmul_joined(const dev_matrix *joined, const dev_matrix *const *parts, float *const *outs, int count,
+                                 const dev_act *x, size_t n)
+{
+    if (n == 0) return;
+    if (matmul_kind() == 3 && joined->q && x->q) {
+        uint64_t e0 = parts[0]->rows, e1 = e0 + parts[1]->rows, e2 = count > 2 ? e1 + parts[2]->rows : e1;
+        out_parts o = {outs[0], outs[1], count > 2 ? outs[2] : outs[1], e0, e1, e2};
+        launch_pipe(joined->q, joined->d, joined->rows, joined->cols_pad / HLZ_QBLOCK, x, n, o);
+        return;
+    }
+    for (int i = 0; i < count; i++) launch_matmul(parts[i], x, n, outs[i]);
+}
+
 /* Quantizes n rows of `cols` into whichever layout x has. */
 static void launch_quantize(const float *x, size_t n, uint64_t cols, const dev_act *q)
 {
@@ -1689,9 +1818,20 @@ static void launch_quantize(const float *x, size_t n, uint64_t cols, const dev_a
     if (n) k_quantize<<<grid_for(n * blocks, 128), 128>>>(x, n, cols, blocks, q->blocks, q->q, q->d);
 }
 
-static void launch_rmsnorm_quantize(const float *x, const float *w, size_t n, uint32_t dim, float eps, const dev_act *q)
+/* x = x + r (r may be NULL), then rmsnorm and quantization: 4 tokens a block, a warp each. */
+static void launch_rmsnorm_quantize(float *x, const float *r, const float *w, size_t n, uint32_t dim, float eps,
+                                    const dev_act *q)
 {
-    if (n) k_rmsnorm_quantize<<<(unsigned)n, 32>>>(x, w, dim, eps, hlz_pad32(dim) / HLZ_QBLOCK, q->blocks, q->q, q->d);
+    if (n)
+        k_rmsnorm_quantize<<<grid_for(n, 4), 128>>>(x, r, n, w, dim, eps, hlz_pad32(dim) / HLZ_QBLOCK, q->blocks, q->q,
+                                                    q->d);
+}
+
+/* silu(gate) * up, quantized: a warp per block of 32. */
+static void launch_silu_quantize(const float *gate, const float *up, size_t n, uint64_t cols, const dev_act *q)
+{
+    uint64_t blocks = hlz_pad32(cols) / HLZ_QBLOCK;
+    if (n) k_silu_quantize<<<grid_for(n * blocks, 4), 128>>>(gate, up, n * blocks, cols, blocks, q->blocks, q->q, q->d);
 }
 
 static unsigned attention_threads(uint32_t hd)
@@ -1811,13 +1951,66 @@ static hlz_status kept_reserve(hlz_kept_tables *k, size_t rows, uint32_t nv, hlz
     return HLZ_OK;
 }
 
-static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_token_place *place,
-                                 const int32_t *tokens, size_t n, float *out, const int32_t *next,
-                                 hlz_token_stats *stats, const int32_t *cands, hlz_token_mix *mix, const uint32_t *rows, const uint32_t *slots, size_t n_find,
-                                 hlz_token_found *found, const guess_args *guess, const unsigned long long *t_start,
-                                 hlz_error *e)
+/* One evaluation's arguments, as forward_any's callers give them. */
+typedef struct {
+    const hlz_token_place *place;
+    const int32_t *tokens;
+    size_t n;
+    float *out;               /* the logits, to the host (or NULL) */
+    const int32_t *next;      /* token statistics: the token after each row ... */
+    hlz_token_stats *stats;   /* ... and each row's statistics (or NULL) */
+    const int32_t *cands;     /* the hybrid encoder's guesses per row (or NULL) ... */
+    hlz_token_mix *mix;       /* ... and their figures */
+    const uint32_t *rows, *slots;
+    size_t n_find;            /* token searches: rows[k] is searched at slots[k] ... */
+    hlz_token_found *found;   /* ... and found[k] is what it finds */
+    const guess_args *guess;  /* the hybrid decoder's guesses of the searched rows (or NULL) */
+} eval_args;
+
+/* Pinned staging of one evaluation: its inputs, then its results, each
+ * piece 256-byte aligned. */
+typedef struct {
+    int32_t *tokens;
+    float *rows_x;            /* embedding rows when the table is not on the device */
+    dev_place *place;
+    uint32_t *pos;            /* positions, then the attention groups */
+    int32_t *next, *cands, *gcands;
+    uint32_t *rows, *slots;
+    hlz_token_stats *stats;   /* results from here on */
+    hlz_token_mix *mix;
+    hlz_token_found *found;
+    uint32_t *fc;
+} host_stage;
+
+static size_t stage_layout(const hlz_model_config *c, const eval_args *a, bool embd, char *base, host_stage *h)
 {
-    bool want = out || stats || found; /* the logits, on the device */
+    enum { G = HLZ_TABLE_CANDIDATES };
+    size_t n = a->n, nf = a->found ? a->n_find : 0;
+    size_t sizes[] = {embd ? n * 4 : 0, embd ? 0 : n * c->n_embd * 4, n * sizeof(dev_place), (2 * n + 1) * 4,
+                      a->stats ? n * 4 : 0, a->cands ? n * G * 4 : 0, a->guess ? nf * G * 4 : 0, nf * 4, nf * 4,
+                      a->stats ? n * sizeof(hlz_token_stats) : 0, a->cands ? n * sizeof(hlz_token_mix) : 0,
+                      nf * sizeof(hlz_token_found), a->guess ? nf * G * 4 : 0};
+    void **ptrs[] = {(void **)&h->tokens, (void **)&h->rows_x, (void **)&h->place, (void **)&h->pos,
+                     (void **)&h->next, (void **)&h->cands, (void **)&h->gcands, (void **)&h->rows,
+                     (void **)&h->slots, (void **)&h->stats, (void **)&h->mix, (void **)&h->found, (void **)&h->fc};
+    size_t at = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        *ptrs[i] = base ? base + at : NULL;
+        at += (sizes[i] + 255) / 256 * 256;
+    }
+    return at;
+}
+
+/* Queues one evaluation on the GPU in slot s (under the lock): the inputs
+ * through s's pinned staging, the kernels, the results back into the
+ * staging; s->done is recorded after them. The logits (a->out) are copied
+ * to the caller synchronously. */
+static hlz_status forward_enqueue(hlz_model *m, hlz_cuda_model *g, eval_slot *s, const eval_args *a, hlz_error *e)
+{
+    const hlz_token_place *place = a->place;
+    size_t n = a->n, n_find = a->found ? a->n_find : 0;
+    const guess_args *guess = a->guess;
+    bool want = a->out || a->stats || a->found; /* the logits, on the device */
     const hlz_model_config *c = &m->config;
     uint32_t dim = c->n_embd, hd = c->head_dim, longest = 0;
     for (size_t t = 0; t < n; t++) longest = place[t].pos + 1 > longest ? place[t].pos + 1 : longest;
@@ -1828,20 +2021,30 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
     size_t sizes[] = {n * dim * 4, n * widest * 4, n * q_dim * 4, n * q_dim * 4, n * kv_dim * 4, n * kv_dim * 4,
                       n * c->n_ff * 4, n * c->n_ff * 4, n * (hlz_pad32(widest) / HLZ_QBLOCK) * sizeof(hlz_q8_block) + 256,
                       jobs * stride * 4, n * sizeof(dev_place), (2 * n + 1) * 4, want ? n * (size_t)c->n_vocab * 4 : 0,
-                      stats ? n * 4 : 0, stats ? n * sizeof *stats : 0, found ? n_find * 8 : 0,
-                      found ? n_find * sizeof *found : 0, n * 4, cands ? n * HLZ_TABLE_CANDIDATES * 4 : 0,
-                      cands ? n * sizeof *mix : 0, guess ? n_find * HLZ_TABLE_CANDIDATES * 4 : 0,
+                      a->stats ? n * 4 : 0, a->stats ? n * sizeof *a->stats : 0, n_find * 8,
+                      n_find * sizeof *a->found, n * 4, a->cands ? n * HLZ_TABLE_CANDIDATES * 4 : 0,
+                      a->cands ? n * sizeof *a->mix : 0, guess ? n_find * HLZ_TABLE_CANDIDATES * 4 : 0,
                       guess ? n_find * HLZ_TABLE_CANDIDATES * 4 : 0};
     size_t need = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) need += (sizes[i] + 255) / 256 * 256;
-    if (need > g->work_size) {
-        cudaFree(g->work);
-        g->work = NULL, g->work_size = 0;
-        cudaError_t err = cudaMalloc(&g->work, need);
+    if (need > s->work_size) {
+        cudaFree(s->work);
+        s->work = NULL, s->work_size = 0;
+        cudaError_t err = cudaMalloc(&s->work, need);
         if (err != cudaSuccess) return cuda_fail(e, err, "allocating the evaluation workspace");
-        g->work_size = need;
+        s->work_size = need;
     }
-    char *at = (char *)g->work;
+    host_stage h;
+    size_t host_need = stage_layout(c, a, g->embd != NULL, NULL, &h);
+    if (host_need > s->host_size) {
+        cudaFreeHost(s->host);
+        s->host = NULL, s->host_size = 0;
+        cudaError_t err = cudaHostAlloc((void **)&s->host, host_need, cudaHostAllocDefault);
+        if (err != cudaSuccess) return cuda_fail(e, err, "allocating pinned host memory for an evaluation");
+        s->host_size = host_need;
+    }
+    stage_layout(c, a, g->embd != NULL, s->host, &h);
+    char *at = (char *)s->work;
     float *x = (float *)carve(&at, sizes[0]), *xb = (float *)carve(&at, sizes[1]);
     float *q = (float *)carve(&at, sizes[2]), *att = (float *)carve(&at, sizes[3]);
     float *kn = (float *)carve(&at, sizes[4]), *vn = (float *)carve(&at, sizes[5]);
@@ -1872,55 +2075,59 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
         if (kst != HLZ_OK) return kst;
     }
 
-    /* Host side: the embedding rows, the places and the positions. */
-    float *hx = (float *)malloc(g->embd ? 4 : n * dim * 4);
-    dev_place *hpl = (dev_place *)malloc(n * sizeof *hpl);
-    uint32_t *hpos = (uint32_t *)malloc((2 * n + 1) * 4);
-    hlz_status st = HLZ_OK;
-    if (!hx || !hpl || !hpos) st = hlz_fail(e, HLZ_ERR_NOMEM, "out of memory evaluating %zu tokens", n);
-    for (size_t t = 0; t < n && st == HLZ_OK; t++) {
-        if (g->embd && (tokens[t] < 0 || (uint32_t)tokens[t] >= c->n_vocab))
-            st = hlz_fail(e, HLZ_ERR_PARAM, "token %d is not in the vocabulary", tokens[t]);
-        else if (!g->embd) st = hlz_gguf_tensor_row(m->token_embd, (uint64_t)tokens[t], hx + t * dim, e);
-        hpl[t].k = place[t].session->k, hpl[t].v = place[t].session->v;
-        hpl[t].n_ctx = place[t].session->n_ctx, hpl[t].pos = hpos[t] = place[t].pos;
+    /* Host side: the embedding rows (or token ids), the places, the positions and the groups. */
+    for (size_t t = 0; t < n; t++) {
+        const int32_t tok = a->tokens[t];
+        if (g->embd && (tok < 0 || (uint32_t)tok >= c->n_vocab))
+            return hlz_fail(e, HLZ_ERR_PARAM, "token %d is not in the vocabulary", tok);
+        if (!g->embd) {
+            hlz_status st = hlz_gguf_tensor_row(m->token_embd, (uint64_t)tok, h.rows_x + t * dim, e);
+            if (st != HLZ_OK) return st;
+        }
+        h.place[t].k = place[t].session->k, h.place[t].v = place[t].session->v;
+        h.place[t].n_ctx = place[t].session->n_ctx, h.place[t].pos = h.pos[t] = place[t].pos;
     }
     int at_kind = attention_kind();
     size_t groups = 0;
     uint32_t largest = 0;
-    if (st == HLZ_OK && attention_tiled(at_kind, hd, c->n_head, c->n_head_kv))
-        groups = attention_groups(hpl, n, attention_tokens(c->n_head / c->n_head_kv), hpos + n, &largest);
-    cudaError_t err = cudaSuccess;
-    if (st == HLZ_OK) {
+    if (attention_tiled(at_kind, hd, c->n_head, c->n_head_kv))
+        groups = attention_groups(h.place, n, attention_tokens(c->n_head / c->n_head_kv), h.pos + n, &largest);
+    if (g->embd) memcpy(h.tokens, a->tokens, n * 4);
+    if (a->stats) memcpy(h.next, a->next, n * 4);
+    if (a->cands) memcpy(h.cands, a->cands, n * HLZ_TABLE_CANDIDATES * 4);
+    if (n_find) memcpy(h.rows, a->rows, n_find * 4), memcpy(h.slots, a->slots, n_find * 4);
+    if (guess) memcpy(h.gcands, guess->cands, n_find * HLZ_TABLE_CANDIDATES * 4);
+
+    cudaError_t err = cudaEventRecord(s->start, 0);
+    const cudaMemcpyKind up_kind = cudaMemcpyHostToDevice;
+    if (err == cudaSuccess) {
         if (g->embd) {
-            err = cudaMemcpy(dtokens, tokens, n * 4, cudaMemcpyHostToDevice);
+            err = cudaMemcpyAsync(dtokens, h.tokens, n * 4, up_kind, 0);
             if (err == cudaSuccess) k_embed<<<grid_for(n * dim, 256), 256>>>(g->embd, dtokens, n, dim, x);
         } else {
-            err = cudaMemcpy(x, hx, n * dim * 4, cudaMemcpyHostToDevice);
+            err = cudaMemcpyAsync(x, h.rows_x, n * dim * 4, up_kind, 0);
         }
-        if (err == cudaSuccess) err = cudaMemcpy(dpl, hpl, n * sizeof *hpl, cudaMemcpyHostToDevice);
-        if (err == cudaSuccess) err = cudaMemcpy(dpos, hpos, (n + (groups ? groups + 1 : 0)) * 4, cudaMemcpyHostToDevice);
-        if (err == cudaSuccess && stats) err = cudaMemcpy(dnext, next, n * 4, cudaMemcpyHostToDevice);
-        if (err == cudaSuccess && stats) err = cudaMemset(dstats, 0, n * sizeof *stats);
-        if (err == cudaSuccess && cands) err = cudaMemcpy(dcands, cands, n * HLZ_TABLE_CANDIDATES * 4, cudaMemcpyHostToDevice);
-        if (err == cudaSuccess && found) err = cudaMemcpy(drows, rows, n_find * 4, cudaMemcpyHostToDevice);
-        if (err == cudaSuccess && found) err = cudaMemcpy(dslots, slots, n_find * 4, cudaMemcpyHostToDevice);
-        if (err == cudaSuccess && guess)
-            err = cudaMemcpy(dguess, guess->cands, n_find * HLZ_TABLE_CANDIDATES * 4, cudaMemcpyHostToDevice);
     }
-    free(hx), free(hpl), free(hpos);
-    if (st != HLZ_OK) return st;
+    if (err == cudaSuccess) err = cudaMemcpyAsync(dpl, h.place, n * sizeof *h.place, up_kind, 0);
+    if (err == cudaSuccess) err = cudaMemcpyAsync(dpos, h.pos, (n + (groups ? groups + 1 : 0)) * 4, up_kind, 0);
+    if (err == cudaSuccess && a->stats) err = cudaMemcpyAsync(dnext, h.next, n * 4, up_kind, 0);
+    if (err == cudaSuccess && a->stats) err = cudaMemsetAsync(dstats, 0, n * sizeof *dstats, 0);
+    if (err == cudaSuccess && a->cands) err = cudaMemcpyAsync(dcands, h.cands, n * HLZ_TABLE_CANDIDATES * 4, up_kind, 0);
+    if (err == cudaSuccess && n_find) err = cudaMemcpyAsync(drows, h.rows, n_find * 4, up_kind, 0);
+    if (err == cudaSuccess && n_find) err = cudaMemcpyAsync(dslots, h.slots, n_find * 4, up_kind, 0);
+    if (err == cudaSuccess && guess)
+        err = cudaMemcpyAsync(dguess, h.gcands, n_find * HLZ_TABLE_CANDIDATES * 4, up_kind, 0);
     if (err != cudaSuccess) return cuda_fail(e, err, "uploading a batch");
 
-    unsigned long long t_kernels = now_ns();
     for (uint32_t l = 0; l < c->n_layer; l++) {
         const dev_layer *w = &g->layers[l];
+        /* The residual of the layer before is added as the norm reads x. */
         prof_mark(P_NORM);
-        launch_rmsnorm_quantize(x, w->attn_norm, n, dim, c->rms_eps, &xq);
+        launch_rmsnorm_quantize(x, l ? xb : NULL, w->attn_norm, n, dim, c->rms_eps, &xq);
         prof_mark(P_MATMUL);
-        launch_matmul(&w->wq, &xq, n, q);
-        launch_matmul(&w->wk, &xq, n, kn);
-        launch_matmul(&w->wv, &xq, n, vn);
+        const dev_matrix *qkv[] = {&w->wq, &w->wk, &w->wv}, *gate_up[] = {&w->w_gate, &w->w_up};
+        float *qkv_out[] = {q, kn, vn}, *gate_up_out[] = {gate, up};
+        launch_matmul_joined(&w->qkv, qkv, qkv_out, 3, &xq, n);
         prof_mark(P_ROPE);
         if (w->bq) {
             k_add_bias<<<grid_for(n * q_dim, 256), 256>>>(q, w->bq, n * q_dim, q_dim);
@@ -1938,97 +2145,139 @@ static hlz_status forward_locked(hlz_model *m, hlz_cuda_model *g, const hlz_toke
         launch_quantize(att, n, q_dim, &xq);
         prof_mark(P_MATMUL);
         launch_matmul(&w->wo, &xq, n, xb);
-        prof_mark(P_ELEMENTWISE);
-        k_add<<<grid_for(n * dim, 256), 256>>>(x, xb, n * dim);
 
         prof_mark(P_NORM);
-        launch_rmsnorm_quantize(x, w->ffn_norm, n, dim, c->rms_eps, &xq);
+        launch_rmsnorm_quantize(x, xb, w->ffn_norm, n, dim, c->rms_eps, &xq);
         prof_mark(P_MATMUL);
-        launch_matmul(&w->w_gate, &xq, n, gate);
-        launch_matmul(&w->w_up, &xq, n, up);
+        launch_matmul_joined(&w->gate_up, gate_up, gate_up_out, 2, &xq, n);
         prof_mark(P_ELEMENTWISE);
-        k_elementwise<<<grid_for(n * c->n_ff, 256), 256>>>(1, gate, up, n * c->n_ff);
-        prof_mark(P_NORM);
-        launch_quantize(gate, n, c->n_ff, &xq);
+        launch_silu_quantize(gate, up, n, c->n_ff, &xq);
         prof_mark(P_MATMUL);
         launch_matmul(&w->w_down, &xq, n, xb);
-        prof_mark(P_ELEMENTWISE);
-        k_add<<<grid_for(n * dim, 256), 256>>>(x, xb, n * dim);
     }
+    /* Without logits the last residual is not needed: the caches hold the keys and values. */
     if (want) {
         prof_mark(P_NORM);
-        launch_rmsnorm_quantize(x, g->output_norm, n, dim, c->rms_eps, &xq);
+        launch_rmsnorm_quantize(x, c->n_layer ? xb : NULL, g->output_norm, n, dim, c->rms_eps, &xq);
         prof_mark(P_OUTPUT);
         launch_matmul(&g->output, &xq, n, logits);
     }
     prof_mark(P_TABLES);
-    if (stats) {
-        k_token_stats<<<(unsigned)n, ST_THREADS>>>(logits, c->n_vocab, dnext, g->logit_w, dstats, cands ? dcands : NULL,
+    if (a->stats) {
+        k_token_stats<<<(unsigned)n, ST_THREADS>>>(logits, c->n_vocab, dnext, g->logit_w, dstats, a->cands ? dcands : NULL,
                                                    dmix);
         k_exp_sums<<<grid_for(n, ES_ROWS), ES_ROWS>>>(logits, c->n_vocab, dnext, n, dstats);
     }
-    if (found && n_find && guess)
+    if (n_find && guess)
         k_token_guess<<<(unsigned)n_find, ST_THREADS>>>(logits, c->n_vocab, drows, dguess, dslots, g->logit_w, dfc, dfound,
                                                        guess->kept->tables);
-    else if (found && n_find)
+    else if (n_find)
         k_token_find<<<(unsigned)n_find, ST_THREADS>>>(logits, c->n_vocab, drows, dslots, g->logit_w, dfound);
     prof_mark(P_END);
     err = cudaGetLastError();
-    if (err == cudaSuccess) err = cudaDeviceSynchronize();
-    prof_collect();
-    unsigned long long t_copy = now_ns();
-    if (err == cudaSuccess && out) err = cudaMemcpy(out, logits, n * (size_t)c->n_vocab * 4, cudaMemcpyDeviceToHost);
-    if (err == cudaSuccess && stats) err = cudaMemcpy(stats, dstats, n * sizeof *stats, cudaMemcpyDeviceToHost);
-    if (err == cudaSuccess && cands) err = cudaMemcpy(mix, dmix, n * sizeof *mix, cudaMemcpyDeviceToHost);
-    if (err == cudaSuccess && found) err = cudaMemcpy(found, dfound, n_find * sizeof *found, cudaMemcpyDeviceToHost);
-    if (err == cudaSuccess && guess) err = cudaMemcpy(guess->fc, dfc, n_find * HLZ_TABLE_CANDIDATES * 4, cudaMemcpyDeviceToHost);
+    const cudaMemcpyKind down = cudaMemcpyDeviceToHost;
+    if (err == cudaSuccess && a->out) err = cudaMemcpy(a->out, logits, n * (size_t)c->n_vocab * 4, down);
+    if (err == cudaSuccess && a->stats) err = cudaMemcpyAsync(h.stats, dstats, n * sizeof *dstats, down, 0);
+    if (err == cudaSuccess && a->cands) err = cudaMemcpyAsync(h.mix, dmix, n * sizeof *dmix, down, 0);
+    if (err == cudaSuccess && n_find) err = cudaMemcpyAsync(h.found, dfound, n_find * sizeof *dfound, down, 0);
+    if (err == cudaSuccess && guess) err = cudaMemcpyAsync(h.fc, dfc, n_find * HLZ_TABLE_CANDIDATES * 4, down, 0);
+    if (err == cudaSuccess) err = cudaEventRecord(s->done, 0);
     if (err != cudaSuccess) return cuda_fail(e, err, "evaluating a batch");
-    unsigned long long t_end = now_ns();
-    timing.calls++, timing.tokens += n;
-    timing.logit_bytes += out ? n * (size_t)c->n_vocab * 4 : stats ? n * (sizeof *stats + (cands ? sizeof *mix : 0))
-                          : found ? n_find * (sizeof *found + (guess ? HLZ_TABLE_CANDIDATES * 4 : 0)) : 0;
-    timing.prepare_ns += t_kernels - *t_start, timing.kernel_ns += t_copy - t_kernels, timing.copy_ns += t_end - t_copy;
     return HLZ_OK;
 }
 
-static hlz_status forward_any(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
-                              float *out, const int32_t *next, hlz_token_stats *stats, const int32_t *cands,
-                              hlz_token_mix *mix, const uint32_t *rows,
-                              const uint32_t *slots, size_t n_find, hlz_token_found *found, const guess_args *guess,
-                              hlz_error *e)
+/* The results of a finished evaluation, from its staging to the caller. */
+static void stage_results(const hlz_model_config *c, const eval_args *a, bool embd, char *base)
+{
+    host_stage h;
+    stage_layout(c, a, embd, base, &h);
+    size_t nf = a->found ? a->n_find : 0;
+    if (a->stats) memcpy(a->stats, h.stats, a->n * sizeof *a->stats);
+    if (a->cands) memcpy(a->mix, h.mix, a->n * sizeof *a->mix);
+    if (nf) memcpy(a->found, h.found, nf * sizeof *a->found);
+    if (nf && a->guess) memcpy(a->guess->fc, h.fc, nf * HLZ_TABLE_CANDIDATES * 4);
+}
+
+/* One evaluation: a free slot (EVAL_SLOTS of them), the work queued under
+ * the lock, then the wait for it outside the lock, so that the next
+ * caller's preparation and uploads overlap this one's kernels. Profiling
+ * and logits to the host keep the whole call under the lock. */
+static hlz_status forward_any(hlz_model *m, const eval_args *a, hlz_error *e)
 {
     hlz_cuda_model *g = m->cuda;
-    for (size_t t = 0; t < n; t++)
-        if (!place[t].session->on_device)
+    for (size_t t = 0; t < a->n; t++)
+        if (!a->place[t].session->on_device)
             return hlz_fail(e, HLZ_ERR_PARAM, "a session made before the model moved to the GPU");
     unsigned long long t0 = now_ns();
     pthread_mutex_lock(&g->lock);
+    eval_slot *s = NULL;
+    while (!s) {
+        for (int i = 0; i < EVAL_SLOTS && !s; i++)
+            if (!g->slot[i].busy) s = &g->slot[i];
+        if (!s) pthread_cond_wait(&g->slot_free, &g->lock);
+    }
+    s->busy = true;
     unsigned long long t1 = now_ns();
     timing.wait_ns += t1 - t0; /* under the lock, like the other sums */
-    hlz_status st = forward_locked(m, g, place, tokens, n, out, next, stats, cands, mix, rows, slots, n_find, found, guess,
-                                   &t1, e);
+    hlz_status st = HLZ_OK;
+    cudaError_t err = cudaSuccess;
+    if (!s->events) {
+        err = cudaEventCreate(&s->start);
+        if (err == cudaSuccess) err = cudaEventCreateWithFlags(&s->done, cudaEventBlockingSync);
+        if (err == cudaSuccess) s->events = true;
+        else st = cuda_fail(e, err, "creating CUDA events");
+    }
+    if (st == HLZ_OK) st = forward_enqueue(m, g, s, a, e);
+    unsigned long long t2 = now_ns();
+    timing.prepare_ns += t2 - t1;
+    bool inside = st != HLZ_OK || prof_enabled() || a->out;
+    if (inside) {
+        err = st == HLZ_OK ? cudaEventSynchronize(s->done) : cudaDeviceSynchronize();
+        prof_collect();
+    }
     pthread_mutex_unlock(&g->lock);
+    if (!inside) err = cudaEventSynchronize(s->done);
+    unsigned long long t3 = now_ns();
+    if (st == HLZ_OK && err == cudaSuccess) stage_results(&m->config, a, g->embd != NULL, s->host);
+    unsigned long long t4 = now_ns();
+    pthread_mutex_lock(&g->lock);
+    float ms = 0;
+    if (st == HLZ_OK && err == cudaSuccess && cudaEventElapsedTime(&ms, s->start, s->done) == cudaSuccess)
+        timing.kernel_ns += (unsigned long long)((double)ms * 1e6);
+    timing.copy_ns += t4 - t3;
+    timing.calls++, timing.tokens += a->n;
+    timing.logit_bytes += a->out     ? a->n * (size_t)m->config.n_vocab * 4
+                          : a->stats ? a->n * (sizeof *a->stats + (a->cands ? sizeof *a->mix : 0))
+                          : a->found ? a->n_find * (sizeof *a->found + (a->guess ? HLZ_TABLE_CANDIDATES * 4 : 0))
+                                     : 0;
+    s->busy = false;
+    pthread_cond_signal(&g->slot_free);
+    pthread_mutex_unlock(&g->lock);
+    if (st == HLZ_OK && err != cudaSuccess) st = cuda_fail(e, err, "evaluating a batch");
     return st;
 }
 
 extern "C" hlz_status hlz_cuda_forward(hlz_model *m, const hlz_token_place *place, const int32_t *tokens, size_t n,
                                        float *out, hlz_error *e)
 {
-    return forward_any(m, place, tokens, n, out, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, e);
+    eval_args a = {place, tokens, n, out, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL};
+    return forward_any(m, &a, e);
 }
 
 extern "C" hlz_status hlz_cuda_forward_stats(hlz_model *m, const hlz_token_place *place, const int32_t *tokens,
                                              size_t n, const int32_t *next, hlz_token_stats *stats,
                                              const int32_t *cands, hlz_token_mix *mix, hlz_error *e)
 {
-    return forward_any(m, place, tokens, n, NULL, next, stats, cands, mix, NULL, NULL, 0, NULL, NULL, e);
+    eval_args a = {place, tokens, n, NULL, next, stats, cands, mix, NULL, NULL, 0, NULL, NULL};
+    return forward_any(m, &a, e);
 }
 
 extern "C" hlz_status hlz_cuda_forward_find(hlz_model *m, const hlz_token_place *place, const int32_t *tokens,
                                             size_t n, const uint32_t *rows, const uint32_t *slots, size_t n_find,
                                             hlz_token_found *found, hlz_error *e)
 {
-    return forward_any(m, place, tokens, n, NULL, NULL, NULL, NULL, NULL, rows, slots, n_find, found, NULL, e);
+    eval_args a = {place, tokens, n, NULL, NULL, NULL, NULL, NULL, rows, slots, n_find, found, NULL};
+    return forward_any(m, &a, e);
 }
 
 extern "C" hlz_status hlz_cuda_forward_guess(hlz_model *m, const hlz_token_place *place, const int32_t *tokens,
@@ -2037,7 +2286,8 @@ extern "C" hlz_status hlz_cuda_forward_guess(hlz_model *m, const hlz_token_place
                                              hlz_error *e)
 {
     guess_args guess = {cands, fc, kept};
-    return forward_any(m, place, tokens, n, NULL, NULL, NULL, NULL, NULL, rows, slots, n_seq, found, &guess, e);
+    eval_args a = {place, tokens, n, NULL, NULL, NULL, NULL, NULL, rows, slots, n_seq, found, &guess};
+    return forward_any(m, &a, e);
 }
 
 extern "C" void hlz_cuda_kept_free(hlz_kept_tables *k)
@@ -2175,14 +2425,29 @@ extern "C" int hlz_cuda_test_rmsnorm(const float *x, const float *w, size_t n_to
     return dev_out(&b, y, dy, n_tokens * dim * 4);
 }
 
-extern "C" int hlz_cuda_test_rmsnorm_quantize(const float *x, const float *w, size_t n_tokens, uint32_t dim, float eps,
-                                              hlz_q8_block *out)
+extern "C" int hlz_cuda_test_rmsnorm_quantize(const float *x, const float *r, const float *w, size_t n_tokens,
+                                              uint32_t dim, float eps, hlz_q8_block *out, float *sum)
 {
     dev_bufs b = {};
     size_t qb = n_tokens * (hlz_pad32(dim) / HLZ_QBLOCK) * sizeof *out;
     float *dx = (float *)dev_in(&b, x, n_tokens * dim * 4), *dw = (float *)dev_in(&b, w, dim * 4);
+    float *dr = r ? (float *)dev_in(&b, r, n_tokens * dim * 4) : NULL;
     dev_act dq = {(hlz_q8_block *)dev_in(&b, NULL, qb), NULL, NULL};
-    if (b.err == cudaSuccess) launch_rmsnorm_quantize(dx, dw, n_tokens, dim, eps, &dq);
+    if (b.err == cudaSuccess) launch_rmsnorm_quantize(dx, dr, dw, n_tokens, dim, eps, &dq);
+    if (b.err == cudaSuccess) b.err = cudaGetLastError();
+    if (b.err == cudaSuccess) b.err = cudaDeviceSynchronize();
+    if (b.err == cudaSuccess && sum) b.err = cudaMemcpy(sum, dx, n_tokens * dim * 4, cudaMemcpyDeviceToHost);
+    return dev_out(&b, out, dq.blocks, qb);
+}
+
+extern "C" int hlz_cuda_test_silu_quantize(const float *gate, const float *up, size_t n_tokens, uint64_t cols,
+                                           hlz_q8_block *out)
+{
+    dev_bufs b = {};
+    size_t qb = n_tokens * (hlz_pad32(cols) / HLZ_QBLOCK) * sizeof *out;
+    float *dg = (float *)dev_in(&b, gate, n_tokens * cols * 4), *du = (float *)dev_in(&b, up, n_tokens * cols * 4);
+    dev_act dq = {(hlz_q8_block *)dev_in(&b, NULL, qb), NULL, NULL};
+    if (b.err == cudaSuccess) launch_silu_quantize(dg, du, n_tokens, cols, &dq);
     return dev_out(&b, out, dq.blocks, qb);
 }
 

@@ -159,9 +159,27 @@ static void check_rmsnorm(void)
             hlz_kernels_ref.quantize_q8(row, blocks * 32, qref + t * blocks);
             free(row);
         }
-        CHECK(hlz_cuda_test_rmsnorm_quantize(x, w, n, dim, 1e-5f, qgpu) == 0);
+        CHECK(hlz_cuda_test_rmsnorm_quantize(x, NULL, w, n, dim, 1e-5f, qgpu, NULL) == 0);
         for (size_t b = 0; b < n * blocks; b++)
             CHECK_MSG(memcmp(&qref[b], &qgpu[b], sizeof qref[b]) == 0, "rmsnorm+quantize dim %u: block %zu differs", dim, b);
+        /* With the residual added first (x = x + r, written back), as the layers run it: r = x - x0 gives x back. */
+        float *x0 = malloc(n * dim * 4), *r = malloc(n * dim * 4), *sum = malloc(n * dim * 4), *sref = malloc(n * dim * 4);
+        for (size_t i = 0; i < n * dim; i++) x0[i] = rnd(4.0f), r[i] = x[i] - x0[i], sref[i] = x0[i] + r[i];
+        memset(qgpu, 0, n * blocks * sizeof *qgpu);
+        CHECK(hlz_cuda_test_rmsnorm_quantize(x0, r, w, n, dim, 1e-5f, qgpu, sum) == 0);
+        CHECK_SAME("x + r", sref, sum, n * dim);
+        for (size_t t = 0; t < n; t++) {
+            const float *v = sref + t * dim;
+            float ss = hlz_kernels_ref.dot_f32(v, v, dim), scale = 1.0f / sqrtf(ss / (float)dim + 1e-5f);
+            float *row = calloc(blocks * 32, 4);
+            for (uint32_t i = 0; i < dim; i++) row[i] = (v[i] * scale) * w[i];
+            hlz_kernels_ref.quantize_q8(row, blocks * 32, qref + t * blocks);
+            free(row);
+        }
+        for (size_t b = 0; b < n * blocks; b++)
+            CHECK_MSG(memcmp(&qref[b], &qgpu[b], sizeof qref[b]) == 0, "add+rmsnorm+quantize dim %u: block %zu differs", dim,
+                      b);
+        free(x0), free(r), free(sum), free(sref);
         free(qref), free(qgpu);
         free(x), free(w), free(ref), free(gpu);
     }
@@ -183,6 +201,24 @@ static void check_elementwise(void)
     for (size_t i = 0; i < n; i++) ref[i] = (a[i] / (1.0f + hlz_expf(-a[i]))) * b[i];
     CHECK(hlz_cuda_test_elementwise(1, a, b, n, gpu) == 0);
     CHECK_SAME("silu(gate) * up", ref, gpu, n);
+    /* Fused with the quantization, as the forward pass runs it: rows of 1000 and 1536 (1000 ends in a partial block). */
+    static const uint64_t widths[] = {1000, 1536, 32};
+    for (size_t k = 0; k < sizeof widths / sizeof *widths; k++) {
+        uint64_t cols = widths[k], blocks = hlz_pad32(cols) / 32;
+        size_t rows = n / cols;
+        hlz_q8_block *qref = calloc(rows * blocks, sizeof *qref), *qgpu = calloc(rows * blocks, sizeof *qgpu);
+        float *row = malloc(blocks * 32 * 4);
+        for (size_t t = 0; t < rows; t++) {
+            memset(row, 0, blocks * 32 * 4);
+            memcpy(row, ref + t * cols, cols * 4);
+            hlz_kernels_ref.quantize_q8(row, blocks * 32, qref + t * blocks);
+        }
+        CHECK(hlz_cuda_test_silu_quantize(a, b, rows, cols, qgpu) == 0);
+        for (size_t i = 0; i < rows * blocks; i++)
+            CHECK_MSG(memcmp(&qref[i], &qgpu[i], sizeof qref[i]) == 0, "silu+quantize %llu columns: block %zu differs",
+                      (unsigned long long)cols, i);
+        free(qref), free(qgpu), free(row);
+    }
     free(a), free(b), free(ref), free(gpu);
 }
 
