@@ -8,6 +8,9 @@
 #   3. hlz-convert of the result, then whole archives (hlz --device cuda) of the bench's text files with
 #      the old and the new model, --mix none and --mix full, and CPU decodes of the small ones.
 # Output under $OUT: qat.txt, train.log, summary.json, new.gguf.part-* (the new model, split to travel).
+# The price of an integer attention (tools/train/attnsim.py), one table, no training: QAT_ARGS=--eval-only
+# bash bench/qat.sh CORPUS_DIR gives validation bpb float, q8 and q8 with each of qk8, qkv8, qkv8e, then
+# stops; QAT_ARGS="--attention qkv8e" trains with one of them (measured through hlz: float attention).
 set -u
 export LC_ALL=C
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,9 +28,10 @@ python3 tools/train/qat.py --gguf "$OLD" --corpus "$CORPUS" --out "$W/new" --sav
     --train-seconds "${QAT_SECONDS:-150}" --lr "${QAT_LR:-3e-4}" ${QAT_ARGS:-} >"$R/train.log" 2>&1
 rc=$?
 say "## qat.py rc=$rc in $(( $(date +%s) - s )) s"
-grep -E 'before:|after|tokenizer rebuilt|M tokens/s|data:' "$R/train.log" | tee -a "$REPORT"
+grep -E 'before:|after|tokenizer rebuilt|M tokens/s|data:|attention simulation' "$R/train.log" | tee -a "$REPORT"
 [ $rc -eq 0 ] || { tail -n 30 "$R/train.log"; exit 1; }
 cp "$W/new/summary.json" "$R/summary.json"
+case " ${QAT_ARGS:-} " in *" --eval-only "*) say "## --eval-only: no model to convert"; exit 0 ;; esac
 build/hlz-convert hf "$W/before" "$W/before.gguf" --type q8_0 --name "$NAME" >/dev/null 2>&1
 same=DIFFER; cmp -s "$W/before.gguf" "$OLD" && same=identical
 say "## the model as read, converted back: $same to $OLD"

@@ -2,7 +2,7 @@
 """Fine-tune a GGUF model for hlz's arithmetic (quantization-aware training) on one GPU.
 
   python3 tools/train/qat.py --gguf models/default/default.gguf --corpus DIR --out OUT \
-      [--train-seconds 150] [--lr 3e-4]
+      [--train-seconds 150] [--lr 3e-4] [--attention float|qk8|qkv8|qkv8e] [--eval-only]
 
 hlz runs Q8_0 weights (blocks of 32, d = amax/127 stored as fp16) against activations quantized the
 same way per token (d kept as float) and multiplies them exactly (doc/engine.md). This script:
@@ -19,6 +19,11 @@ same way per token (d kept as float) and multiplies them exactly (doc/engine.md)
      the step with the best simulated validation figure;
   4. writes OUT/model.safetensors (float32), config.json, tokenizer.json and summary.json, for
      `hlz-convert hf OUT FILE.gguf --type q8_0`.
+--attention MODE simulates an integer attention that the engine does not have (yet), to price it
+(attnsim.py: qk8 rounds q and k per block of 32, qkv8 also v and the attention weights to u8, qkv8e also
+takes exp from a table); it applies with the quantization simulation, measured as "q8+MODE" and trained
+with (straight-through gradients).
+--eval-only measures float, q8 and q8 with each attention mode, writes summary.json and stops.
 The figures that count are those hlz itself achieves: bench/qat.sh measures old and new model through
 hlz in the same run.
 """
@@ -33,6 +38,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 T_START = time.time()
+ATTENTION_MODES = ("float", "qk8", "qkv8", "qkv8e")  # attnsim.MODES, known before torch is imported
 
 
 def log(msg):
@@ -177,6 +183,12 @@ def main():
     ap.add_argument("--compile", type=int, default=1)
     ap.add_argument("--save-before", help="also write the model as read (before training) here: converted back "
                     "with hlz-convert it must give the input GGUF's bytes")
+    ap.add_argument("--attention", choices=ATTENTION_MODES, default="float",
+                    help="attention arithmetic simulated with the quantization (float: the framework's own)")
+    ap.add_argument("--attn-eval-batch", type=int, default=16,
+                    help="validation windows per forward while an attention mode is simulated (memory)")
+    ap.add_argument("--eval-only", action="store_true",
+                    help="measure float, q8 and q8 with each attention mode; no training, no model saved")
     a = ap.parse_args()
 
     import numpy as np
@@ -185,6 +197,8 @@ def main():
     import transformers
     from transformers import LlamaConfig, LlamaForCausalLM
     from train import read_corpus
+    import attnsim
+    assert attnsim.MODES == ATTENTION_MODES
 
     dev = torch.device("cuda")
     os.makedirs(a.out, exist_ok=True)
@@ -248,7 +262,7 @@ def main():
     def ste(x, f):  # forward f(x), gradient of the identity
         return x + (f(x) - x).detach()
 
-    state = {"on": False}
+    state = {"on": False, "attn": "float", "probe": False}
 
     class QLinear(torch.nn.Module):
         def __init__(self, lin):
@@ -273,6 +287,43 @@ def main():
     embed.forward = lambda ids: F.embedding(ids, ste(embed.weight, q8_weight)) if state["on"] else embed_plain(ids)
     assert model.lm_head.weight.data_ptr() == emb.data_ptr()
 
+    # ---------------------------------------------------------------- integer attention, simulated
+    sim_calls = [0]
+
+    def install_attention_sim():
+        """Wraps the attention function the model dispatches to: the original runs, arguments untouched,
+        unless the quantization simulation is on with an attention mode other than float."""
+        try:
+            from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+        except ImportError as e:
+            sys.exit(f"--attention/--eval-only: transformers {transformers.__version__} has no attention function "
+                     f"registry (transformers.modeling_utils.ALL_ATTENTION_FUNCTIONS, 4.48 or later): {e}")
+        impl = getattr(model.config, "_attn_implementation", None) or "eager"
+        if impl == "eager":
+            from transformers.models.llama import modeling_llama
+            orig = getattr(modeling_llama, "eager_attention_forward", None)
+        else:
+            orig = ALL_ATTENTION_FUNCTIONS.get(impl)
+        if orig is None:
+            sys.exit(f"--attention/--eval-only: transformers {transformers.__version__}: no attention function "
+                     f"for the model's implementation {impl!r} to wrap")
+
+        def wrapper(module, query, key, value, attention_mask, *args, **kwargs):
+            if not (state["on"] and state["attn"] != "float"):
+                return orig(module, query, key, value, attention_mask, *args, **kwargs)
+            if state["probe"]:  # counted only then: a changing count would make torch.compile retrace
+                sim_calls[0] += 1
+            scaling = kwargs.get("scaling")
+            if scaling is None:
+                scaling = query.shape[-1] ** -0.5
+            with torch.autocast(query.device.type, enabled=False):
+                out = attnsim.attention(query, key, value, scaling, state["attn"])
+            return out.to(query.dtype), None
+
+        attnsim.exp_table(dev)  # made here, not while torch.compile traces
+        ALL_ATTENTION_FUNCTIONS[impl] = wrapper
+        log(f"attention simulation wraps transformers {transformers.__version__}'s {impl!r} attention")
+
     # ---------------------------------------------------------------- data
     train_texts, val_texts, _, _ = read_corpus(a.corpus)
     tok_len = np.zeros(V, dtype=np.int64)
@@ -293,9 +344,12 @@ def main():
         f"{k} windows of {T}")
 
     @torch.no_grad()
-    def evaluate(quant, bs=32):
+    def evaluate(quant, attn="float", bs=32):
         model.eval()
         state["on"] = quant
+        state["attn"] = attn
+        if quant and attn != "float":
+            bs = a.attn_eval_batch
         nats = nbytes = 0.0
         for i in range(0, len(va_win), bs):
             w = va_win[i:i + bs]
@@ -309,8 +363,39 @@ def main():
         return nats / math.log(2) / nbytes
 
     torch.backends.cuda.matmul.allow_tf32 = False
-    before = {"float": evaluate(False), "q8": evaluate(True)}
-    log(f"before: validation float {before['float']:.5f} bpb, simulated q8 {before['q8']:.5f} bpb")
+    modes = [m for m in ATTENTION_MODES if m != "float"] if a.eval_only else \
+        [a.attention] if a.attention != "float" else []
+    if modes:
+        install_attention_sim()
+        with torch.no_grad():  # the wrapper must be what every layer calls
+            state["on"], state["attn"], state["probe"] = True, "qk8", True
+            model(input_ids=va_win[:1, :64], use_cache=False)
+            state["on"], state["attn"], state["probe"] = False, "float", False
+        if sim_calls[0] != conf.num_hidden_layers:
+            sys.exit(f"attention simulation: called {sim_calls[0]} times for {conf.num_hidden_layers} layers "
+                     f"(transformers {transformers.__version__}, implementation "
+                     f"{getattr(model.config, '_attn_implementation', None)!r}): the model does not dispatch "
+                     f"through ALL_ATTENTION_FUNCTIONS")
+    sim_name = "q8" if a.attention == "float" else f"q8+{a.attention}"
+
+    def measure():
+        r = {"float": evaluate(False), "q8": evaluate(True)}
+        for m in modes:
+            r[f"q8+{m}"] = evaluate(True, m)
+        return r
+
+    def figures(r):
+        return ", ".join([f"float {r['float']:.5f} bpb", f"simulated q8 {r['q8']:.5f} bpb"] +
+                         [f"{k} {v:.5f} bpb" for k, v in r.items() if k.startswith("q8+")])
+
+    before = measure()
+    log(f"before: validation {figures(before)}")
+    if a.eval_only:
+        summary = {"gpu": gpu, "torch": torch.__version__, "transformers": transformers.__version__,
+                   "command": " ".join(sys.argv), "eval_only": True, "val_windows": int(k), "before": before}
+        json.dump(summary, open(os.path.join(a.out, "summary.json"), "w"), indent=2)
+        log(f"eval only: wrote {os.path.join(a.out, 'summary.json')}")
+        return
 
     # ---------------------------------------------------------------- quantization-aware training
     torch.manual_seed(a.seed)
@@ -324,9 +409,9 @@ def main():
     ar = torch.arange(T + 1, device=dev)
     nmax = len(tr_gpu) - T - 1
     before_sd = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    best = (before["q8"], 0, before_sd)
+    best = (before[sim_name], 0, before_sd)
     rows, step, total, t0 = [], 0, 0, time.time()
-    state["on"] = True
+    state["on"], state["attn"] = True, a.attention
     while True:
         if total and step >= total:
             break
@@ -353,16 +438,16 @@ def main():
             total = max(step + 10, int(a.train_seconds / per))
             log(f"{per * 1000:.1f} ms/step, {a.batch * T / per / 1e6:.2f} M tokens/s -> {total} steps")
         if step % a.eval_every == 0 or step == total:
-            vq = evaluate(True)
-            state["on"] = True
-            rows.append({"step": step, "lr": lr, "train_loss": float(loss), "val_q8_bpb": vq})
-            log(f"step {step}/{total} lr {lr:.2e} loss {float(loss):.4f} val q8 {vq:.5f} bpb")
+            vq = evaluate(True, a.attention)
+            state["on"], state["attn"] = True, a.attention
+            rows.append({"step": step, "lr": lr, "train_loss": float(loss), f"val_{sim_name}_bpb": vq})
+            log(f"step {step}/{total} lr {lr:.2e} loss {float(loss):.4f} val {sim_name} {vq:.5f} bpb")
             if vq < best[0]:
                 best = (vq, step, {k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
     train_seconds = time.time() - t0
     model.load_state_dict(best[2])
-    after = {"float": evaluate(False), "q8": evaluate(True)}
-    log(f"after (step {best[1]}): validation float {after['float']:.5f} bpb, simulated q8 {after['q8']:.5f} bpb")
+    after = measure()
+    log(f"after (step {best[1]}): validation {figures(after)}")
 
     # ---------------------------------------------------------------- save for hlz-convert
     from safetensors.torch import save_file
@@ -377,7 +462,8 @@ def main():
     if a.save_before:
         save(a.save_before, before_sd)
     save(a.out, model.state_dict())
-    summary = {"gpu": gpu, "torch": torch.__version__, "command": " ".join(sys.argv), "steps": step,
+    summary = {"gpu": gpu, "torch": torch.__version__, "command": " ".join(sys.argv), "attention": a.attention,
+               "steps": step,
                "best_step": best[1], "tokens_seen": step * a.batch * T, "train_seconds": round(train_seconds, 1),
                "train_tokens": int(len(tr)), "val_windows": int(k), "before": before, "after": after, "log": rows}
     json.dump(summary, open(os.path.join(a.out, "summary.json"), "w"), indent=2)
