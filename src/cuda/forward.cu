@@ -106,7 +106,7 @@ __global__ static void k_rmsnorm(const float *x, const float *w, float *y, uint3
  * whichever layout is given (hlz_q8_block's, or the planes pq/pd). */
 __device__ static void quantize_block_warp(float y, unsigned lane, size_t id, hlz_q8_block *out, int8_t *pq, float *pd)
 {
-    float a = y < 0 ? -y : y, amax = a;
+    float a = fabsf(y), amax = a; /* +0 for -0, as the reference's max from 0 */
     int bad = __any_sync(0xffffffffu, !(a <= FLT_MAX));
     for (int off = 16; off > 0; off >>= 1) {
         float o = __shfl_xor_sync(0xffffffffu, amax, off);
@@ -132,8 +132,8 @@ __device__ static void quantize_block_warp(float y, unsigned lane, size_t id, hl
     }
 }
 
-/* k_add (x = x + r, when r is given: the residual of the step before), then
- * k_rmsnorm and k_quantize in one pass, one warp per token. Writes the sum
+/* x = x + r (forward.c's residual add, when r is given), then k_rmsnorm
+ * and k_quantize_warp in one pass, one warp per token. Writes the sum
  * back to x and the layout of q (blocks or planes), not the normalized
  * floats. */
 __global__ static void k_rmsnorm_quantize(float *x, const float *r, size_t n, const float *w, uint32_t dim, float eps,
@@ -159,7 +159,21 @@ __global__ static void k_rmsnorm_quantize(float *x, const float *r, size_t n, co
     }
 }
 
-/* k_elementwise's silu(gate) * up, then k_quantize, one warp per block of
+/* quantize_rows + quantize_q8_ref, one warp per block of 32 (lane i reads
+ * element i, zero past `cols`: the warp's loads are one line), through
+ * quantize_block_warp, into hlz_q8_block's (out) or, for the pipelined
+ * matrix product, the planes pq (32 int8 per block) and pd (the scales). */
+__global__ static void k_quantize_warp(const float *x, size_t n_blocks, uint64_t cols, uint64_t blocks,
+                                       hlz_q8_block *out, int8_t *pq, float *pd)
+{
+    size_t id = blockIdx.x * (size_t)(blockDim.x / 32) + threadIdx.x / 32;
+    if (id >= n_blocks) return;
+    unsigned lane = threadIdx.x % 32;
+    uint64_t c = id % blocks * HLZ_QBLOCK + lane;
+    quantize_block_warp(c < cols ? x[id / blocks * cols + c] : 0.0f, lane, id, out, pq, pd);
+}
+
+/* k_elementwise's silu(gate) * up, then k_quantize_warp, one warp per block of
  * 32 of a token's row: writes only the quantized layout. */
 __global__ static void k_silu_quantize(const float *gate, const float *up, size_t n_blocks, uint64_t cols,
                                        uint64_t blocks, hlz_q8_block *out, int8_t *pq, float *pd)
@@ -175,55 +189,6 @@ __global__ static void k_silu_quantize(const float *gate, const float *up, size_
         y = __fmul_rn(__fdiv_rn(a, __fadd_rn(1.0f, d_expf(-a))), up[t * cols + c]);
     }
     quantize_block_warp(y, lane, id, out, pq, pd);
-}
-
-/* quantize_rows + quantize_q8_ref: one thread per block of 32; a partial
- * last block reads zeros past `cols`. Writes hlz_q8_block's (out) or, for
- * the pipelined matrix product, the same values as planes: pq (32 int8 per
- * block, 16-byte aligned) and pd (the scales). */
-__global__ static void k_quantize(const float *x, size_t n_tokens, uint64_t cols, uint64_t blocks, hlz_q8_block *out,
-                                  int8_t *pq, float *pd)
-{
-    size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (id >= n_tokens * blocks) return;
-    size_t t = id / blocks, b = id % blocks;
-    const float *v = x + t * cols;
-    float val[HLZ_QBLOCK];
-    float amax = 0.0f;
-    int bad = 0;
-    for (int i = 0; i < HLZ_QBLOCK; i++) {
-        uint64_t c = b * HLZ_QBLOCK + (uint64_t)i;
-        val[i] = c < cols ? v[c] : 0.0f;
-        float a = val[i] < 0 ? -val[i] : val[i];
-        bad |= !(a <= FLT_MAX);
-        if (a > amax) amax = a;
-    }
-    __align__(16) int8_t q[HLZ_QBLOCK];
-    float d = 0.0f;
-    int32_t sum = 0;
-    if (bad) {
-        for (int i = 0; i < HLZ_QBLOCK; i++) q[i] = 0;
-    } else {
-        d = __fdiv_rn(amax, 127.0f);
-        float inv = d != 0.0f ? __fdiv_rn(1.0f, d) : 0.0f;
-        for (int i = 0; i < HLZ_QBLOCK; i++) {
-            int qi = (int)d_round_even(__fmul_rn(val[i], inv));
-            qi = qi > 127 ? 127 : qi < -127 ? -127 : qi;
-            q[i] = (int8_t)qi;
-            sum += qi;
-        }
-    }
-    if (out) {
-        hlz_q8_block *o = out + id;
-        for (int i = 0; i < HLZ_QBLOCK; i++) o->q[i] = q[i];
-        o->d = d;
-        o->sum = sum;
-    }
-    if (pq) {
-        int4 *dst = (int4 *)(pq + id * HLZ_QBLOCK);
-        dst[0] = *(const int4 *)q, dst[1] = *(const int4 *)(q + 16);
-        pd[id] = d;
-    }
 }
 
 /* matmul_q8_0_ref: out[t * rows + r] = dot_q8_0(row r, token t). A 16 x 16
@@ -913,6 +878,118 @@ k_attention_tile(const dev_place *pl, const uint32_t *grp, const float *q, float
         xor_level<4>(acc, lane);
         *(float2 *)(out + qo + 2 * lane) = make_float2(acc[0], acc[1]);
     }
+}
+
+/* dot64 with the key row in registers and the query in shared memory (the
+ * same operations: the 32 lane sums (0 + q[l] k[l]) + q[l + 32] k[l + 32],
+ * then the tree; the product commutes). */
+__device__ static inline float dot64_kq(const float *kr, const float4 *qs)
+{
+    float v[32];
+#pragma unroll
+    for (int i = 0; i < 8; i++) {
+        float4 a = qs[i], b = qs[i + 8];
+        v[4 * i] = __fadd_rn(__fadd_rn(0.0f, __fmul_rn(a.x, kr[4 * i])), __fmul_rn(b.x, kr[4 * i + 32]));
+        v[4 * i + 1] = __fadd_rn(__fadd_rn(0.0f, __fmul_rn(a.y, kr[4 * i + 1])), __fmul_rn(b.y, kr[4 * i + 33]));
+        v[4 * i + 2] = __fadd_rn(__fadd_rn(0.0f, __fmul_rn(a.z, kr[4 * i + 2])), __fmul_rn(b.z, kr[4 * i + 34]));
+        v[4 * i + 3] = __fadd_rn(__fadd_rn(0.0f, __fmul_rn(a.w, kr[4 * i + 3])), __fmul_rn(b.w, kr[4 * i + 35]));
+    }
+    return tree32(v);
+}
+
+/* The operations of k_attention_tile, with each cache row read once per
+ * four queries instead of once per query. A block takes the query heads of
+ * one kv head for the tokens of one group (Q <= AR_QMAX queries; query qi
+ * is token first + qi / per, head kv_h * per + qi % per), in 4 * ceil(Q /
+ * 4) warps. Scores: a warp takes 32 key rows and four queries at a time,
+ * lane l holding row l in registers and scoring it against the four queries
+ * (in shared memory; dot64_kq). Softmax: softmax_exp, a warp per query.
+ * p.v: warp w takes queries 4 (w / 4) .. + 3 and columns 16 (w % 4) .. + 15;
+ * lane l adds p_j v_j of the rows j = l (mod 32), in order, into the 64 sums
+ * (4 queries x 16 columns; each row's 16 values read once for the four
+ * queries), then the tree across the lanes (xor_level). Scores live in
+ * shared memory after the queries when sstride != 0, else in the global
+ * scratch as k_attention_tile's. */
+#define AR_QMAX 16
+#define AR_SMEM_MAX 163840 /* bytes of dynamic shared memory a block may take */
+__global__ static void __launch_bounds__(AR_QMAX * 32)
+k_attention_reg(const dev_place *pl, const uint32_t *grp, const float *q, float *out, float *scratch, size_t stride,
+                uint32_t sstride, uint32_t n_head, uint32_t n_head_kv, uint32_t layer)
+{
+    extern __shared__ __align__(16) float ar_smem[];
+    float4 *q_s = (float4 *)ar_smem; /* AR_QMAX rows of 16 float4 */
+    float *s_scores = ar_smem + AR_QMAX * 64;
+    unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
+    uint32_t per = n_head / n_head_kv, kv_h = blockIdx.y;
+    size_t first = grp[blockIdx.x], end = grp[blockIdx.x + 1];
+    uint32_t n_q = (uint32_t)(end - first) * per, quads = (n_q + 3) / 4, n_max = 0;
+    for (size_t i = first; i < end; i++) n_max = pl[i].pos + 1 > n_max ? pl[i].pos + 1 : n_max;
+    size_t kv_row = (size_t)n_head_kv * 64;
+    const float *kc = pl[first].k + (size_t)layer * pl[first].n_ctx * kv_row + (size_t)kv_h * 64;
+    const float *vc = pl[first].v + (size_t)layer * pl[first].n_ctx * kv_row + (size_t)kv_h * 64;
+    auto job_of = [&](uint32_t qi) { return (first + qi / per) * n_head + kv_h * per + qi % per; };
+    auto n_of = [&](uint32_t qi) { return pl[first + qi / per].pos + 1; };
+    auto scores_of = [&](uint32_t qi) {
+        return sstride ? s_scores + (size_t)qi * sstride : scratch + job_of(qi) * stride;
+    };
+    for (unsigned idx = threadIdx.x; idx < n_q * 16; idx += blockDim.x)
+        q_s[idx] = ((const float4 *)(q + job_of(idx / 16) * 64))[idx % 16];
+    __syncthreads();
+    float scale = __fdiv_rn(1.0f, __fsqrt_rn(64.0f));
+    uint32_t slabs = (n_max + 31) / 32;
+    for (uint32_t item = warp; item < slabs * quads; item += warps) {
+        uint32_t j = item / quads * 32 + lane, quad = item % quads;
+        float kr[64];
+        const float4 *krow = (const float4 *)(kc + (size_t)(j < n_max ? j : 0) * kv_row);
+#pragma unroll
+        for (int c4 = 0; c4 < 16; c4++) {
+            float4 x = krow[c4];
+            kr[4 * c4] = x.x, kr[4 * c4 + 1] = x.y, kr[4 * c4 + 2] = x.z, kr[4 * c4 + 3] = x.w;
+        }
+        for (uint32_t qi = quad * 4; qi < quad * 4 + 4 && qi < n_q; qi++)
+            if (j < n_of(qi)) scores_of(qi)[j] = __fmul_rn(dot64_kq(kr, q_s + qi * 16), scale);
+    }
+    __syncthreads();
+    for (uint32_t qi = warp; qi < n_q; qi += warps) { /* warp-uniform */
+        float *sc = scores_of(qi);
+        uint32_t n = n_of(qi);
+        float sum = softmax_exp(sc, n);
+        for (uint32_t j = lane; j < n; j += 32) sc[j] = __fdiv_rn(sc[j], sum);
+    }
+    __syncthreads();
+    uint32_t quad = warp / 4, cq = warp % 4;
+    if (quad >= quads) return; /* warp-uniform, and no barrier follows */
+    float acc[64];
+#pragma unroll
+    for (int i = 0; i < 64; i++) acc[i] = 0.0f;
+    uint32_t nq[4];
+    const float *sq[4];
+#pragma unroll
+    for (int k = 0; k < 4; k++) {
+        uint32_t qi = quad * 4 + k;
+        nq[k] = qi < n_q ? n_of(qi) : 0;
+        sq[k] = qi < n_q ? scores_of(qi) : NULL;
+    }
+    for (uint32_t j = lane; j < n_max; j += 32) {
+        const float4 *vr = (const float4 *)(vc + (size_t)j * kv_row + cq * 16);
+        float x[16];
+#pragma unroll
+        for (int c4 = 0; c4 < 4; c4++) {
+            float4 t = vr[c4];
+            x[4 * c4] = t.x, x[4 * c4 + 1] = t.y, x[4 * c4 + 2] = t.z, x[4 * c4 + 3] = t.w;
+        }
+#pragma unroll
+        for (int k = 0; k < 4; k++)
+            if (j < nq[k]) {
+                float p = sq[k][j];
+#pragma unroll
+                for (int c = 0; c < 16; c++) acc[16 * k + c] = __fadd_rn(acc[16 * k + c], __fmul_rn(p, x[c]));
+            }
+    }
+    xor_level<64>(acc, lane), xor_level<32>(acc, lane), xor_level<16>(acc, lane), xor_level<8>(acc, lane);
+    xor_level<4>(acc, lane);
+    uint32_t qi = quad * 4 + lane / 8, c = cq * 16 + (2 * lane) % 16;
+    if (qi < n_q) *(float2 *)(out + job_of(qi) * 64 + c) = make_float2(acc[0], acc[1]);
 }
 
 __global__ static void k_attention(const dev_place *pl, const float *q, float *out, float *scratch, size_t stride,
@@ -1662,11 +1739,12 @@ extern "C" hlz_status hlz_cuda_session_copy(const hlz_model *m, hlz_session *dst
 /* Where the evaluation time goes, for benchmarks: HLZ_CUDA_STATS=1 prints
  * the sums at exit (stderr). Nanoseconds: lock-wait is the wait for the
  * lock and a free slot; queue the host's time under the lock (staging the
- * inputs, queueing uploads, kernels and downloads); gpu the time between
+ * inputs, workspace growth included, then queueing uploads, kernels and
+ * downloads); gpu the time between
  * the events around a call's work on the GPU; results-copy the host's
  * copies of the results (and of logits, when a call returns them). */
 static struct {
-    unsigned long long calls, tokens, logit_bytes, wait_ns, prepare_ns, kernel_ns, copy_ns;
+    unsigned long long calls, tokens, logit_bytes, wait_ns, prepare_ns, stage_ns, kernel_ns, copy_ns;
 } timing;
 
 static unsigned long long now_ns(void)
@@ -1681,10 +1759,11 @@ __attribute__((destructor)) static void print_stats(void)
     const char *v = getenv("HLZ_CUDA_STATS");
     if (!v || !*v || strcmp(v, "0") == 0 || timing.calls == 0) return;
     fprintf(stderr,
-            "hlz-cuda-stats: calls %llu tokens %llu (%.1f per call) lock-wait %.3f s queue %.3f s gpu %.3f s "
-            "results-copy %.3f s (%.1f MB)\n",
+            "hlz-cuda-stats: calls %llu tokens %llu (%.1f per call) lock-wait %.3f s queue %.3f s (staging %.3f s) "
+            "gpu %.3f s results-copy %.3f s (%.1f MB)\n",
             timing.calls, timing.tokens, (double)timing.tokens / (double)timing.calls, timing.wait_ns * 1e-9,
-            timing.prepare_ns * 1e-9, timing.kernel_ns * 1e-9, timing.copy_ns * 1e-9, timing.logit_bytes / 1e6);
+            timing.prepare_ns * 1e-9, timing.stage_ns * 1e-9, timing.kernel_ns * 1e-9, timing.copy_ns * 1e-9,
+            timing.logit_bytes / 1e6);
 }
 
 /* HLZ_CUDA_PROFILE=1: the kernels' time by kind (CUDA events between the
@@ -1811,11 +1890,12 @@ static void launch_matmul_joined(const dev_matrix *joined, const dev_matrix *con
     for (int i = 0; i < count; i++) launch_matmul(parts[i], x, n, outs[i]);
 }
 
-/* Quantizes n rows of `cols` into whichever layout x has. */
+/* Quantizes n rows of `cols` into whichever layout x has: a warp per block
+ * of 32 (k_quantize_warp), whose loads are whole lines. */
 static void launch_quantize(const float *x, size_t n, uint64_t cols, const dev_act *q)
 {
     uint64_t blocks = hlz_pad32(cols) / HLZ_QBLOCK;
-    if (n) k_quantize<<<grid_for(n * blocks, 128), 128>>>(x, n, cols, blocks, q->blocks, q->q, q->d);
+    if (n) k_quantize_warp<<<grid_for(n * blocks, 4), 128>>>(x, n * blocks, cols, blocks, q->blocks, q->q, q->d);
 }
 
 /* x = x + r (r may be NULL), then rmsnorm and quantization: 4 tokens a block, a warp each. */
@@ -1850,12 +1930,12 @@ static int attention_kind(void)
     static int kind = -1;
     if (kind < 0) {
         const char *v = getenv("HLZ_CUDA_ATTENTION");
-        kind = v && strcmp(v, "warp") == 0 ? 0 : 1;
+        kind = v && strcmp(v, "warp") == 0 ? 0 : v && strcmp(v, "tile") == 0 ? 1 : 2;
     }
     return kind;
 }
 
-static uint32_t attention_tokens(uint32_t per)
+static uint32_t attention_tokens(int kind, uint32_t per)
 {
     static long cap = -1;
     if (cap < 0) {
@@ -1863,14 +1943,15 @@ static uint32_t attention_tokens(uint32_t per)
         cap = v ? strtol(v, NULL, 10) : 0;
         cap = cap < 0 ? 0 : cap;
     }
-    uint32_t most = AT_WARPS / per;
+    uint32_t most = (kind == 2 ? AR_QMAX : AT_WARPS) / per;
     return cap > 0 && (uint32_t)cap < most ? (uint32_t)cap : most;
 }
 
-/* Whether k_attention_tile runs this shape: head_dim 64 and a kv group that fits a block. */
+/* Whether k_attention_tile (kind 1) or k_attention_reg (2) runs this shape:
+ * head_dim 64 and a kv group that fits a block. */
 static bool attention_tiled(int kind, uint32_t hd, uint32_t n_head, uint32_t n_head_kv)
 {
-    return kind == 1 && hd == 64 && n_head / n_head_kv <= AT_WARPS;
+    return hd == 64 && ((kind == 1 && n_head / n_head_kv <= AT_WARPS) || (kind == 2 && n_head / n_head_kv <= AR_QMAX));
 }
 
 /* The groups of k_attention_tile: runs of at most `most` tokens that are
@@ -1903,7 +1984,16 @@ static void launch_attention(int kind, const dev_place *dpl, const uint32_t *dgr
 {
     size_t jobs = n * n_head;
     if (n == 0) return;
-    if (attention_tiled(kind, hd, n_head, n_head_kv) && groups) {
+    if (kind == 2 && attention_tiled(kind, hd, n_head, n_head_kv) && groups) {
+        static bool attr;
+        if (!attr) cudaFuncSetAttribute(k_attention_reg, cudaFuncAttributeMaxDynamicSharedMemorySize, AR_SMEM_MAX);
+        attr = true;
+        uint32_t n_q = largest * (n_head / n_head_kv), warps = (n_q + 3) / 4 * 4;
+        size_t sstride = (stride + 31) / 32 * 32, q_bytes = AR_QMAX * 64 * 4;
+        if (q_bytes + (size_t)n_q * sstride * 4 > AR_SMEM_MAX) sstride = 0;
+        k_attention_reg<<<dim3((unsigned)groups, n_head_kv), warps * 32, q_bytes + (size_t)n_q * sstride * 4>>>(
+            dpl, dgrp, q, att, scratch, stride, (uint32_t)sstride, n_head, n_head_kv, layer);
+    } else if (attention_tiled(kind, hd, n_head, n_head_kv) && groups) {
         static bool attr;
         if (!attr) cudaFuncSetAttribute(k_attention_tile, cudaFuncAttributeMaxDynamicSharedMemorySize, AT_SMEM_SCORES);
         attr = true;
@@ -2012,6 +2102,7 @@ static hlz_status forward_enqueue(hlz_model *m, hlz_cuda_model *g, eval_slot *s,
     const guess_args *guess = a->guess;
     bool want = a->out || a->stats || a->found; /* the logits, on the device */
     const hlz_model_config *c = &m->config;
+    unsigned long long t_stage = now_ns();
     uint32_t dim = c->n_embd, hd = c->head_dim, longest = 0;
     for (size_t t = 0; t < n; t++) longest = place[t].pos + 1 > longest ? place[t].pos + 1 : longest;
     size_t q_dim = (size_t)c->n_head * hd, kv_dim = (size_t)c->n_head_kv * hd;
@@ -2091,13 +2182,14 @@ static hlz_status forward_enqueue(hlz_model *m, hlz_cuda_model *g, eval_slot *s,
     size_t groups = 0;
     uint32_t largest = 0;
     if (attention_tiled(at_kind, hd, c->n_head, c->n_head_kv))
-        groups = attention_groups(h.place, n, attention_tokens(c->n_head / c->n_head_kv), h.pos + n, &largest);
+        groups = attention_groups(h.place, n, attention_tokens(at_kind, c->n_head / c->n_head_kv), h.pos + n, &largest);
     if (g->embd) memcpy(h.tokens, a->tokens, n * 4);
     if (a->stats) memcpy(h.next, a->next, n * 4);
     if (a->cands) memcpy(h.cands, a->cands, n * HLZ_TABLE_CANDIDATES * 4);
     if (n_find) memcpy(h.rows, a->rows, n_find * 4), memcpy(h.slots, a->slots, n_find * 4);
     if (guess) memcpy(h.gcands, guess->cands, n_find * HLZ_TABLE_CANDIDATES * 4);
 
+    timing.stage_ns += now_ns() - t_stage;
     cudaError_t err = cudaEventRecord(s->start, 0);
     const cudaMemcpyKind up_kind = cudaMemcpyHostToDevice;
     if (err == cudaSuccess) {
@@ -2526,7 +2618,7 @@ static void attention_batch(dev_bufs *b, int kind, uint32_t tokens, const float 
         hpl[t].n_ctx = n_ctx, hpl[t].pos = pos[t];
         longest = pos[t] + 1 > longest ? pos[t] + 1 : longest;
     }
-    uint32_t most = attention_tokens(per);
+    uint32_t most = attention_tokens(kind, per);
     most = tokens && tokens < most ? tokens : most;
     if (hpl && grp && attention_tiled(kind, 64, n_head, n_head_kv)) a->groups = attention_groups(hpl, n, most, grp, &a->largest);
     a->pl = (const dev_place *)dev_in(b, hpl, n * sizeof *hpl);
