@@ -112,9 +112,11 @@ int hlz_cuda_test_rmsnorm_quantize(const float *x, const float *r, const float *
 int hlz_cuda_test_silu_quantize(const float *gate, const float *up, size_t n_tokens, uint64_t cols, hlz_q8_block *out);
 /* op 0: out = hlz_expf(a) (b unused, may be NULL); op 1: out = silu(a) * b. */
 int hlz_cuda_test_elementwise(int op, const float *a, const float *b, size_t n, float *out);
-/* Rotates n_vec head vectors of head_dim values, vector i at position pos[i]. */
+/* Rotates n_vec head vectors of head_dim values, vector i at position pos[i],
+ * as the forward pass rotates queries (x, in place) and keys (k_out, the key
+ * cache as the pass stores it); v_out gets the value cache (x as it was). */
 int hlz_cuda_test_rope(float *x, size_t n_vec, uint32_t head_dim, const uint32_t *pos, const float *cos_tab,
-                       const float *sin_tab, uint32_t n_pos, int neox);
+                       const float *sin_tab, uint32_t n_pos, int neox, float *k_out, float *v_out);
 /* One head's attention over n cached rows (row stride kv_row): out[head_dim]. */
 int hlz_cuda_test_attention(const float *q, const float *k, const float *v, uint32_t n, uint32_t head_dim,
                             size_t kv_row, float *out);

@@ -555,21 +555,6 @@ __global__ static void k_elementwise(int op, float *a, const float *b, size_t n)
     else a[i] = __fmul_rn(__fdiv_rn(a[i], __fadd_rn(1.0f, d_expf(-a[i]))), b[i]);
 }
 
-/* rope: thread per (vector, pair); a' = a*c - b*s, b' = a*s + b*c. */
-__global__ static void k_rope(float *x, size_t n_vec, uint32_t hd, uint32_t per_token, const uint32_t *pos,
-                              const float *cos_tab, const float *sin_tab, int neox)
-{
-    uint32_t half = hd / 2;
-    size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (id >= n_vec * half) return;
-    size_t vec = id / half;
-    uint32_t i = (uint32_t)(id % half), p = pos[vec / per_token];
-    float *v = x + vec * hd;
-    float *a = neox ? &v[i] : &v[2 * i], *b = neox ? &v[i + half] : &v[2 * i + 1];
-    float c = cos_tab[(size_t)p * half + i], s = sin_tab[(size_t)p * half + i], a0 = *a, b0 = *b;
-    *a = __fsub_rn(__fmul_rn(a0, c), __fmul_rn(b0, s));
-    *b = __fadd_rn(__fmul_rn(a0, s), __fmul_rn(b0, c));
-}
 
 /* x[t] = row tokens[t] of the float embedding table. */
 __global__ static void k_embed(const float *table, const int32_t *tokens, size_t n, uint32_t dim, float *x)
@@ -586,16 +571,34 @@ typedef struct {
     uint32_t n_ctx, pos;
 } dev_place;
 
-/* Stores the new keys and values of layer `layer` into each token's cache. */
-__global__ static void k_store_kv(const dev_place *pl, const float *kn, const float *vn, size_t n, size_t kv_dim,
-                                  uint32_t layer)
+
+/* rope on the queries and the keys, and the keys and values stored into
+ * each token's caches, in one pass: a thread per (query vector, pair), then
+ * per (key vector, pair), a' = a*c - b*s, b' = a*s + b*c; a key thread
+ * writes its rotated pair into the token's key cache and the same two
+ * values of v into its value cache (the queries stay in q, rotated). */
+__global__ static void k_rope_store(float *q, const float *kn, const float *vn, const dev_place *pl, size_t n,
+                                    uint32_t n_head, uint32_t n_head_kv, uint32_t hd, const uint32_t *pos,
+                                    const float *cos_tab, const float *sin_tab, int neox, uint32_t layer)
 {
-    size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (id >= n * kv_dim) return;
-    size_t t = id / kv_dim, i = id % kv_dim;
-    size_t at = ((size_t)layer * pl[t].n_ctx + pl[t].pos) * kv_dim + i;
-    pl[t].k[at] = kn[id];
-    pl[t].v[at] = vn[id];
+    uint32_t half = hd / 2;
+    size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x, nq = n * n_head * half;
+    if (id >= nq + n * n_head_kv * half) return;
+    bool key = id >= nq;
+    size_t vec = (key ? id - nq : id) / half, t = vec / (key ? n_head_kv : n_head);
+    uint32_t i = (uint32_t)((key ? id - nq : id) % half), p = pos[t];
+    size_t ia = neox ? i : 2 * i, ib = neox ? i + half : 2 * i + 1; /* the pair's two elements */
+    const float *v = key ? kn + vec * hd : q + vec * hd;
+    float c = cos_tab[(size_t)p * half + i], s = sin_tab[(size_t)p * half + i], a0 = v[ia], b0 = v[ib];
+    float a = __fsub_rn(__fmul_rn(a0, c), __fmul_rn(b0, s)), b = __fadd_rn(__fmul_rn(a0, s), __fmul_rn(b0, c));
+    if (!key) {
+        q[vec * hd + ia] = a, q[vec * hd + ib] = b;
+        return;
+    }
+    size_t kv_dim = (size_t)n_head_kv * hd, e = (vec % n_head_kv) * hd;
+    size_t at = ((size_t)layer * pl[t].n_ctx + pl[t].pos) * kv_dim + e;
+    pl[t].k[at + ia] = a, pl[t].k[at + ib] = b;
+    pl[t].v[at + ia] = vn[vec * hd + ia], pl[t].v[at + ib] = vn[vec * hd + ib];
 }
 
 /* The softmax's first half by one warp, for attend_one and both head-dim-64
@@ -2226,11 +2229,8 @@ static hlz_status forward_enqueue(hlz_model *m, hlz_cuda_model *g, eval_slot *s,
             k_add_bias<<<grid_for(n * kv_dim, 256), 256>>>(kn, w->bk, n * kv_dim, kv_dim);
             k_add_bias<<<grid_for(n * kv_dim, 256), 256>>>(vn, w->bv, n * kv_dim, kv_dim);
         }
-        k_rope<<<grid_for(n * c->n_head * (hd / 2), 256), 256>>>(q, n * c->n_head, hd, c->n_head, dpos, g->rope_cos,
-                                                                 g->rope_sin, c->rope_neox);
-        k_rope<<<grid_for(n * c->n_head_kv * (hd / 2), 256), 256>>>(kn, n * c->n_head_kv, hd, c->n_head_kv, dpos,
-                                                                    g->rope_cos, g->rope_sin, c->rope_neox);
-        k_store_kv<<<grid_for(n * kv_dim, 256), 256>>>(dpl, kn, vn, n, kv_dim, l);
+        k_rope_store<<<grid_for(n * (c->n_head + c->n_head_kv) * (hd / 2), 256), 256>>>(
+            q, kn, vn, dpl, n, c->n_head, c->n_head_kv, hd, dpos, g->rope_cos, g->rope_sin, c->rope_neox, l);
         prof_mark(P_ATTENTION);
         launch_attention(at_kind, dpl, dgrp, groups, largest, q, att, scratch, stride, n, c->n_head, c->n_head_kv, hd, l);
         prof_mark(P_NORM);
@@ -2552,15 +2552,28 @@ extern "C" int hlz_cuda_test_elementwise(int op, const float *a, const float *bv
 }
 
 extern "C" int hlz_cuda_test_rope(float *x, size_t n_vec, uint32_t hd, const uint32_t *pos, const float *cos_tab,
-                                  const float *sin_tab, uint32_t n_pos, int neox)
+                                  const float *sin_tab, uint32_t n_pos, int neox, float *k_out, float *v_out)
 {
     dev_bufs b = {};
-    size_t half = hd / 2;
-    float *dx = (float *)dev_in(&b, x, n_vec * hd * 4);
+    size_t half = hd / 2, bytes = n_vec * hd * 4;
+    /* Each vector is a token's one query head and one key head (the same
+     * values; v too), its caches one row of their own. */
+    float *dq = (float *)dev_in(&b, x, bytes), *dk = (float *)dev_in(&b, x, bytes), *dv = (float *)dev_in(&b, x, bytes);
+    float *ck = (float *)dev_in(&b, NULL, bytes), *cv = (float *)dev_in(&b, NULL, bytes);
     uint32_t *dp = (uint32_t *)dev_in(&b, pos, n_vec * 4);
     float *dc = (float *)dev_in(&b, cos_tab, n_pos * half * 4), *ds = (float *)dev_in(&b, sin_tab, n_pos * half * 4);
-    if (b.err == cudaSuccess) k_rope<<<grid_for(n_vec * half, 256), 256>>>(dx, n_vec, hd, 1, dp, dc, ds, neox);
-    return dev_out(&b, x, dx, n_vec * hd * 4);
+    dev_place *hpl = (dev_place *)malloc(n_vec * sizeof *hpl + 1);
+    if (!hpl) b.err = cudaErrorMemoryAllocation;
+    for (size_t t = 0; hpl && t < n_vec; t++) hpl[t] = (dev_place){ck + t * hd, cv + t * hd, 1, 0};
+    dev_place *dpl = (dev_place *)dev_in(&b, hpl, n_vec * sizeof *hpl);
+    free(hpl);
+    if (b.err == cudaSuccess)
+        k_rope_store<<<grid_for(n_vec * 2 * half, 256), 256>>>(dq, dk, dv, dpl, n_vec, 1, 1, hd, dp, dc, ds, neox, 0);
+    if (b.err == cudaSuccess) b.err = cudaGetLastError();
+    if (b.err == cudaSuccess) b.err = cudaDeviceSynchronize();
+    if (b.err == cudaSuccess) b.err = cudaMemcpy(k_out, ck, bytes, cudaMemcpyDeviceToHost);
+    if (b.err == cudaSuccess) b.err = cudaMemcpy(v_out, cv, bytes, cudaMemcpyDeviceToHost);
+    return dev_out(&b, x, dq, bytes);
 }
 
 extern "C" int hlz_cuda_test_attention(const float *q, const float *k, const float *v, uint32_t n, uint32_t hd,

@@ -243,8 +243,13 @@ static void check_rope(void)
                     *pa = a0 * cc - b0 * ss;
                     *pb = a0 * ss + b0 * cc;
                 }
-            CHECK(hlz_cuda_test_rope(x, n_vec, hd, pos, c, s, n_pos, neox) == 0);
+            float *x0 = malloc(n_vec * hd * 4), *kc = malloc(n_vec * hd * 4), *vc = malloc(n_vec * hd * 4);
+            memcpy(x0, x, n_vec * hd * 4);
+            CHECK(hlz_cuda_test_rope(x, n_vec, hd, pos, c, s, n_pos, neox, kc, vc) == 0);
             CHECK_SAME(neox ? "rope (neox)" : "rope", ref, x, n_vec * hd);
+            CHECK_SAME(neox ? "rope (neox) of keys, in the cache" : "rope of keys, in the cache", ref, kc, n_vec * hd);
+            CHECK_SAME("values, in the cache", x0, vc, n_vec * hd);
+            free(x0), free(kc), free(vc);
             free(c), free(s), free(x), free(ref), free(pos);
         }
 }
