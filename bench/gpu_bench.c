@@ -19,12 +19,12 @@
  *       the matrix-product kernels alone (mma, tiled and dp4a) on the
  *       shapes of the default model and SmolLM2-135M: int8 TOPS
  *   build/gpu-bench attention
- *       one layer's head-dim-64 attention alone, the warp, tile and reg
- *       kernels (HLZ_CUDA_ATTENTION=warp|tile|reg; reg is the default) in
+ *       one layer's head-dim-64 attention alone, the warp kernel
+ *       (HLZ_CUDA_ATTENTION=warp) against the tile kernel (the default) in
  *       the same run, on the default model's heads (6/2) and SmolLM2's (9/3):
  *       the encoder's windows (512 tokens, with and without 512 rows of
  *       carried context) and decoding steps (1800 sequences, one token each);
- *       HLZ_CUDA_ATTENTION_TOKENS=N caps the tile and reg kernels' tokens per block
+ *       HLZ_CUDA_ATTENTION_TOKENS=N caps the tile kernel's tokens per block
  */
 #include "device.h"
 #include "entropy.h"
@@ -168,8 +168,8 @@ static int attention(void)
         double rows = 0; /* (token, head, row) triples */
         for (uint32_t p = 0; p < shapes[i].window; p++) rows += (double)(shapes[i].ctx + p + 1);
         rows *= (double)shapes[i].n_seq * shapes[i].n_head;
-        for (int kind = 0; kind < 3; kind++) {
-            static const char *names[] = {"warp", "tile", "reg (default)"};
+        for (int kind = 0; kind < 2; kind++) {
+            static const char *names[] = {"warp", "tile (default)"};
             double t = 0;
             if (hlz_cuda_bench_attention(kind, shapes[i].n_head, shapes[i].n_head_kv, shapes[i].n_seq, shapes[i].window,
                                          shapes[i].ctx, 10, &t) != 0) {

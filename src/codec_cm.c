@@ -244,8 +244,12 @@ static void model_init(cm_model *m, const uint8_t *buf, unsigned hash_bits, unsi
     for (int k = 0; k <= 32; k++) {
         uint16_t v = (uint16_t)squash((k - 16) * 128);
         for (int c = 0; c < 256; c++) m->apm1[c][k] = v;
-        for (int c = 0; c < 65536; c++) m->apm2[c][k] = v;
+        m->apm2[0][k] = v;
     }
+    /* Every context of apm2 starts as row 0: copies of doubling size (4 MiB
+     * per chunk, written in order rather than column by column). */
+    for (size_t done = 1; done < 65536; done *= 2)
+        memcpy(m->apm2 + done, m->apm2, (done < 65536 - done ? done : 65536 - done) * sizeof *m->apm2);
     for (int i = 0; i < NCTX; i++) m->ctx[i] = hash3((uint32_t)i, 0, 0);
     find_buckets(m);
 }

@@ -883,118 +883,6 @@ k_attention_tile(const dev_place *pl, const uint32_t *grp, const float *q, float
     }
 }
 
-/* dot64 with the key row in registers and the query in shared memory (the
- * same operations: the 32 lane sums (0 + q[l] k[l]) + q[l + 32] k[l + 32],
- * then the tree; the product commutes). */
-__device__ static inline float dot64_kq(const float *kr, const float4 *qs)
-{
-    float v[32];
-#pragma unroll
-    for (int i = 0; i < 8; i++) {
-        float4 a = qs[i], b = qs[i + 8];
-        v[4 * i] = __fadd_rn(__fadd_rn(0.0f, __fmul_rn(a.x, kr[4 * i])), __fmul_rn(b.x, kr[4 * i + 32]));
-        v[4 * i + 1] = __fadd_rn(__fadd_rn(0.0f, __fmul_rn(a.y, kr[4 * i + 1])), __fmul_rn(b.y, kr[4 * i + 33]));
-        v[4 * i + 2] = __fadd_rn(__fadd_rn(0.0f, __fmul_rn(a.z, kr[4 * i + 2])), __fmul_rn(b.z, kr[4 * i + 34]));
-        v[4 * i + 3] = __fadd_rn(__fadd_rn(0.0f, __fmul_rn(a.w, kr[4 * i + 3])), __fmul_rn(b.w, kr[4 * i + 35]));
-    }
-    return tree32(v);
-}
-
-/* The operations of k_attention_tile, with each cache row read once per
- * four queries instead of once per query. A block takes the query heads of
- * one kv head for the tokens of one group (Q <= AR_QMAX queries; query qi
- * is token first + qi / per, head kv_h * per + qi % per), in 4 * ceil(Q /
- * 4) warps. Scores: a warp takes 32 key rows and four queries at a time,
- * lane l holding row l in registers and scoring it against the four queries
- * (in shared memory; dot64_kq). Softmax: softmax_exp, a warp per query.
- * p.v: warp w takes queries 4 (w / 4) .. + 3 and columns 16 (w % 4) .. + 15;
- * lane l adds p_j v_j of the rows j = l (mod 32), in order, into the 64 sums
- * (4 queries x 16 columns; each row's 16 values read once for the four
- * queries), then the tree across the lanes (xor_level). Scores live in
- * shared memory after the queries when sstride != 0, else in the global
- * scratch as k_attention_tile's. */
-#define AR_QMAX 16
-#define AR_SMEM_MAX 163840 /* bytes of dynamic shared memory a block may take */
-__global__ static void __launch_bounds__(AR_QMAX * 32)
-k_attention_reg(const dev_place *pl, const uint32_t *grp, const float *q, float *out, float *scratch, size_t stride,
-                uint32_t sstride, uint32_t n_head, uint32_t n_head_kv, uint32_t layer)
-{
-    extern __shared__ __align__(16) float ar_smem[];
-    float4 *q_s = (float4 *)ar_smem; /* AR_QMAX rows of 16 float4 */
-    float *s_scores = ar_smem + AR_QMAX * 64;
-    unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
-    uint32_t per = n_head / n_head_kv, kv_h = blockIdx.y;
-    size_t first = grp[blockIdx.x], end = grp[blockIdx.x + 1];
-    uint32_t n_q = (uint32_t)(end - first) * per, quads = (n_q + 3) / 4, n_max = 0;
-    for (size_t i = first; i < end; i++) n_max = pl[i].pos + 1 > n_max ? pl[i].pos + 1 : n_max;
-    size_t kv_row = (size_t)n_head_kv * 64;
-    const float *kc = pl[first].k + (size_t)layer * pl[first].n_ctx * kv_row + (size_t)kv_h * 64;
-    const float *vc = pl[first].v + (size_t)layer * pl[first].n_ctx * kv_row + (size_t)kv_h * 64;
-    auto job_of = [&](uint32_t qi) { return (first + qi / per) * n_head + kv_h * per + qi % per; };
-    auto n_of = [&](uint32_t qi) { return pl[first + qi / per].pos + 1; };
-    auto scores_of = [&](uint32_t qi) {
-        return sstride ? s_scores + (size_t)qi * sstride : scratch + job_of(qi) * stride;
-    };
-    for (unsigned idx = threadIdx.x; idx < n_q * 16; idx += blockDim.x)
-        q_s[idx] = ((const float4 *)(q + job_of(idx / 16) * 64))[idx % 16];
-    __syncthreads();
-    float scale = __fdiv_rn(1.0f, __fsqrt_rn(64.0f));
-    uint32_t slabs = (n_max + 31) / 32;
-    for (uint32_t item = warp; item < slabs * quads; item += warps) {
-        uint32_t j = item / quads * 32 + lane, quad = item % quads;
-        float kr[64];
-        const float4 *krow = (const float4 *)(kc + (size_t)(j < n_max ? j : 0) * kv_row);
-#pragma unroll
-        for (int c4 = 0; c4 < 16; c4++) {
-            float4 x = krow[c4];
-            kr[4 * c4] = x.x, kr[4 * c4 + 1] = x.y, kr[4 * c4 + 2] = x.z, kr[4 * c4 + 3] = x.w;
-        }
-        for (uint32_t qi = quad * 4; qi < quad * 4 + 4 && qi < n_q; qi++)
-            if (j < n_of(qi)) scores_of(qi)[j] = __fmul_rn(dot64_kq(kr, q_s + qi * 16), scale);
-    }
-    __syncthreads();
-    for (uint32_t qi = warp; qi < n_q; qi += warps) { /* warp-uniform */
-        float *sc = scores_of(qi);
-        uint32_t n = n_of(qi);
-        float sum = softmax_exp(sc, n);
-        for (uint32_t j = lane; j < n; j += 32) sc[j] = __fdiv_rn(sc[j], sum);
-    }
-    __syncthreads();
-    uint32_t quad = warp / 4, cq = warp % 4;
-    if (quad >= quads) return; /* warp-uniform, and no barrier follows */
-    float acc[64];
-#pragma unroll
-    for (int i = 0; i < 64; i++) acc[i] = 0.0f;
-    uint32_t nq[4];
-    const float *sq[4];
-#pragma unroll
-    for (int k = 0; k < 4; k++) {
-        uint32_t qi = quad * 4 + k;
-        nq[k] = qi < n_q ? n_of(qi) : 0;
-        sq[k] = qi < n_q ? scores_of(qi) : NULL;
-    }
-    for (uint32_t j = lane; j < n_max; j += 32) {
-        const float4 *vr = (const float4 *)(vc + (size_t)j * kv_row + cq * 16);
-        float x[16];
-#pragma unroll
-        for (int c4 = 0; c4 < 4; c4++) {
-            float4 t = vr[c4];
-            x[4 * c4] = t.x, x[4 * c4 + 1] = t.y, x[4 * c4 + 2] = t.z, x[4 * c4 + 3] = t.w;
-        }
-#pragma unroll
-        for (int k = 0; k < 4; k++)
-            if (j < nq[k]) {
-                float p = sq[k][j];
-#pragma unroll
-                for (int c = 0; c < 16; c++) acc[16 * k + c] = __fadd_rn(acc[16 * k + c], __fmul_rn(p, x[c]));
-            }
-    }
-    xor_level<64>(acc, lane), xor_level<32>(acc, lane), xor_level<16>(acc, lane), xor_level<8>(acc, lane);
-    xor_level<4>(acc, lane);
-    uint32_t qi = quad * 4 + lane / 8, c = cq * 16 + (2 * lane) % 16;
-    if (qi < n_q) *(float2 *)(out + job_of(qi) * 64 + c) = make_float2(acc[0], acc[1]);
-}
-
 __global__ static void k_attention(const dev_place *pl, const float *q, float *out, float *scratch, size_t stride,
                                    uint32_t n_head, uint32_t n_head_kv, uint32_t hd, uint32_t layer)
 {
@@ -1933,12 +1821,12 @@ static int attention_kind(void)
     static int kind = -1;
     if (kind < 0) {
         const char *v = getenv("HLZ_CUDA_ATTENTION");
-        kind = v && strcmp(v, "warp") == 0 ? 0 : v && strcmp(v, "tile") == 0 ? 1 : 2;
+        kind = v && strcmp(v, "warp") == 0 ? 0 : 1;
     }
     return kind;
 }
 
-static uint32_t attention_tokens(int kind, uint32_t per)
+static uint32_t attention_tokens(uint32_t per)
 {
     static long cap = -1;
     if (cap < 0) {
@@ -1946,15 +1834,14 @@ static uint32_t attention_tokens(int kind, uint32_t per)
         cap = v ? strtol(v, NULL, 10) : 0;
         cap = cap < 0 ? 0 : cap;
     }
-    uint32_t most = (kind == 2 ? AR_QMAX : AT_WARPS) / per;
+    uint32_t most = AT_WARPS / per;
     return cap > 0 && (uint32_t)cap < most ? (uint32_t)cap : most;
 }
 
-/* Whether k_attention_tile (kind 1) or k_attention_reg (2) runs this shape:
- * head_dim 64 and a kv group that fits a block. */
+/* Whether k_attention_tile runs this shape: head_dim 64 and a kv group that fits a block. */
 static bool attention_tiled(int kind, uint32_t hd, uint32_t n_head, uint32_t n_head_kv)
 {
-    return hd == 64 && ((kind == 1 && n_head / n_head_kv <= AT_WARPS) || (kind == 2 && n_head / n_head_kv <= AR_QMAX));
+    return kind == 1 && hd == 64 && n_head / n_head_kv <= AT_WARPS;
 }
 
 /* The groups of k_attention_tile: runs of at most `most` tokens that are
@@ -1987,16 +1874,7 @@ static void launch_attention(int kind, const dev_place *dpl, const uint32_t *dgr
 {
     size_t jobs = n * n_head;
     if (n == 0) return;
-    if (kind == 2 && attention_tiled(kind, hd, n_head, n_head_kv) && groups) {
-        static bool attr;
-        if (!attr) cudaFuncSetAttribute(k_attention_reg, cudaFuncAttributeMaxDynamicSharedMemorySize, AR_SMEM_MAX);
-        attr = true;
-        uint32_t n_q = largest * (n_head / n_head_kv), warps = (n_q + 3) / 4 * 4;
-        size_t sstride = (stride + 31) / 32 * 32, q_bytes = AR_QMAX * 64 * 4;
-        if (q_bytes + (size_t)n_q * sstride * 4 > AR_SMEM_MAX) sstride = 0;
-        k_attention_reg<<<dim3((unsigned)groups, n_head_kv), warps * 32, q_bytes + (size_t)n_q * sstride * 4>>>(
-            dpl, dgrp, q, att, scratch, stride, (uint32_t)sstride, n_head, n_head_kv, layer);
-    } else if (attention_tiled(kind, hd, n_head, n_head_kv) && groups) {
+    if (attention_tiled(kind, hd, n_head, n_head_kv) && groups) {
         static bool attr;
         if (!attr) cudaFuncSetAttribute(k_attention_tile, cudaFuncAttributeMaxDynamicSharedMemorySize, AT_SMEM_SCORES);
         attr = true;
@@ -2185,7 +2063,7 @@ static hlz_status forward_enqueue(hlz_model *m, hlz_cuda_model *g, eval_slot *s,
     size_t groups = 0;
     uint32_t largest = 0;
     if (attention_tiled(at_kind, hd, c->n_head, c->n_head_kv))
-        groups = attention_groups(h.place, n, attention_tokens(at_kind, c->n_head / c->n_head_kv), h.pos + n, &largest);
+        groups = attention_groups(h.place, n, attention_tokens(c->n_head / c->n_head_kv), h.pos + n, &largest);
     if (g->embd) memcpy(h.tokens, a->tokens, n * 4);
     if (a->stats) memcpy(h.next, a->next, n * 4);
     if (a->cands) memcpy(h.cands, a->cands, n * HLZ_TABLE_CANDIDATES * 4);
@@ -2631,7 +2509,7 @@ static void attention_batch(dev_bufs *b, int kind, uint32_t tokens, const float 
         hpl[t].n_ctx = n_ctx, hpl[t].pos = pos[t];
         longest = pos[t] + 1 > longest ? pos[t] + 1 : longest;
     }
-    uint32_t most = attention_tokens(kind, per);
+    uint32_t most = attention_tokens(per);
     most = tokens && tokens < most ? tokens : most;
     if (hpl && grp && attention_tiled(kind, 64, n_head, n_head_kv)) a->groups = attention_groups(hpl, n, most, grp, &a->largest);
     a->pl = (const dev_place *)dev_in(b, hpl, n * sizeof *hpl);

@@ -301,12 +301,12 @@ static void check_attention(void)
 }
 
 /* Head-dim-64 attention of whole batches (hlz_cuda_test_attention_batch),
- * the warp, tile and reg kernels, against attend_ref for every (token, head): kv groups of 1,
+ * both kernels, against attend_ref for every (token, head): kv groups of 1,
  * 2, 3, 4 and 16 query heads (16 is past k_attention_tile's block: the warp
  * kernel runs), several tokens of a sequence in a block (consecutive
  * positions, lengths not multiples of 32), sequences that break the groups
  * (interleaved tokens, a gap in positions), decoding steps (one token per
- * sequence), tile and reg blocks of 1, 2, 5 tokens and the default, scores in
+ * sequence), tile blocks of 1, 2, 5 tokens and the default, scores in
  * shared memory (short) and in the global scratch (long). */
 static void check_attention_batch(void)
 {
@@ -346,14 +346,14 @@ static void check_attention_batch(void)
                     attend_ref(q + t * q_dim + (size_t)h * 64, kc + at, vc + at, pos[t] + 1, 64, kv_row,
                                ref + t * q_dim + (size_t)h * 64);
                 }
-            for (int kind = 0; kind < 3; kind++) /* warp, tile, reg */
+            for (int kind = 0; kind < 2; kind++) /* warp, tile */
                 for (size_t ti = 0; ti < (kind ? sizeof tokens / sizeof *tokens : 1); ti++) {
                     memset(gpu, 0xff, n * q_dim * 4);
                     CHECK(hlz_cuda_test_attention_batch(kind, tokens[ti], q, n, n_head, n_head_kv, seq, pos, kc, vc,
                                                         N_SEQ, n_ctx, gpu) == 0);
                     char what[160];
                     snprintf(what, sizeof what, "attention batch (%s, tokens %u) heads %u/%u, %s (index = token * %zu + d)",
-                             kind == 2 ? "reg" : kind ? "tile" : "warp", tokens[ti], n_head, n_head_kv, cases[ci].what, q_dim);
+                             kind ? "tile" : "warp", tokens[ti], n_head, n_head_kv, cases[ci].what, q_dim);
                     CHECK_SAME(what, ref, gpu, n * q_dim);
                 }
             free(seq), free(pos), free(q), free(kc), free(vc), free(ref), free(gpu);
