@@ -193,13 +193,16 @@ static void random_access(void)
     free(chunk);
 }
 
-/* A small archive with a zstd chunk and a stored chunk. */
+/* A small archive with a zstd chunk and a stored chunk. zstd by name: the
+ * automatic choice now takes cm for the text, and the loops below decode
+ * it some 150,000 times (every chunk before the damage decodes); what they
+ * test is the container's, whatever the codec (test_cm damages cm payloads). */
 static unsigned char *small_archive(size_t *size, unsigned char *raw, size_t *raw_size)
 {
     *raw_size = 1024 + 200;
     for (size_t i = 0; i < 1024; i++) raw[i] = (unsigned char)("small archive, two chunks. "[i % 27]);
     test_fill_random(raw + 1024, 200, 3);
-    hlz_options o = opts(HLZ_CODEC_AUTO, 1024, 1);
+    hlz_options o = opts(HLZ_CODEC_ZSTD, 1024, 1);
     unsigned char *a;
     if (compress_buffer(raw, *raw_size, &o, &a, size) != HLZ_OK) return NULL;
     return a;
