@@ -1629,13 +1629,13 @@ extern "C" hlz_status hlz_cuda_session_copy(const hlz_model *m, hlz_session *dst
 
 /* Where the evaluation time goes, for benchmarks: HLZ_CUDA_STATS=1 prints
  * the sums at exit (stderr). Nanoseconds: lock-wait is the wait for the
- * lock and a free slot; queue the host's time under the lock (staging the
- * inputs, workspace growth included, then queueing uploads, kernels and
- * downloads); gpu the time between
+ * lock and a free slot; queue the host's time under the lock: staging the
+ * inputs (workspace growth included), queueing the uploads (the two are
+ * also shown alone), then the kernels and downloads; gpu the time between
  * the events around a call's work on the GPU; results-copy the host's
  * copies of the results (and of logits, when a call returns them). */
 static struct {
-    unsigned long long calls, tokens, logit_bytes, wait_ns, prepare_ns, stage_ns, kernel_ns, copy_ns;
+    unsigned long long calls, tokens, logit_bytes, wait_ns, prepare_ns, stage_ns, upload_ns, kernel_ns, copy_ns;
 } timing;
 
 static unsigned long long now_ns(void)
@@ -1650,11 +1650,11 @@ __attribute__((destructor)) static void print_stats(void)
     const char *v = getenv("HLZ_CUDA_STATS");
     if (!v || !*v || strcmp(v, "0") == 0 || timing.calls == 0) return;
     fprintf(stderr,
-            "hlz-cuda-stats: calls %llu tokens %llu (%.1f per call) lock-wait %.3f s queue %.3f s (staging %.3f s) "
-            "gpu %.3f s results-copy %.3f s (%.1f MB)\n",
+            "hlz-cuda-stats: calls %llu tokens %llu (%.1f per call) lock-wait %.3f s queue %.3f s (staging %.3f s, "
+            "uploads %.3f s) gpu %.3f s results-copy %.3f s (%.1f MB)\n",
             timing.calls, timing.tokens, (double)timing.tokens / (double)timing.calls, timing.wait_ns * 1e-9,
-            timing.prepare_ns * 1e-9, timing.stage_ns * 1e-9, timing.kernel_ns * 1e-9, timing.copy_ns * 1e-9,
-            timing.logit_bytes / 1e6);
+            timing.prepare_ns * 1e-9, timing.stage_ns * 1e-9, timing.upload_ns * 1e-9, timing.kernel_ns * 1e-9,
+            timing.copy_ns * 1e-9, timing.logit_bytes / 1e6);
 }
 
 /* HLZ_CUDA_PROFILE=1: the kernels' time by kind (CUDA events between the
@@ -2070,7 +2070,9 @@ static hlz_status forward_enqueue(hlz_model *m, hlz_cuda_model *g, eval_slot *s,
     if (n_find) memcpy(h.rows, a->rows, n_find * 4), memcpy(h.slots, a->slots, n_find * 4);
     if (guess) memcpy(h.gcands, guess->cands, n_find * HLZ_TABLE_CANDIDATES * 4);
 
-    timing.stage_ns += now_ns() - t_stage;
+    unsigned long long t_up = now_ns();
+    timing.stage_ns += t_up - t_stage;
+    t_stage = t_up;
     cudaError_t err = cudaEventRecord(s->start, 0);
     const cudaMemcpyKind up_kind = cudaMemcpyHostToDevice;
     if (err == cudaSuccess) {
@@ -2091,6 +2093,7 @@ static hlz_status forward_enqueue(hlz_model *m, hlz_cuda_model *g, eval_slot *s,
     if (err == cudaSuccess && guess)
         err = cudaMemcpyAsync(dguess, h.gcands, n_find * HLZ_TABLE_CANDIDATES * 4, up_kind, 0);
     if (err != cudaSuccess) return cuda_fail(e, err, "uploading a batch");
+    timing.upload_ns += now_ns() - t_stage;
 
     for (uint32_t l = 0; l < c->n_layer; l++) {
         const dev_layer *w = &g->layers[l];
