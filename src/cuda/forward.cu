@@ -48,10 +48,13 @@ __device__ static float d_expf(float x)
     float n = d_round_even(__fmul_rn(x, 1.44269504f));
     float r = __fsub_rn(x, __fmul_rn(n, 0.693145751953125f));
     r = __fsub_rn(r, __fmul_rn(n, 1.42860677e-06f));
-    float p = __fdiv_rn(1.0f, 720.0f);
-    p = __fadd_rn(__fmul_rn(p, r), __fdiv_rn(1.0f, 120.0f));
-    p = __fadd_rn(__fmul_rn(p, r), __fdiv_rn(1.0f, 24.0f));
-    p = __fadd_rn(__fmul_rn(p, r), __fdiv_rn(1.0f, 6.0f));
+    /* 1/720, 1/120, 1/24 and 1/6 rounded to float, as the C compiler folds
+     * hlz_expf's 1.0f / 720.0f ...: written out, because __fdiv_rn of two
+     * constants stays a division at run time (four per exponential). */
+    float p = 0x1.6c16c2p-10f;
+    p = __fadd_rn(__fmul_rn(p, r), 0x1.111112p-7f);
+    p = __fadd_rn(__fmul_rn(p, r), 0x1.555556p-5f);
+    p = __fadd_rn(__fmul_rn(p, r), 0x1.555556p-3f);
     p = __fadd_rn(__fmul_rn(p, r), 0.5f);
     p = __fadd_rn(__fmul_rn(p, r), 1.0f);
     p = __fadd_rn(__fmul_rn(p, r), 1.0f);
