@@ -12,7 +12,7 @@
 #      keeps each call under the GPU lock, so its MB/s are lower). PROFILES="0"
 #      skips the profiled runs, "1" the plain ones.
 #   (SHAPES="smollm2 llama3-8b": sweeps of random models of those shapes after 3.)
-# Environment: MB, MIXES, PROFILES, CHUNK (16K), SKIP_CHECK, SKIP_MATMUL, SHAPES, LIMIT (s per run). Output: $OUT/profile.txt.
+# Environment: MB, MIXES, PROFILES, CHUNK (16K), SKIP_CHECK, SKIP_MATMUL, SKIP_SWEEP, SHAPES, LIMIT (s per run). Output: $OUT/profile.txt.
 set -u
 export LC_ALL=C
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,8 +37,10 @@ if [ "${SKIP_MATMUL:-0}" != 1 ]; then
     say "## gpu-ceiling"
     timeout 60 build/gpu-ceiling 2>&1 | tee -a "$REPORT"
 fi
-say "## gpu-bench sweep quick (default model), HLZ_CUDA_PROFILE=1"
-HLZ_CUDA_PROFILE=1 timeout 120 build/gpu-bench sweep models/default/default.gguf quick 2>&1 | tee -a "$REPORT"
+if [ "${SKIP_SWEEP:-0}" != 1 ]; then
+    say "## gpu-bench sweep quick (default model), HLZ_CUDA_PROFILE=1"
+    HLZ_CUDA_PROFILE=1 timeout 120 build/gpu-bench sweep models/default/default.gguf quick 2>&1 | tee -a "$REPORT"
+fi
 for shape in ${SHAPES:-}; do # random models of these shapes (gpu-bench model): tokens/s by batch
     say "## gpu-bench sweep quick, random $shape-shape Q8_0 model, HLZ_CUDA_PROFILE=1"
     timeout 200 build/gpu-bench model "$W/$shape.gguf" "$shape" >>"$R/build.log" 2>&1 &&
