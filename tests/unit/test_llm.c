@@ -328,12 +328,12 @@ static void lockstep_decoding(void)
     /* Configurations: 1 thread; 3 threads with carried tokens 3 rows per call
      * (split across calls); token searches instead of logits (the GPU's
      * way, here on the CPU), for the llm streams only (robust ones need
-     * logits), on 1 and 3 threads. */
+     * logits), on 1 and 6 threads. */
     static const size_t cohorts[] = {1, 2, 3, 6, 16};
     for (int run = 0; run < 4 * 5; run++) {
         int config = run / 5;
         size_t k = cohorts[run % 5];
-        int threads = config == 1 || config == 3 ? 3 : 1;
+        int threads = config == 1 ? 3 : config == 3 ? 6 : 1; /* 6: cohorts on pools of their own at once */
         hlz_llm_set_logits_budget(llm, config == 1 ? 3 * shape.n_vocab * sizeof(float) : (size_t)1 << 28);
         hlz_llm_set_stats(llm, config >= 2);
         hlz_llm_stream streams[N];
