@@ -6,6 +6,8 @@
 #include "hybrid.h"
 #include "model.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +18,7 @@
  * them: 256 MiB per walk. */
 #define GROUP_LOGITS_BYTES ((size_t)256 << 20)
 #define GROUP_MAX 256 /* windows per call at most */
+#define COHORTS_MAX 64 /* lockstep walks at once at most */
 
 static const char prime_text[] = "The following is a plain text document.\n\n";
 
@@ -644,8 +647,12 @@ static void finish_search(void *context, size_t k)
     take_found(p->llm, &p->streams[i], &p->state[i], &p->found[k]);
 }
 
+/* `stop` (or NULL) is shared with the other cohorts of a split walk: the
+ * first that fails sets it, and the others end at their next step. */
+static bool stopped(atomic_int *stop) { return stop && atomic_load_explicit(stop, memory_order_relaxed); }
+
 static hlz_status walk_decode_find(const hlz_llm *llm, hlz_llm_stream *streams, size_t count, int threads,
-                                   hlz_error *error)
+                                   atomic_int *stop, hlz_error *error)
 {
     enum { G = HLZ_TABLE_CANDIDATES };
     uint32_t n_ctx = hlz_session_length(llm->prime) + llm->params.carry + llm->params.window;
@@ -671,7 +678,7 @@ static hlz_status walk_decode_find(const hlz_llm *llm, hlz_llm_stream *streams, 
     }
     find_step step = {.llm = llm, .streams = streams, .state = state, .who = who, .cands = cands, .slots = slots,
                       .fc = fc, .search = search};
-    while (st == HLZ_OK) {
+    while (st == HLZ_OK && !stopped(stop)) {
         size_t m = 0;
         for (size_t i = 0; i < count && st == HLZ_OK; i++) {
             find_state *t = &state[i];
@@ -696,6 +703,9 @@ static hlz_status walk_decode_find(const hlz_llm *llm, hlz_llm_stream *streams, 
                 }
                 /* The prime's logits predict it: decided here, then the walk goes on. */
                 c->status = c->pick(c->ctx, llm->prime_logits, t->at, &c->ids[t->at], &c->error);
+                if (c->status == HLZ_OK && (c->ids[t->at] < 0 || (uint32_t)c->ids[t->at] >= llm->n_vocab))
+                    c->status = hlz_fail(&c->error, HLZ_ERR_CORRUPT, "decoded token %ld is not in the vocabulary",
+                                         (long)c->ids[t->at]);
                 if (c->status != HLZ_OK) t->active = false;
                 else t->at++;
             }
@@ -715,6 +725,7 @@ static hlz_status walk_decode_find(const hlz_llm *llm, hlz_llm_stream *streams, 
         step.found = found2, step.seqs = seqs;
         hlz_parallel_for(threads, m2, finish_search, &step);
     }
+    if (st != HLZ_OK && stop) atomic_store(stop, 1);
     for (size_t i = 0; state && i < count; i++) hlz_session_free(state[i].s);
     hlz_kept_tables_free(kept);
     free(state), free(ses), free(toks), free(counts), free(who), free(slots), free(fc), free(seqs), free(slots2);
@@ -722,18 +733,15 @@ static hlz_status walk_decode_find(const hlz_llm *llm, hlz_llm_stream *streams, 
     return st;
 }
 
-hlz_status hlz_llm_walk_decode_many(const hlz_llm *llm, hlz_llm_stream *streams, size_t count, int threads,
-                                    hlz_error *error)
+/* The lockstep walk with logits; carried tokens are evaluated in calls that
+ * return at most `budget` bytes of them. */
+static hlz_status walk_decode_logits(const hlz_llm *llm, hlz_llm_stream *streams, size_t count, int threads,
+                                     size_t budget, atomic_int *stop, hlz_error *error)
 {
-    if (count == 0) return HLZ_OK;
-    bool find = llm->stats;
-    for (size_t i = 0; i < count; i++)
-        find = find && streams[i].slot && streams[i].advance && (!streams[i].guess || streams[i].decide);
-    if (find) return walk_decode_find(llm, streams, count, threads, error);
     size_t v = llm->n_vocab;
     /* Tokens per call for the carried tokens: the logits budget, and no more
      * than every stream's carried tokens can use. */
-    size_t room = llm->budget / (v * sizeof(float));
+    size_t room = budget / (v * sizeof(float));
     room = room < 1 ? 1 : room;
     room = room < count * llm->params.carry ? room : count * llm->params.carry;
     uint32_t n_ctx = hlz_session_length(llm->prime) + llm->params.carry + llm->params.window;
@@ -752,7 +760,7 @@ hlz_status hlz_llm_walk_decode_many(const hlz_llm *llm, hlz_llm_stream *streams,
         L.state[i].active = streams[i].n > 0;
         if (L.state[i].active) st = hlz_session_create(llm->model, n_ctx, &L.state[i].s, error);
     }
-    while (st == HLZ_OK) {
+    while (st == HLZ_OK && !stopped(stop)) {
         size_t m = 0;
         for (size_t i = 0; i < count && st == HLZ_OK; i++) {
             stream_state *t = &L.state[i];
@@ -767,10 +775,90 @@ hlz_status hlz_llm_walk_decode_many(const hlz_llm *llm, hlz_llm_stream *streams,
         hlz_parallel_for(threads, m, pick_one, &p);
         st = eval_step(&L, error);
     }
+    if (st != HLZ_OK && stop) atomic_store(stop, 1);
     for (size_t i = 0; L.state && i < count; i++) hlz_session_free(L.state[i].s);
     free(L.state), free(L.next), free(L.carried), free(L.step), free(L.logits), free(L.ses), free(L.toks);
     free(L.counts), free(L.who), free(list);
     return st;
+}
+
+/* ---- cohorts: walks that overlap --------------------------------------------- */
+
+/* One walk of a split: its streams (copies, gathered), threads and outcome. */
+typedef struct {
+    const hlz_llm *llm;
+    hlz_llm_stream *streams;
+    size_t count;
+    int threads;
+    bool find;
+    size_t budget;
+    atomic_int *stop;
+    hlz_status status;
+    hlz_error error;
+} cohort;
+
+static void *walk_cohort(void *arg)
+{
+    cohort *c = arg;
+    c->status = c->find ? walk_decode_find(c->llm, c->streams, c->count, c->threads, c->stop, &c->error)
+                        : walk_decode_logits(c->llm, c->streams, c->count, c->threads, c->budget, c->stop, &c->error);
+    return NULL;
+}
+
+/* Stream i goes to cohort i % k, as its (i / k)-th: chunks of one batch end
+ * at different steps, and interleaving keeps the cohorts' sizes even. The
+ * caller walks cohort 0, a thread each of the others; every cohort has its
+ * own sessions, buffers and kept tables, and the model serialises their
+ * evaluations (the GPU's lock; the CPU's needs none, forward.c keeps all its
+ * state in the call). */
+static hlz_status walk_cohorts(const hlz_llm *llm, hlz_llm_stream *streams, size_t count, int threads, size_t k,
+                               bool find, hlz_error *error)
+{
+    hlz_llm_stream *mine = malloc(count * sizeof *mine);
+    if (!mine) return hlz_fail(error, HLZ_ERR_NOMEM, "out of memory decoding %zu chunks", count);
+    cohort c[COHORTS_MAX];
+    pthread_t ids[COHORTS_MAX];
+    bool running[COHORTS_MAX] = {false};
+    atomic_int stop;
+    atomic_init(&stop, 0);
+    for (size_t j = 0, at = 0; j < k; j++) {
+        size_t n = (count - j + k - 1) / k;
+        int share = threads / (int)k + ((int)j < threads % (int)k);
+        c[j] = (cohort){.llm = llm, .streams = mine + at, .count = n, .threads = share < 1 ? 1 : share,
+                        .find = find, .budget = llm->budget / k, .stop = &stop, .status = HLZ_OK};
+        for (size_t q = 0; q < n; q++) mine[at + q] = streams[j + q * k];
+        at += n;
+    }
+    for (size_t j = 1; j < k; j++) running[j] = pthread_create(&ids[j], NULL, walk_cohort, &c[j]) == 0;
+    walk_cohort(&c[0]);
+    for (size_t j = 1; j < k; j++) {
+        if (running[j]) pthread_join(ids[j], NULL);
+        else walk_cohort(&c[j]); /* no thread for it: after the caller's */
+    }
+    hlz_status st = HLZ_OK;
+    for (size_t j = 0, at = 0; j < k; at += c[j].count, j++) {
+        for (size_t q = 0; q < c[j].count; q++) streams[j + q * k] = mine[at + q];
+        if (st == HLZ_OK && c[j].status != HLZ_OK) {
+            st = c[j].status;
+            if (error) *error = c[j].error;
+        }
+    }
+    free(mine);
+    return st;
+}
+
+hlz_status hlz_llm_walk_decode_many(const hlz_llm *llm, hlz_llm_stream *streams, size_t count, int threads,
+                                    size_t cohorts, hlz_error *error)
+{
+    if (count == 0) return HLZ_OK;
+    bool find = llm->stats;
+    for (size_t i = 0; i < count; i++)
+        find = find && streams[i].slot && streams[i].advance && (!streams[i].guess || streams[i].decide);
+    size_t k = cohorts < count ? cohorts : count;
+    k = k > COHORTS_MAX ? COHORTS_MAX : k;
+    if (k > 1) return walk_cohorts(llm, streams, count, threads, k, find, error);
+    return find ? walk_decode_find(llm, streams, count, threads, NULL, error)
+                : walk_decode_logits(llm, streams, count, threads, llm->budget, NULL, error);
 }
 
 hlz_status hlz_llm_untokenize(const hlz_llm *llm, const int32_t *ids, size_t n, unsigned flags, uint8_t *dst,

@@ -139,9 +139,21 @@ typedef struct {
     hlz_llm *llm;           /* the current archive's llm codec, made at its first llm chunk */
     bool lockstep;          /* the model is on the GPU: decode model-coded chunks in lockstep */
     bool find;              /* HLZ_LOCKSTEP=find: token searches on the CPU too (tests) */
+    size_t cohorts;         /* HLZ_LOCKSTEP_COHORTS=N: the lockstep walk's cohorts (0: lockstep_cohorts decides) */
     hlz_llm_stream *streams; /* job_capacity of them, for the lockstep walk */
     uint64_t raw_done, stopped;
 } walker;
+
+/* Cohorts for a lockstep walk of `m` chunks: on the GPU two, once each has
+ * LOCKSTEP_MIN chunks, so that one's host work overlaps the other's
+ * evaluation (a single walk left the GPU idle about 40% of the time,
+ * bench/results/2026-12-02-gpu-session5.txt); one on the CPU, where the
+ * evaluation is the host's work. HLZ_LOCKSTEP_COHORTS=N forces N (1: off). */
+static size_t lockstep_cohorts(const walker *w, size_t m)
+{
+    if (w->cohorts) return w->cohorts;
+    return w->options->model->cuda && m >= 2 * LOCKSTEP_MIN ? 2 : 1;
+}
 
 /* The model-coded chunks of the batch advance together, one token each per
  * batched evaluation; everything else runs on the threads as usual. */
@@ -152,7 +164,8 @@ static void decode_lockstep(walker *w)
     for (size_t i = 0; i < w->job_count; i++)
         if (w->jobs[i].started) w->streams[m++] = w->jobs[i].stream;
     hlz_error e;
-    hlz_status st = w->llm ? hlz_llm_walk_decode_many(w->llm, w->streams, m, w->threads, &e) : HLZ_OK;
+    hlz_status st = w->llm ? hlz_llm_walk_decode_many(w->llm, w->streams, m, w->threads, lockstep_cohorts(w, m), &e)
+                           : HLZ_OK;
     m = 0;
     for (size_t i = 0; i < w->job_count; i++) {
         job *j = &w->jobs[i];
@@ -405,6 +418,10 @@ static hlz_status walk(walker *w, FILE *in, hlz_stats *stats, hlz_error *error)
         const char *force = getenv("HLZ_LOCKSTEP");
         bool forced = force && (strcmp(force, "1") == 0 || strcmp(force, "find") == 0);
         w->find = forced && strcmp(force, "find") == 0;
+        const char *cohorts = getenv("HLZ_LOCKSTEP_COHORTS");
+        char *end;
+        unsigned long n = cohorts ? strtoul(cohorts, &end, 10) : 0;
+        w->cohorts = cohorts && *cohorts && !*end ? (size_t)n : 0;
         if (model && forced && !model->cuda) {
             w->lockstep = true;
             if (w->job_capacity < LOCKSTEP_MIN) w->job_capacity = LOCKSTEP_MIN;

@@ -204,7 +204,9 @@ int hlz_zstd_level(int level);
 /* Runs fn(context, i) for every i in [0, count) on up to `threads` threads
  * (the caller's included). Items must be independent; which thread runs
  * which item is unspecified, so results must not depend on it. Falls back
- * to the calling thread alone if threads cannot be created. */
+ * to the calling thread alone if threads cannot be created. Threads may
+ * call it at once: a few callers get persistent workers of their own (one
+ * pool each), the others threads created for the call. */
 void hlz_parallel_for(int threads, size_t count, void (*fn)(void *context, size_t i), void *context);
 
 #endif /* HLZ_INTERNAL_H */

@@ -115,7 +115,15 @@ hlz_status hlz_llm_walk_decode(const hlz_llm *llm, int32_t *ids, size_t n, hlz_l
  * give it, in the same order. A stream whose pick fails (or decides a token
  * outside the vocabulary) stops with its status and error set; the others go
  * on. The return value is HLZ_OK unless the evaluation itself failed (out of
- * memory, a device error), which stops every stream. */
+ * memory, a device error), which stops every stream.
+ *
+ * With `cohorts` > 1 the streams are split into that many independent walks
+ * (stream i in cohort i % cohorts; at most one per stream, and 64) that run
+ * at once, each on its own thread with its share of `threads`, so that one
+ * cohort's host work (guesses, decisions, window starts) overlaps another's
+ * evaluation on the GPU. The streams' results are the same for any split;
+ * when a cohort's evaluation fails the others stop too, and the first
+ * failing cohort's status is returned. 0 or 1: one walk. */
 typedef struct {
     int32_t *ids;          /* n tokens to decide */
     size_t n;
@@ -141,7 +149,7 @@ typedef struct {
     hlz_error error;       /* out */
 } hlz_llm_stream;
 hlz_status hlz_llm_walk_decode_many(const hlz_llm *llm, hlz_llm_stream *streams, size_t count, int threads,
-                                    hlz_error *error);
+                                    size_t cohorts, hlz_error *error);
 
 /* hlz_llm_decode in parts, for the lockstep walk: start parses the payload
  * and fills *stream (ids, n, pick, ctx); finish checks the end of the
@@ -169,7 +177,8 @@ void hlz_llm_set_group(hlz_llm *llm, uint32_t windows);
 void hlz_llm_set_stats(hlz_llm *llm, bool on);
 
 /* The lockstep decoder evaluates carried tokens in calls that return at
- * most this many bytes of logits (256 MiB; at least one row): for tests. */
+ * most this many bytes of logits (256 MiB, shared by its cohorts; at least
+ * one row): for tests. */
 void hlz_llm_set_logits_budget(hlz_llm *llm, size_t bytes);
 
 #endif

@@ -73,6 +73,7 @@ struct hlz_session {
     uint32_t n_ctx;    /* capacity */
     float *k, *v;      /* [n_layer][n_ctx][n_head_kv * head_dim] */
     bool on_device;    /* k and v are GPU memory (the model evaluates on the GPU) */
+    unsigned long long batch; /* the last evaluation call that listed it (forward.c's check for repeats) */
 };
 
 /* The public model API (open, free, sessions, evaluation) is declared and

@@ -8,12 +8,14 @@
  * CPU is busy elsewhere never delays a job it has not joined: the caller
  * runs the items it finds left and closes the job.
  *
- * One caller at a time owns the pool. A call made while the pool is busy
- * (another thread's parallel-for, or a parallel-for nested inside an item)
- * runs the way it always did: on threads created for that call. Items are
- * handed out one by one from an atomic counter, so which thread runs which
- * item is unspecified; callers' results must not depend on it (and in the
- * engine they do not: every item writes its own outputs). */
+ * One caller at a time owns a pool. There are POOLS of them, so that a few
+ * threads can each run parallel-fors at once (the lockstep decoder's
+ * cohorts, codec_llm.c): a call takes the first free pool. A call made while
+ * every pool is busy (many threads' parallel-fors, or parallel-fors nested
+ * inside items) runs the way it always did: on threads created for that
+ * call. Items are handed out one by one from an atomic counter, so which
+ * thread runs which item is unspecified; callers' results must not depend
+ * on it (and in the engine they do not: every item writes its own outputs). */
 #include "internal.h"
 
 #include <pthread.h>
@@ -65,7 +67,7 @@ static void parallel_spawn(int threads, work *w)
     for (size_t i = 0; i < started; i++) pthread_join(ids[i], NULL);
 }
 
-/* ---- the pool ------------------------------------------------------------ */
+/* ---- the pools ----------------------------------------------------------- */
 
 /* The job in progress, in one atomic word: its number (high 32 bits), a
  * closed flag and the number of workers running its items. A worker joins
@@ -74,12 +76,16 @@ static void parallel_spawn(int threads, work *w)
  * process) never holds the caller up: it finds the job closed and skips it. */
 #define JOB_CLOSED (1ull << 31)
 #define JOB_ACTIVE 0x7fffffffull
+#define POOLS 4 /* callers running parallel-fors on pooled workers at once */
+
+typedef struct pool pool;
 
 typedef struct {
     _Alignas(64) atomic_ullong go; /* the number of the job this worker is asked to join; 0: none yet */
+    pool *home;                    /* the pool the worker belongs to */
 } worker_slot;
 
-static struct {
+struct pool {
     pthread_mutex_t owner;       /* held by the caller running a job */
     pthread_mutex_t sleep_lock;
     pthread_cond_t wake;
@@ -91,8 +97,12 @@ static struct {
     unsigned long long job;      /* number of the last job (owner only) */
     work *current;
     _Alignas(64) atomic_ullong state;
-} pool = {.owner = PTHREAD_MUTEX_INITIALIZER, .sleep_lock = PTHREAD_MUTEX_INITIALIZER,
-          .wake = PTHREAD_COND_INITIALIZER};
+};
+
+#define POOL_INIT {.owner = PTHREAD_MUTEX_INITIALIZER, .sleep_lock = PTHREAD_MUTEX_INITIALIZER, \
+                   .wake = PTHREAD_COND_INITIALIZER}
+static pool pools[POOLS] = {POOL_INIT, POOL_INIT, POOL_INIT, POOL_INIT};
+_Static_assert(POOLS == 4, "one POOL_INIT per pool");
 
 static uint64_t now_ns(void)
 {
@@ -101,23 +111,24 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Joins job `go` if it is still open and runs its items. */
-static void join_job(unsigned long long go)
+/* Joins job `go` of pool p if it is still open and runs its items. */
+static void join_job(pool *p, unsigned long long go)
 {
-    unsigned long long st = atomic_load_explicit(&pool.state, memory_order_acquire);
+    unsigned long long st = atomic_load_explicit(&p->state, memory_order_acquire);
     for (;;) {
         if ((st >> 32) != (go & 0xffffffffull) || (st & JOB_CLOSED)) return;
-        if (atomic_compare_exchange_weak_explicit(&pool.state, &st, st + 1, memory_order_acquire,
+        if (atomic_compare_exchange_weak_explicit(&p->state, &st, st + 1, memory_order_acquire,
                                                   memory_order_acquire))
             break;
     }
-    run_items(pool.current);
-    atomic_fetch_sub_explicit(&pool.state, 1, memory_order_release);
+    run_items(p->current);
+    atomic_fetch_sub_explicit(&p->state, 1, memory_order_release);
 }
 
 static void *pool_worker(void *arg)
 {
     worker_slot *slot = arg;
+    pool *p = slot->home;
     unsigned long long seen = 0; /* a worker's slot is first written after the worker exists */
     for (;;) {
         unsigned long long go = atomic_load_explicit(&slot->go, memory_order_acquire);
@@ -126,18 +137,18 @@ static void *pool_worker(void *arg)
             for (int spins = 1; (go = atomic_load_explicit(&slot->go, memory_order_acquire)) == seen; spins++) {
                 cpu_relax();
                 if (spins % 256 == 0 && now_ns() - start > SPIN_NS) {
-                    pthread_mutex_lock(&pool.sleep_lock);
-                    atomic_fetch_add(&pool.sleepers, 1);
-                    while ((go = atomic_load(&slot->go)) == seen) pthread_cond_wait(&pool.wake, &pool.sleep_lock);
-                    atomic_fetch_sub(&pool.sleepers, 1);
-                    pthread_mutex_unlock(&pool.sleep_lock);
+                    pthread_mutex_lock(&p->sleep_lock);
+                    atomic_fetch_add(&p->sleepers, 1);
+                    while ((go = atomic_load(&slot->go)) == seen) pthread_cond_wait(&p->wake, &p->sleep_lock);
+                    atomic_fetch_sub(&p->sleepers, 1);
+                    pthread_mutex_unlock(&p->sleep_lock);
                     break;
                 }
             }
         }
         seen = go;
-        if (atomic_load(&pool.shutdown)) return NULL;
-        join_job(go);
+        if (atomic_load(&p->shutdown)) return NULL;
+        join_job(p, go);
     }
 }
 
@@ -145,48 +156,52 @@ static void *pool_worker(void *arg)
  * look for leaks at exit find none. */
 __attribute__((destructor)) static void pool_stop(void)
 {
-    if (pthread_mutex_trylock(&pool.owner) != 0) return;
-    if (pool.started) {
-        atomic_store(&pool.shutdown, 1);
-        for (int i = 0; i < pool.started; i++) atomic_fetch_add(&pool.slot[i].go, 1);
-        pthread_mutex_lock(&pool.sleep_lock);
-        pthread_cond_broadcast(&pool.wake);
-        pthread_mutex_unlock(&pool.sleep_lock);
-        for (int i = 0; i < pool.started; i++) pthread_join(pool.ids[i], NULL);
-        for (int i = 0; i < pool.started; i++) atomic_store(&pool.slot[i].go, 0);
-        pool.started = 0;
-        atomic_store(&pool.shutdown, 0);
+    for (pool *p = pools; p < pools + POOLS; p++) {
+        if (pthread_mutex_trylock(&p->owner) != 0) continue;
+        if (p->started) {
+            atomic_store(&p->shutdown, 1);
+            for (int i = 0; i < p->started; i++) atomic_fetch_add(&p->slot[i].go, 1);
+            pthread_mutex_lock(&p->sleep_lock);
+            pthread_cond_broadcast(&p->wake);
+            pthread_mutex_unlock(&p->sleep_lock);
+            for (int i = 0; i < p->started; i++) pthread_join(p->ids[i], NULL);
+            for (int i = 0; i < p->started; i++) atomic_store(&p->slot[i].go, 0);
+            p->started = 0;
+            atomic_store(&p->shutdown, 0);
+        }
+        pthread_mutex_unlock(&p->owner);
     }
-    pthread_mutex_unlock(&pool.owner);
 }
 
-/* Runs `w` on the caller and up to `helpers` pool workers (owner lock held). */
-static void parallel_pool(int helpers, work *w)
+/* Runs `w` on the caller and up to `helpers` workers of pool p (its owner lock held). */
+static void parallel_pool(pool *p, int helpers, work *w)
 {
-    while (pool.started < helpers &&
-           pthread_create(&pool.ids[pool.started], NULL, pool_worker, &pool.slot[pool.started]) == 0)
-        pool.started++;
-    if (helpers > pool.started) helpers = pool.started;
-    pool.current = w;
-    pool.job++;
-    atomic_store_explicit(&pool.state, (pool.job & 0xffffffffull) << 32, memory_order_release);
-    for (int i = 0; i < helpers; i++) atomic_store(&pool.slot[i].go, pool.job);
-    if (atomic_load(&pool.sleepers) > 0) {
-        pthread_mutex_lock(&pool.sleep_lock);
-        pthread_cond_broadcast(&pool.wake);
-        pthread_mutex_unlock(&pool.sleep_lock);
+    while (p->started < helpers) {
+        p->slot[p->started].home = p;
+        if (pthread_create(&p->ids[p->started], NULL, pool_worker, &p->slot[p->started]) != 0) break;
+        p->started++;
+    }
+    if (helpers > p->started) helpers = p->started;
+    p->current = w;
+    p->job++;
+    atomic_store_explicit(&p->state, (p->job & 0xffffffffull) << 32, memory_order_release);
+    for (int i = 0; i < helpers; i++) atomic_store(&p->slot[i].go, p->job);
+    if (atomic_load(&p->sleepers) > 0) {
+        pthread_mutex_lock(&p->sleep_lock);
+        pthread_cond_broadcast(&p->wake);
+        pthread_mutex_unlock(&p->sleep_lock);
     }
     run_items(w);
     /* No item is left to start: close the job once no worker runs one. */
-    unsigned long long st = atomic_load_explicit(&pool.state, memory_order_acquire);
+    unsigned long long st = atomic_load_explicit(&p->state, memory_order_acquire);
     for (int spins = 1;; spins++) {
         if ((st & JOB_ACTIVE) == 0 &&
-            atomic_compare_exchange_weak_explicit(&pool.state, &st, st | JOB_CLOSED, memory_order_acq_rel,
+            atomic_compare_exchange_weak_explicit(&p->state, &st, st | JOB_CLOSED, memory_order_acq_rel,
                                                   memory_order_acquire))
             break;
         cpu_relax();
         if (spins % 1024 == 0) sched_yield(); /* a worker may share this CPU */
-        st = atomic_load_explicit(&pool.state, memory_order_acquire);
+        st = atomic_load_explicit(&p->state, memory_order_acquire);
     }
 }
 
@@ -200,10 +215,11 @@ void hlz_parallel_for(int threads, size_t count, void (*fn)(void *context, size_
         run_items(&w);
         return;
     }
-    if (pthread_mutex_trylock(&pool.owner) == 0) {
-        parallel_pool(threads - 1, &w);
-        pthread_mutex_unlock(&pool.owner);
-    } else {
-        parallel_spawn(threads, &w);
-    }
+    for (pool *p = pools; p < pools + POOLS; p++)
+        if (pthread_mutex_trylock(&p->owner) == 0) {
+            parallel_pool(p, threads - 1, &w);
+            pthread_mutex_unlock(&p->owner);
+            return;
+        }
+    parallel_spawn(threads, &w);
 }

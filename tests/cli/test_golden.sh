@@ -33,13 +33,17 @@ for level in scalar avx2 avx512; do
     fi
 done | tee -a "$T/log"
 # The GPU's decoder (lockstep with token searches), here on the CPU: the llm archives, with the
-# model alone and mixed, decode the same.
+# model alone and mixed, decode the same, also in 3 cohorts (walks at once).
 for archive in prose-llm.hlz:prose.txt mixed-llm.hlz:mixed.txt prose-hybrid.hlz:prose.txt log-hybrid.hlz:log.txt; do
     a=${archive%%:*} input=${archive#*:}
-    if HLZ_LOCKSTEP=find "$HLZ" -d -q -T 2 --model "$MODEL" -c "$a" 2>"$T/err" | cmp -s - "$input"; then
-        echo "ok golden_lockstep_find_$a"
-    else
-        echo "FAIL golden_lockstep_find_$a: $(head -c 200 "$T/err")"
-    fi
+    for cohorts in 1 3; do
+        name=golden_lockstep_find_$a; [ "$cohorts" = 1 ] || name=${name}_cohorts_$cohorts
+        if HLZ_LOCKSTEP=find HLZ_LOCKSTEP_COHORTS=$cohorts "$HLZ" -d -q -T 2 --model "$MODEL" -c "$a" 2>"$T/err" |
+            cmp -s - "$input"; then
+            echo "ok $name"
+        else
+            echo "FAIL $name: $(head -c 200 "$T/err")"
+        fi
+    done
 done | tee -a "$T/log"
 ! grep -q '^FAIL' "$T/log"

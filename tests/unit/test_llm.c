@@ -8,6 +8,8 @@
 #include "model.h"
 #include "model_util.h"
 
+#include <stdatomic.h>
+
 static const test_model_shape shape = {"llama", 64, 2, 4, 2, 96, 300, 128, HLZ_GGML_Q8_0, 11};
 
 
@@ -101,24 +103,40 @@ static void archives_with_a_model(void)
     back = file_contents(out, &nb);
     CHECK(nb == n && memcmp(back, text, n) == 0);
     free(back), fclose(in), fclose(out);
-    /* the GPU's lockstep decoder, with logits and with token searches, here on the CPU */
-    static const char *lockstep[] = {"1", "find"};
-    for (int k = 0; k < 2; k++) {
+    /* the GPU's lockstep decoder, with logits and with token searches, here
+     * on the CPU; with token searches also split into cohorts (5 llm chunks:
+     * 2 and 3 cohorts, uneven, one of a single chunk; 8, more than chunks),
+     * which decode the same bytes, and fail on a damaged chunk with the
+     * same error */
+    static const char *lockstep[] = {"1", "find", "find", "find", "find"};
+    static const char *cohorts[] = {NULL, NULL, "2", "3", "8"};
+    unsigned char *bad = malloc(n1);
+    memcpy(bad, a1, n1);
+    bad[n1 / 3] ^= 0x20;
+    hlz_status bad_status = HLZ_OK;
+    char bad_message[sizeof e.message] = "";
+    for (int k = 0; k < 5; k++) {
         setenv("HLZ_LOCKSTEP", lockstep[k], 1);
+        if (cohorts[k]) setenv("HLZ_LOCKSTEP_COHORTS", cohorts[k], 1);
         in = file_from(a1, n1), out = tmpfile();
         CHECK_MSG(hlz_decompress_file(in, out, &d, NULL, &e) == HLZ_OK, "lockstep %s: %s", lockstep[k], e.message);
         back = file_contents(out, &nb);
-        CHECK_MSG(nb == n && memcmp(back, text, n) == 0, "lockstep %s", lockstep[k]);
+        CHECK_MSG(nb == n && memcmp(back, text, n) == 0, "lockstep %s, cohorts %s", lockstep[k],
+                  cohorts[k] ? cohorts[k] : "-");
         free(back), fclose(in), fclose(out);
         /* a damaged llm chunk is an error there too */
-        unsigned char *bad = malloc(n1);
-        memcpy(bad, a1, n1);
-        bad[n1 / 3] ^= 0x20;
         in = file_from(bad, n1), out = tmpfile();
-        CHECK(hlz_decompress_file(in, out, &d, NULL, &e) != HLZ_OK);
-        fclose(in), fclose(out), free(bad);
+        hlz_status st = hlz_decompress_file(in, out, &d, NULL, &e);
+        CHECK(st != HLZ_OK);
+        if (k == 1) bad_status = st, snprintf(bad_message, sizeof bad_message, "%s", e.message);
+        if (k > 1)
+            CHECK_MSG(st == bad_status && strcmp(e.message, bad_message) == 0, "cohorts %s: %s (%s), not %s (%s)",
+                      cohorts[k], hlz_status_name(st), e.message, hlz_status_name(bad_status), bad_message);
+        fclose(in), fclose(out);
     }
+    free(bad);
     unsetenv("HLZ_LOCKSTEP");
+    unsetenv("HLZ_LOCKSTEP_COHORTS");
     /* listing shows llm chunks with tokens */
     in = file_from(a1, n1);
     hlz_stats s;
@@ -234,9 +252,10 @@ static void grouped_windows(void)
 }
 
 /* Picks of the lockstep walk, counted: with token searches only the tokens
- * the prime predicts (the first of each chunk here) are picked from logits. */
+ * the prime predicts (the first of each chunk here) are picked from logits.
+ * Cohorts pick at once. */
 static hlz_llm_pick real_pick;
-static size_t picks;
+static atomic_size_t picks;
 
 static hlz_status counting_pick(void *ctx, const float *logits, size_t at, int32_t *token, hlz_error *e)
 {
@@ -244,11 +263,28 @@ static hlz_status counting_pick(void *ctx, const float *logits, size_t at, int32
     return real_pick(ctx, logits, at, token, e);
 }
 
+/* Guesses the model refuses (not distinct): the evaluation itself fails. */
+static hlz_status bad_guess(void *ctx, int32_t *cand, hlz_error *e)
+{
+    (void)ctx, (void)e;
+    cand[0] = cand[1] = 0, cand[2] = cand[3] = -1;
+    return HLZ_OK;
+}
+
+static hlz_status no_decide(void *ctx, const uint32_t *fc, int32_t *token, hlz_error *e)
+{
+    (void)ctx, (void)fc, (void)token;
+    return hlz_fail(e, HLZ_ERR_CORRUPT, "not reached");
+}
+
 /* Chunks decoded in lockstep (the GPU's decoder) give what one at a time
  * gives; a damaged stream fails alone; robust streams mix with llm ones, and
  * hybrid ones (--mix) with those of the model alone, also with token
  * searches (the hybrid's guesses, decisions, then a search of the table
- * without the guesses). */
+ * without the guesses). Split into cohorts (2, 3: uneven; 6: one of a single
+ * stream; 16: more than streams, capped) each stream's outcome is the same,
+ * bytes, status and message; an evaluation that fails in one cohort fails
+ * the walk with every split. */
 static void lockstep_decoding(void)
 {
     uint8_t *bytes;
@@ -265,8 +301,12 @@ static void lockstep_decoding(void)
     uint8_t *src[N], *coded[N], *back[N];
     size_t coded_size[N];
     bool robust[N], damaged[N];
+    uint8_t *ref[N];
+    hlz_status ref_status[N];
+    char ref_error[N][sizeof e.message];
     for (int i = 0; i < N; i++) {
         src[i] = malloc(sizes[i]), back[i] = malloc(sizes[i]), coded[i] = malloc(4 * sizes[i] + 256);
+        ref[i] = malloc(sizes[i]);
         for (size_t k = 0; k < sizes[i]; k++) src[i][k] = (uint8_t)("lockstep decoding of chunks "[(k + i) % 28]);
         if (i == 9) /* repeats with changes: the guesses are right and wrong */
             for (size_t k = 0; k < sizes[i]; k += 37) src[i][k] = (uint8_t)('A' + k % 26);
@@ -288,9 +328,12 @@ static void lockstep_decoding(void)
     /* Configurations: 1 thread; 3 threads with carried tokens 3 rows per call
      * (split across calls); token searches instead of logits (the GPU's
      * way, here on the CPU), for the llm streams only (robust ones need
-     * logits), on 1 and 3 threads. */
-    for (int config = 0; config < 4; config++) {
-        int threads = config == 1 || config == 3 ? 3 : 1;
+     * logits), on 1 and 6 threads. */
+    static const size_t cohorts[] = {1, 2, 3, 6, 16};
+    for (int run = 0; run < 4 * 5; run++) {
+        int config = run / 5;
+        size_t k = cohorts[run % 5];
+        int threads = config == 1 ? 3 : config == 3 ? 6 : 1; /* 6: cohorts on pools of their own at once */
         hlz_llm_set_logits_budget(llm, config == 1 ? 3 * shape.n_vocab * sizeof(float) : (size_t)1 << 28);
         hlz_llm_set_stats(llm, config >= 2);
         hlz_llm_stream streams[N];
@@ -304,13 +347,23 @@ static void lockstep_decoding(void)
             if (config >= 2) real_pick = streams[j].pick, streams[j].pick = counting_pick;
         }
         picks = 0;
-        CHECK_MSG(hlz_llm_walk_decode_many(llm, streams, (size_t)count, threads, &e) == HLZ_OK, "%s", e.message);
-        if (config >= 2) CHECK_MSG(picks == (size_t)count, "%zu picks from logits for %d streams", picks, count);
+        CHECK_MSG(hlz_llm_walk_decode_many(llm, streams, (size_t)count, threads, k, &e) == HLZ_OK, "%s", e.message);
+        if (config >= 2) CHECK_MSG(picks == (size_t)count, "%zu picks from logits for %d streams", (size_t)picks, count);
         for (int j = 0; j < count; j++) {
             int i = idx[j];
             memset(back[i], 0, sizes[i]);
             hlz_status st = (robust[i] ? hlz_robust_decode_finish : hlz_llm_decode_finish)(llm, &streams[j], back[i],
                                                                                           sizes[i], &e);
+            if (k > 1) { /* the outcome of one walk */
+                CHECK_MSG(st == ref_status[i] && (st == HLZ_OK || strcmp(e.message, ref_error[i]) == 0) &&
+                              memcmp(back[i], ref[i], sizes[i]) == 0,
+                          "config %d, %zu cohorts, chunk %d: %s (%s)", config, k, i, hlz_status_name(st),
+                          st == HLZ_OK ? "" : e.message);
+                continue;
+            }
+            ref_status[i] = st;
+            memcpy(ref[i], back[i], sizes[i]);
+            snprintf(ref_error[i], sizeof ref_error[i], "%s", st == HLZ_OK ? "" : e.message);
             /* The same outcome as decoding the chunk alone. */
             uint8_t *alone = malloc(sizes[i]);
             hlz_error e2;
@@ -323,9 +376,29 @@ static void lockstep_decoding(void)
             free(alone);
         }
     }
+    /* Chunk 6's guesses are refused: the walk fails, whatever the split, and
+     * every stream is finished with its error. */
+    for (int c = 0; c < 3; c++) {
+        hlz_llm_stream streams[N];
+        int idx[N], count = 0;
+        for (int i = 0; i < N; i++)
+            if (!robust[i]) idx[count++] = i;
+        for (int j = 0; j < count; j++) {
+            CHECK(hlz_llm_decode_start(llm, coded[idx[j]], coded_size[idx[j]], sizes[idx[j]], &streams[j], &e) == HLZ_OK);
+            if (idx[j] == 6) streams[j].guess = bad_guess, streams[j].decide = no_decide;
+        }
+        hlz_status st = hlz_llm_walk_decode_many(llm, streams, (size_t)count, 2, cohorts[c], &e);
+        CHECK_MSG(st == HLZ_ERR_PARAM && strstr(e.message, "guesses must be distinct"), "%zu cohorts: %s: %s",
+                  cohorts[c], hlz_status_name(st), e.message);
+        hlz_error walk_error = e;
+        for (int j = 0; j < count; j++) {
+            streams[j].status = st, streams[j].error = walk_error;
+            CHECK(hlz_llm_decode_finish(llm, &streams[j], back[idx[j]], sizes[idx[j]], &e) == HLZ_ERR_PARAM);
+        }
+    }
     hlz_llm_set_stats(llm, false);
-    CHECK(hlz_llm_walk_decode_many(llm, NULL, 0, 1, &e) == HLZ_OK);
-    for (int i = 0; i < N; i++) free(src[i]), free(coded[i]), free(back[i]);
+    CHECK(hlz_llm_walk_decode_many(llm, NULL, 0, 1, 2, &e) == HLZ_OK);
+    for (int i = 0; i < N; i++) free(src[i]), free(coded[i]), free(back[i]), free(ref[i]);
     hlz_llm_free(llm);
     hlz_model_free(m);
     free(bytes);

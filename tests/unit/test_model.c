@@ -136,7 +136,12 @@ static void batch_of_sequences_matches_singles(void)
         }
         CHECK_MSG(same(batch, single, total * v), "%s: batch differs from singles", shapes[sh]->arch);
         hlz_session *twice[2] = {a[0], a[0]};
-        CHECK(hlz_model_eval_batch(m, twice, toks, cnt, 2, batch, &e) == HLZ_ERR_PARAM);
+        CHECK(hlz_model_eval_batch(m, twice, toks, cnt, 2, batch, &e) == HLZ_ERR_PARAM && strstr(e.message, "twice"));
+        /* a repeat apart is one too; the sessions of earlier calls are not */
+        hlz_session *apart[3] = {a[1], a[2], a[1]}, *again[2] = {a[2], a[1]};
+        CHECK(hlz_model_eval_batch(m, apart, toks, cnt, 3, batch, &e) == HLZ_ERR_PARAM && strstr(e.message, "twice"));
+        size_t ones[2] = {1, 1};
+        CHECK_MSG(hlz_model_eval_batch(m, again, toks, ones, 2, batch, &e) == HLZ_OK, "%s", e.message);
         for (int i = 0; i < 3; i++) hlz_session_free(a[i]), hlz_session_free(b[i]);
         free(batch), free(single);
         hlz_model_free(m);
