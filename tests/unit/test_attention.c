@@ -322,6 +322,13 @@ static void archives(void)
     in = file_from(af, nf);
     CHECK(hlz_list_file(in, &cb, NULL, &e) == HLZ_OK && att == HLZ_ATTENTION_FLOAT);
     fclose(in);
+    hlz_index idx;
+    in = file_from(a1, n1);
+    CHECK(hlz_index_read(in, &idx, &e) == HLZ_OK && idx.header.attention == HLZ_ATTENTION_INT8);
+    hlz_index_free(&idx), fclose(in);
+    in = file_from(af, nf);
+    CHECK(hlz_index_read(in, &idx, &e) == HLZ_OK && idx.header.attention == HLZ_ATTENTION_FLOAT);
+    hlz_index_free(&idx), fclose(in);
     hlz_list_callbacks cc = {NULL, count_llm, &llm};
     in = file_from(a1, n1);
     CHECK(hlz_list_file(in, &cc, NULL, &e) == HLZ_OK && llm == 3);
