@@ -101,6 +101,15 @@ int hlz_codec_from_name(const char *name, hlz_codec_id *out);
  * default). Returns the parts, or -1 for an unknown name. */
 int hlz_mix_from_name(const char *name);
 
+/* The arithmetic of the model's attention in llm and robust chunks
+ * (recorded in the archive; doc/engine.md): float (the default), or int8,
+ * integer products of quantized queries, keys, weights and values that GPU
+ * tensor cores compute exactly (head dimensions a multiple of 32 only; no
+ * CUDA kernel yet: such archives are made and decoded on the CPU). */
+#define HLZ_ATTENTION_FLOAT 0u
+#define HLZ_ATTENTION_INT8 1u
+#define HLZ_ATTENTION_COUNT 2u
+
 #define HLZ_CHUNK_SIZE_MIN ((uint32_t)1 << 10)       /* 1 KiB */
 #define HLZ_CHUNK_SIZE_MAX ((uint32_t)1 << 26)       /* 64 MiB: bounds decoder memory */
 #define HLZ_CHUNK_SIZE_DEFAULT ((uint32_t)1 << 20)   /* 1 MiB */
@@ -144,6 +153,9 @@ typedef struct {
     /* llm codec: the online models mixed with the language model (HLZ_MIX_*,
      * default HLZ_MIX_ALL; 0 codes with the model alone). */
     unsigned mix;
+    /* llm codec: the attention arithmetic, HLZ_ATTENTION_* (default FLOAT).
+     * Compressing only; decompressing reads it from the archive. */
+    unsigned attention;
 } hlz_options;
 
 /* Fills `options` with the defaults: auto codec, 1 MiB chunks, level 9,
@@ -200,6 +212,7 @@ typedef struct {
     uint32_t flags;
     uint8_t model_fingerprint[16]; /* all zero when no model was used */
     char model_name[256];          /* empty when no model was used */
+    unsigned attention;            /* the llm codec's attention arithmetic (HLZ_ATTENTION_*); 0 without it */
 } hlz_header_info;
 
 typedef struct {
@@ -336,7 +349,8 @@ void hlz_session_free(hlz_session *session);
 uint32_t hlz_session_length(const hlz_session *session);
 
 /* Makes `dst` continue exactly where `src` is (same model, dst large enough):
- * how a cached prefix such as the static prime is reused. */
+ * how a cached prefix such as the static prime is reused. The copy takes
+ * src's attention arithmetic too. */
 hlz_status hlz_session_copy(const hlz_model *model, hlz_session *dst, const hlz_session *src, hlz_error *error);
 
 /* Appends `n` tokens to the session and writes the logits of the next token

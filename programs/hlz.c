@@ -355,6 +355,7 @@ static int list_header(void *user, const hlz_header_info *h)
         for (int i = 0; i < 16; i++) printf("%02x", h->model_fingerprint[i]);
         printf(")");
     }
+    if (h->attention == HLZ_ATTENTION_INT8) printf(", attention int8");
     printf("\n");
     if (l->c->verbose)
         printf("%8s %12s %12s %11s %7s %6s  %-6s %7s %5s %6s %9s %9s  %s\n", "chunk", "offset", "raw", "coded",
@@ -518,6 +519,9 @@ static void usage(FILE *f)
             "      --mix=LEVEL      llm: online models mixed with the language model, each level\n"
             "                       adding to the one before: none, match (long repeats), context\n"
             "                       (order-1..4 token contexts), full (default: with secondary estimation)\n"
+            "      --attention=A    llm: the model's attention arithmetic, float (default) or int8\n"
+            "                       (integer, head dimensions a multiple of 32, CPU only for now;\n"
+            "                       recorded in the archive)\n"
             "      --model=FILE     the GGUF model of the llm codec (default: the model built with hlz,\n"
             "                       or $HLZ_MODEL; 'none': classical codecs only); decompressing\n"
             "                       needs the model the archive names\n"
@@ -593,7 +597,7 @@ static int parse_args(int argc, char **argv, cli *c, char ***files, int *file_co
             const char *val = eq ? eq + 1 : NULL;
 #define IS(name) (len == strlen(name) && strncmp(a, name, len) == 0)
             if (val && !(IS("--output") || IS("--codec") || IS("--chunk-size") || IS("--threads") || IS("--model") ||
-                        IS("--mismatch") || IS("--mix") || IS("--device"))) {
+                        IS("--mismatch") || IS("--mix") || IS("--device") || IS("--attention"))) {
                 static const char *const flags[] = {"--compress", "--decompress", "--uncompress", "--test",
                                                     "--list", "--stdout", "--to-stdout", "--force", "--keep",
                                                     "--rm", "--verbose", "--quiet", "--help", "--version"};
@@ -654,6 +658,15 @@ static int parse_args(int argc, char **argv, cli *c, char ***files, int *file_co
                     return 1;
                 }
                 c->lib.mix = (unsigned)parts;
+            } else if (IS("--attention")) {
+                const char *v = option_value(argc, argv, &i, val, "--attention");
+                if (!v) return 1;
+                if (strcmp(v, "float") == 0) c->lib.attention = HLZ_ATTENTION_FLOAT;
+                else if (strcmp(v, "int8") == 0) c->lib.attention = HLZ_ATTENTION_INT8;
+                else {
+                    say(NULL, "invalid attention '%s' (float or int8)", v);
+                    return 1;
+                }
             } else if (IS("--model")) {
                 if (!(c->model_path = option_value(argc, argv, &i, val, "--model"))) return 1;
             } else if (IS("--device")) {

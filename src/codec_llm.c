@@ -39,6 +39,7 @@ void hlz_llm_params_default(const hlz_model *model, hlz_llm_params *p)
     /* The prime takes at most PRIME_MAX tokens; windows and carry share the rest. */
     uint32_t room = model->config.n_ctx > PRIME_MAX ? model->config.n_ctx - PRIME_MAX : 1;
     p->prime = HLZ_PRIME_TEXT;
+    p->attention = HLZ_ATTENTION_FLOAT;
     p->window = room * 4 / 5 < 512 ? room * 4 / 5 : 512;
     if (p->window == 0) p->window = 1;
     p->carry = p->window / 4 < room - p->window ? p->window / 4 : room - p->window;
@@ -87,6 +88,20 @@ hlz_status hlz_llm_create(hlz_model *model, const hlz_llm_params *params, hlz_ll
         (uint64_t)n_prime + params->carry + params->window > c->n_ctx)
         return hlz_fail(e, HLZ_ERR_MODEL, "windows of %u tokens with %u carried do not fit the model's context of %u",
                         (unsigned)params->window, (unsigned)params->carry, (unsigned)c->n_ctx);
+    if (params->attention >= HLZ_ATTENTION_COUNT)
+        return hlz_fail(e, HLZ_ERR_UNSUPPORTED, "attention arithmetic %u is unknown to this hlz", params->attention);
+    if (params->attention == HLZ_ATTENTION_INT8) {
+        if (c->head_dim % HLZ_QBLOCK != 0)
+            return hlz_fail(e, HLZ_ERR_UNSUPPORTED,
+                            "integer attention needs a head dimension that is a multiple of 32; this model's is %u",
+                            (unsigned)c->head_dim);
+        /* The integer sums of the weighted values stay below 2^31 for fewer than 65536 positions. */
+        if ((uint64_t)n_prime + params->carry + params->window > 65535)
+            return hlz_fail(e, HLZ_ERR_UNSUPPORTED,
+                            "integer attention allows at most 65535 positions: %zu of the prime, %u carried, "
+                            "windows of %u", n_prime, (unsigned)params->carry, (unsigned)params->window);
+        if (model->cuda) return hlz_fail(e, HLZ_ERR_UNSUPPORTED, HLZ_INT8_NO_CUDA);
+    }
     hlz_llm *llm = calloc(1, sizeof *llm);
     if (!llm) return hlz_fail(e, HLZ_ERR_NOMEM, "out of memory");
     llm->model = model;
@@ -106,6 +121,7 @@ hlz_status hlz_llm_create(hlz_model *model, const hlz_llm_params *params, hlz_ll
     llm->prime_logits = malloc((size_t)c->n_vocab * sizeof *llm->prime_logits);
     if (!all || !llm->prime_logits) st = hlz_fail(e, HLZ_ERR_NOMEM, "out of memory");
     if (st == HLZ_OK) st = hlz_session_create(model, (uint32_t)n_prime, &llm->prime, e);
+    if (st == HLZ_OK) llm->prime->attention = params->attention; /* every window's session copies it */
     if (st == HLZ_OK) st = hlz_model_eval(model, llm->prime, prime, n_prime, all, e);
     if (st == HLZ_OK) memcpy(llm->prime_logits, all + (n_prime - 1) * c->n_vocab, c->n_vocab * sizeof *all);
     free(all);
@@ -988,7 +1004,7 @@ void hlz_llm_option_write(const hlz_llm_params *p, uint8_t out[4 + HLZ_OPTION_LL
     hlz_put16(out, HLZ_OPTION_LLM);
     hlz_put16(out + 2, HLZ_OPTION_LLM_SIZE);
     out[4] = p->prime;
-    out[5] = 0;
+    out[5] = p->attention;
     hlz_put16(out + 6, 0);
     hlz_put32(out + 8, p->window);
     hlz_put32(out + 12, p->carry);
@@ -996,13 +1012,17 @@ void hlz_llm_option_write(const hlz_llm_params *p, uint8_t out[4 + HLZ_OPTION_LL
 
 hlz_status hlz_llm_option_parse(const uint8_t *v, size_t size, hlz_llm_params *p, hlz_error *error)
 {
-    if (size != HLZ_OPTION_LLM_SIZE || v[1] != 0 || hlz_le16(v + 2) != 0)
+    if (size != HLZ_OPTION_LLM_SIZE || hlz_le16(v + 2) != 0)
         return hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt header: llm option");
     p->prime = v[0];
+    p->attention = v[1];
     p->window = hlz_le32(v + 4);
     p->carry = hlz_le32(v + 8);
     if (p->prime == 0 || p->prime >= HLZ_PRIME_COUNT)
         return hlz_fail(error, HLZ_ERR_VERSION, "archive uses priming text %u, unknown to this hlz; upgrade hlz", p->prime);
+    if (p->attention >= HLZ_ATTENTION_COUNT)
+        return hlz_fail(error, HLZ_ERR_VERSION, "archive uses attention arithmetic %u, unknown to this hlz; upgrade hlz",
+                        p->attention);
     if (p->window == 0 || p->carry >= p->window)
         return hlz_fail(error, HLZ_ERR_CORRUPT, "corrupt header: llm windows of %u tokens with %u carried",
                         (unsigned)p->window, (unsigned)p->carry);

@@ -230,6 +230,8 @@ static hlz_status check_options(const hlz_options *o, hlz_error *error)
     if ((o->codec == HLZ_CODEC_LLM || o->codec == HLZ_CODEC_ROBUST) && !o->model)
         return hlz_fail(error, HLZ_ERR_PARAM, "the %s codec needs a model", hlz_codec_name(o->codec));
     if (o->mix & ~HLZ_MIX_ALL) return hlz_fail(error, HLZ_ERR_PARAM, "unknown online model parts 0x%x", o->mix);
+    if (o->attention >= HLZ_ATTENTION_COUNT)
+        return hlz_fail(error, HLZ_ERR_PARAM, "unknown attention arithmetic %u", o->attention);
     hlz_robust_params robust;
     if (o->codec == HLZ_CODEC_ROBUST && hlz_robust_params_default(o->mismatch, &robust) != 0)
         return hlz_fail(error, HLZ_ERR_PARAM, "the robust codec needs a mismatch C in (1, 65535], not %g", o->mismatch);
@@ -281,6 +283,7 @@ hlz_status hlz_compress_file(FILE *in, FILE *out, const hlz_options *options,
         options->codec != HLZ_CODEC_CM) {
         hlz_llm_params params;
         hlz_llm_params_default(options->model, &params);
+        params.attention = (uint8_t)options->attention;
         if ((st = hlz_llm_create(options->model, &params, &llm, error)) != HLZ_OK) goto done;
         hlz_llm_set_mix(llm, options->mix);
         /* Hybrid llm chunks are new in version 2: older readers then ask for an upgrade. */

@@ -292,6 +292,7 @@ static hlz_status walk_archive(walker *w, reader *r, const uint8_t *first, size_
         info.flags = header->flags;
         memcpy(info.model_fingerprint, header->model_fingerprint, 16);
         memcpy(info.model_name, header->model_name, (size_t)header->model_name_size + 1);
+        info.attention = header->has_llm ? llm_params.attention : HLZ_ATTENTION_FLOAT;
         if (w->callbacks->on_header(w->callbacks->user, &info)) { w->stopped = 1; goto done; }
     }
 

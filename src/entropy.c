@@ -24,20 +24,6 @@ const uint64_t *hlz_logit_weights(void)
     return weights;
 }
 
-/* Rounds 0 <= v < 2^22 to the nearest integer, ties to even, with two correctly
- * rounded float additions (no fenv, no libm). */
-static uint32_t grid_step(float v) { return (uint32_t)((v + 12582912.0f) - 12582912.0f); }
-
-static uint32_t logit_step(float x, float max)
-{
-    if (x != x || x == -INFINITY) return HLZ_LOGIT_KMAX;
-    if (x == INFINITY) return 0;
-    float r = (max - x) * (float)HLZ_LOGIT_STEPS;
-    if (!(r < (float)HLZ_LOGIT_KMAX)) return HLZ_LOGIT_KMAX; /* also inf and nan */
-    uint32_t k = grid_step(r);
-    return k < HLZ_LOGIT_KMAX ? k : HLZ_LOGIT_KMAX;
-}
-
 uint32_t hlz_freq_from_logits(const float *logits, uint32_t n, uint32_t *freq)
 {
     const uint64_t *w = hlz_logit_weights();
@@ -50,7 +36,7 @@ uint32_t hlz_freq_from_logits(const float *logits, uint32_t n, uint32_t *freq)
     uint32_t best = 0, best_k = HLZ_LOGIT_KMAX + 1;
     /* freq[] holds k first, then the frequency: one pass over the logits. */
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t k = logit_step(logits[i], max);
+        uint32_t k = hlz_logit_step(logits[i], max);
         freq[i] = k;
         if (k < best_k) best_k = k, best = i;
         if (k < HLZ_LOGIT_KMAX) total += w[k];

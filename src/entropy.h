@@ -11,6 +11,9 @@
 #define HLZ_ENTROPY_H
 
 #include "internal.h"
+#include "kernels.h"
+
+#include <math.h>
 
 #define HLZ_FREQ_BITS 28                       /* tables sum to 2^28 */
 #define HLZ_FREQ_TOTAL ((uint32_t)1 << HLZ_FREQ_BITS)
@@ -21,6 +24,19 @@
 /* weight[k] = round(2^30 * e^(-k/32)) for k < HLZ_LOGIT_KMAX, from the
  * deterministic double exp (detmath.c); computed once, thread-safe. */
 const uint64_t *hlz_logit_weights(void);
+
+/* The grid step of logit x against m, the largest finite logit of its
+ * position: k = round-half-even((m - x) * 32) in float32, HLZ_LOGIT_KMAX when
+ * that is KMAX or more, or x is nan or -inf; 0 when x is +inf. */
+static inline uint32_t hlz_logit_step(float x, float m)
+{
+    if (x != x || x == -INFINITY) return HLZ_LOGIT_KMAX;
+    if (x == INFINITY) return 0;
+    float r = (m - x) * (float)HLZ_LOGIT_STEPS;
+    if (!(r < (float)HLZ_LOGIT_KMAX)) return HLZ_LOGIT_KMAX; /* also inf and nan */
+    uint32_t k = (uint32_t)hlz_round_even(r);                /* 0 <= r < 640 */
+    return k < HLZ_LOGIT_KMAX ? k : HLZ_LOGIT_KMAX;
+}
 
 /* The frequency table of one position: n_vocab (2 .. HLZ_VOCAB_MAX) entries,
  * each at least 1, summing to exactly HLZ_FREQ_TOTAL. With m the largest

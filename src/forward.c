@@ -99,7 +99,8 @@ typedef struct {
     size_t scratch_stride;
 } attention_job;
 
-/* One (token, head): scores s_j = dot(q, k_j) * (1 / sqrt(d)) for j <= pos;
+/* One (token, head), in its session's attention arithmetic: int8
+ * (hlz_attention_int8), or float: scores s_j = dot(q, k_j) * (1 / sqrt(d)) for j <= pos;
  * p_j = e^(s_j - max) / sum; out = sum over j of p_j * v_j, each sum in the
  * canonical 32-lane order over j. */
 static void attend(void *context, size_t job)
@@ -116,6 +117,10 @@ static void attend(void *context, size_t job)
     const float *vc = s->v + (size_t)a->layer * s->n_ctx * kv_row + (size_t)kv_h * hd;
     const float *q = a->q + t * c->n_head * hd + (size_t)h * hd;
     float *lanes = a->scratch + job * a->scratch_stride, *scores = lanes + 32 * (size_t)hd;
+    if (s->attention == HLZ_ATTENTION_INT8) {
+        hlz_attention_int8(k, q, kc, vc, kv_row, n, hd, a->out + t * c->n_head * hd + (size_t)h * hd, lanes);
+        return;
+    }
     float scale = 1.0f / sqrtf((float)hd);
     float max = -INFINITY;
     for (uint32_t j = 0; j < n; j++) {
@@ -159,6 +164,13 @@ static hlz_status forward(hlz_model *m, const token_place *place, const int32_t 
     float *gate = malloc(n * c->n_ff * sizeof *gate), *up = malloc(n * c->n_ff * sizeof *up);
     hlz_q8_block *xq = malloc(n * (hlz_pad32(widest) / HLZ_QBLOCK) * sizeof *xq);
     size_t jobs = n * c->n_head, stride = 32 * (size_t)hd + longest;
+    for (size_t t = 0; t < n; t++)
+        if (place[t].session->attention == HLZ_ATTENTION_INT8) { /* its scratch: whole uint64_t from each job's start */
+            size_t need = (hlz_attention_int8_scratch(longest, hd) + 7) / 8 * 2;
+            stride = stride > need ? stride : need;
+            stride += stride & 1;
+            break;
+        }
     float *scratch = malloc(jobs * stride * sizeof *scratch);
     hlz_status st = HLZ_OK;
     if (!x || !xb || !q || !att || !kv || !gate || !up || !xq || !scratch) {
@@ -289,6 +301,9 @@ static hlz_status eval_batch(hlz_model *m, hlz_session *const *sessions, const i
             kept->tables = grown, kept->rows = n_seq;
         }
     }
+    for (size_t i = 0; m->cuda && i < n_seq; i++)
+        if (sessions[i]->attention != HLZ_ATTENTION_FLOAT)
+            return hlz_fail(error, HLZ_ERR_UNSUPPORTED, HLZ_INT8_NO_CUDA);
     if (n == 0) return HLZ_OK;
     bool derived = (next || slots) && !m->cuda; /* the CPU makes statistics and searches from logits */
     token_place *place = malloc(n * sizeof *place);

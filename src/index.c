@@ -85,6 +85,7 @@ hlz_status hlz_index_read(FILE *in, hlz_index *index, hlz_error *error)
     index->header.flags = header->flags;
     memcpy(index->header.model_fingerprint, header->model_fingerprint, 16);
     memcpy(index->header.model_name, header->model_name, (size_t)header->model_name_size + 1);
+    index->header.attention = header->has_llm ? header->llm_option[1] : HLZ_ATTENTION_FLOAT; /* llm.h's option */
 done:
     free(header_bytes);
     free(header);

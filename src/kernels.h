@@ -35,6 +35,10 @@ typedef struct {
     int8_t q[HLZ_QBLOCK];
 } hlz_q8_0_block;
 
+/* Rounds |v| < 2^22 to the nearest integer, ties to even, by adding and
+ * subtracting 1.5 * 2^23 (two correctly rounded additions: no libm, no fenv). */
+static inline float hlz_round_even(float v) { return (v + 12582912.0f) - 12582912.0f; }
+
 /* Exact IEEE half and bfloat16 to float conversions (integer bit work). */
 float hlz_f16_to_f32(uint16_t h);
 float hlz_bf16_to_f32(uint16_t h);

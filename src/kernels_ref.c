@@ -67,16 +67,12 @@ void hlz_quantize_row_q8_0(const float *x, uint64_t n, hlz_q8_0_block *out)
     }
 }
 
-/* Adding and subtracting 1.5 * 2^23 rounds |v| < 2^22 to the nearest integer,
- * ties to even, with two correctly rounded additions: no libm, no fenv. */
-static float round_even(float v) { return (v + 12582912.0f) - 12582912.0f; }
-
 float hlz_expf(float x)
 {
     if (x != x) return x;
     if (x > 88.0f) return INFINITY;
     if (x < -87.33f) return 0.0f;
-    float n = round_even(x * 1.44269504f);          /* x / ln 2 */
+    float n = hlz_round_even(x * 1.44269504f);      /* x / ln 2 */
     float r = x - n * 0.693145751953125f;            /* ln 2, high part: n * it is exact */
     r = r - n * 1.42860677e-06f;                     /* ln 2, low part */
     float p = 1.0f / 720.0f;                         /* Taylor series of e^r, |r| <= 0.35 */
@@ -135,7 +131,7 @@ static void quantize_q8_ref(const float *x, size_t n, hlz_q8_block *out)
         float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
         int32_t sum = 0;
         for (int i = 0; i < HLZ_QBLOCK; i++) {
-            float r = round_even(v[i] * id);
+            float r = hlz_round_even(v[i] * id);
             int q = (int)r;
             q = q > 127 ? 127 : q < -127 ? -127 : q;
             out[b].q[i] = (int8_t)q;

@@ -28,19 +28,24 @@ typedef struct {
     uint8_t prime;     /* HLZ_PRIME_* */
     uint32_t window;   /* tokens coded per window, >= 1 */
     uint32_t carry;    /* tokens of the previous window kept as context, < window */
+    uint8_t attention; /* HLZ_ATTENTION_* (hlz.h): the model's attention arithmetic */
 } hlz_llm_params;
 
-/* The header option HLZ_OPTION_LLM (critical) records them: u8 prime, u8 0,
- * u16 0, u32 window, u32 carry. */
+/* The header option HLZ_OPTION_LLM (critical) records them: u8 prime, u8
+ * attention, u16 0, u32 window, u32 carry. */
 
 typedef struct hlz_llm hlz_llm;
 
 /* Defaults for `model`: the text prime, windows of up to 512 tokens (4/5 of
- * what the context leaves after the prime), a quarter of them carried. */
+ * what the context leaves after the prime), a quarter of them carried,
+ * float attention. */
 void hlz_llm_params_default(const hlz_model *model, hlz_llm_params *params);
 
 /* Checks params against the model (prime + carry + window must fit its
- * context), tokenizes the prime and evaluates it once. The model must
+ * context; int8 attention needs a head dimension that is a multiple of 32,
+ * prime + carry + window <= 65535 and the model on the CPU), tokenizes the
+ * prime and evaluates it once, in a session of params->attention that every
+ * window's session copies. The model must
  * outlive the codec; it is used read-only (its thread count is left alone). */
 hlz_status hlz_llm_create(hlz_model *model, const hlz_llm_params *params, hlz_llm **out, hlz_error *error);
 void hlz_llm_free(hlz_llm *llm);

@@ -393,6 +393,7 @@ hlz_status hlz_session_copy(const hlz_model *m, hlz_session *dst, const hlz_sess
         return hlz_fail(error, HLZ_ERR_PARAM, "session too small for the copy");
     if (dst->on_device != src->on_device)
         return hlz_fail(error, HLZ_ERR_PARAM, "sessions of the CPU and of the GPU cannot be copied into each other");
+    dst->attention = src->attention;
     if (src->on_device) return hlz_cuda_session_copy(m, dst, src, error);
     size_t row = (size_t)c->n_head_kv * c->head_dim;
     for (uint32_t l = 0; l < c->n_layer; l++) {

@@ -74,7 +74,22 @@ struct hlz_session {
     float *k, *v;      /* [n_layer][n_ctx][n_head_kv * head_dim] */
     bool on_device;    /* k and v are GPU memory (the model evaluates on the GPU) */
     unsigned long long batch; /* the last evaluation call that listed it (forward.c's check for repeats) */
+    uint8_t attention; /* HLZ_ATTENTION_* (hlz.h): float from hlz_session_create; a copy takes its source's */
 };
+
+/* The int8 attention ("attention 1", doc/engine.md) of one query head q
+ * (hd floats after RoPE, hd a multiple of 32) over n >= 1 cached positions
+ * (n < 65536, so that the integer sums fit int32): key j at keys + j *
+ * stride and value j at values + j * stride (hd floats each), into out (hd
+ * floats). Quantization with kern->quantize_q8 (every kernel set gives the
+ * same). `scratch` holds hlz_attention_int8_scratch(n, hd) bytes, aligned
+ * for a uint64_t. */
+void hlz_attention_int8(const hlz_kernels *kern, const float *q, const float *keys, const float *values,
+                        size_t stride, uint32_t n, uint32_t hd, float *out, void *scratch);
+size_t hlz_attention_int8_scratch(uint32_t n, uint32_t hd);
+
+/* Why a model on the GPU refuses int8 attention (HLZ_ERR_UNSUPPORTED). */
+#define HLZ_INT8_NO_CUDA "integer attention (--attention int8) has no CUDA kernel yet; --device cpu codes it"
 
 /* The public model API (open, free, sessions, evaluation) is declared and
  * documented in hlz.h. For tests and tools: */

@@ -908,7 +908,7 @@ __global__ static void k_attention_test(const float *q, const float *k, const fl
 
 #define ST_THREADS 256
 
-/* entropy.c's logit_step: the grid step of x below the top m. */
+/* hlz_logit_step (entropy.h): the grid step of x below the top m. */
 __device__ static uint32_t d_logit_step(float x, float m)
 {
     if (x != x || x == -__int_as_float(0x7f800000)) return HLZ_LOGIT_KMAX;

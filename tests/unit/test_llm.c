@@ -25,7 +25,7 @@ static void codec_round_trips(void)
     hlz_model *m = tm_open(&shape, &bytes);
     CHECK(m != NULL);
     /* windows: one token, small with and without carry, and the default */
-    hlz_llm_params ps[4] = {{HLZ_PRIME_BOS, 1, 0}, {HLZ_PRIME_TEXT, 7, 0}, {HLZ_PRIME_TEXT, 9, 4}, {0, 0, 0}};
+    hlz_llm_params ps[4] = {{HLZ_PRIME_BOS, 1, 0, 0}, {HLZ_PRIME_TEXT, 7, 0, 0}, {HLZ_PRIME_TEXT, 9, 4, 0}, {0, 0, 0, 0}};
     hlz_llm_params_default(m, &ps[3]);
     uint8_t long_text[3000];
     for (size_t i = 0; i < sizeof long_text; i++) long_text[i] = (uint8_t)("lorem ipsum dolor sit amet, "[i % 28] ^ (i % 97 == 0));
@@ -194,7 +194,7 @@ static void grouped_windows(void)
     uint8_t *bytes;
     hlz_model *m = tm_open(&shape, &bytes);
     CHECK(m != NULL);
-    hlz_llm_params ps[3] = {{HLZ_PRIME_TEXT, 9, 4}, {HLZ_PRIME_BOS, 5, 0}, {0, 0, 0}};
+    hlz_llm_params ps[3] = {{HLZ_PRIME_TEXT, 9, 4, 0}, {HLZ_PRIME_BOS, 5, 0, 0}, {0, 0, 0, 0}};
     hlz_llm_params_default(m, &ps[2]);
     size_t n = 700;
     int32_t *ids = malloc(n * sizeof *ids);
@@ -290,7 +290,7 @@ static void lockstep_decoding(void)
     uint8_t *bytes;
     hlz_model *m = tm_open(&shape, &bytes);
     CHECK(m != NULL);
-    hlz_llm_params params = {HLZ_PRIME_TEXT, 9, 4};
+    hlz_llm_params params = {HLZ_PRIME_TEXT, 9, 4, 0};
     hlz_llm *llm;
     hlz_error e;
     CHECK_MSG(hlz_llm_create(m, &params, &llm, &e) == HLZ_OK, "%s", e.message);
