@@ -245,14 +245,14 @@ static int candidate_count(const int32_t *c, uint32_t n_vocab)
     return k;
 }
 
-/* hlz_model_eval_batch, with `next` its statistics variant (and with
- * `cands` those of the hybrid encoder), with `slots` its search variant
- * (and with `guesses` the hybrid decoder's, into fc and kept). */
 /* Numbers the evaluation calls: a session listed twice in one is the one
  * already marked with its number. (Comparing every pair cost the lockstep
  * decoder about a millisecond of host time per step at 1800 sequences.) */
 static atomic_ullong batches;
 
+/* hlz_model_eval_batch, with `next` its statistics variant (and with
+ * `cands` those of the hybrid encoder), with `slots` its search variant
+ * (and with `guesses` the hybrid decoder's, into fc and kept). */
 static hlz_status eval_batch(hlz_model *m, hlz_session *const *sessions, const int32_t *const *tokens,
                              const size_t *counts, size_t n_seq, float *logits, const int32_t *next,
                              hlz_token_stats *stats, const int32_t *cands, hlz_token_mix *mix,

@@ -90,7 +90,9 @@ __device__ static inline float tree32(float *v)
 /* ---- kernels ----------------------------------------------------------------- */
 
 /* rmsnorm: one warp per token. ss = dot_f32(x, x) in the canonical order;
- * scale = 1 / sqrt(ss / n + eps); y = (x * scale) * w. */
+ * scale = 1 / sqrt(ss / n + eps); y = (x * scale) * w. Only check-cuda runs
+ * it (the pass runs the same steps fused: k_rmsnorm_quantize), so that the
+ * normalized floats themselves are compared with the CPU's. */
 __global__ static void k_rmsnorm(const float *x, const float *w, float *y, uint32_t dim, float eps)
 {
     const float *v = x + (size_t)blockIdx.x * dim;
@@ -549,7 +551,9 @@ __global__ static void k_add_bias(float *a, const float *bias, size_t n, size_t 
     if (i < n) a[i] = __fadd_rn(a[i], bias[i % width]);
 }
 
-/* gate = silu(gate) * up, silu(x) = x / (1 + e^-x); op 0 is e^x alone (tests). */
+/* gate = silu(gate) * up, silu(x) = x / (1 + e^-x); op 0 is e^x alone. Only
+ * check-cuda runs it (the pass fuses silu into k_silu_quantize), so that
+ * d_expf and silu's floats themselves are compared with the CPU's. */
 __global__ static void k_elementwise(int op, float *a, const float *b, size_t n)
 {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
