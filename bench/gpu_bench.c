@@ -168,8 +168,8 @@ static int attention(void)
         double rows = 0; /* (token, head, row) triples */
         for (uint32_t p = 0; p < shapes[i].window; p++) rows += (double)(shapes[i].ctx + p + 1);
         rows *= (double)shapes[i].n_seq * shapes[i].n_head;
-        for (int kind = 0; kind < 2; kind++) {
-            static const char *names[] = {"warp", "tile (default)"};
+        for (int kind = 0; kind < 3; kind++) {
+            static const char *names[] = {"warp (float)", "tile (float, default)", "int8"};
             double t = 0;
             if (hlz_cuda_bench_attention(kind, shapes[i].n_head, shapes[i].n_head_kv, shapes[i].n_seq, shapes[i].window,
                                          shapes[i].ctx, 10, &t) != 0) {

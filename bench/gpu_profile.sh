@@ -12,7 +12,7 @@
 #      keeps each call under the GPU lock, so its MB/s are lower). PROFILES="0"
 #      skips the profiled runs, "1" the plain ones.
 #   (SHAPES="smollm2 llama3-8b": sweeps of random models of those shapes after 3.)
-# Environment: MB, MIXES, PROFILES, CHUNK (16K), SKIP_CHECK, SKIP_MATMUL, SKIP_SWEEP, SHAPES, LIMIT (s per run). Output: $OUT/profile.txt.
+# Environment: MB, MIXES, ATTENTIONS (float; "float int8" runs both), PROFILES, CHUNK (16K), SKIP_CHECK, SKIP_MATMUL, SKIP_SWEEP, SHAPES, LIMIT (s per run). Output: $OUT/profile.txt.
 set -u
 export LC_ALL=C
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,7 +32,7 @@ fi
 if [ "${SKIP_MATMUL:-0}" != 1 ]; then
     say "## gpu-bench matmul"
     timeout 120 build/gpu-bench matmul 2>&1 | tee -a "$REPORT"
-    say "## gpu-bench attention (warp and tile kernels)"
+    say "## gpu-bench attention (float warp and tile, int8)"
     timeout 120 build/gpu-bench attention 2>&1 | tee -a "$REPORT"
     say "## gpu-ceiling"
     timeout 60 build/gpu-ceiling 2>&1 | tee -a "$REPORT"
@@ -58,13 +58,14 @@ size=$(( ${MB:-8} * 1048576 ))
 while [ "$(stat -c %s "$W/corpus")" -lt $size ]; do cat "$W/unit" >>"$W/corpus"; done
 truncate -s $size "$W/corpus"
 for mix in ${MIXES:-none}; do
+ for att in ${ATTENTIONS:-float}; do
   for prof in ${PROFILES:-0 1}; do
-    say "## end to end: $size bytes, --mix $mix, --chunk-size ${CHUNK:-16K}, -T $(nproc)$([ $prof = 1 ] && echo ', HLZ_CUDA_PROFILE=1')"
+    say "## end to end: $size bytes, --mix $mix, --attention $att, --chunk-size ${CHUNK:-16K}, -T $(nproc)$([ $prof = 1 ] && echo ', HLZ_CUDA_PROFILE=1')"
     for dir in c d; do
         if [ $dir = c ]; then set -- -c "$W/corpus"; out=$W/corpus.hlz; else set -- -d -c "$W/corpus.hlz"; out=$W/back; fi
         s=$(date +%s.%N)
         HLZ_CUDA_STATS=1 HLZ_CUDA_PROFILE=$prof timeout ${LIMIT:-200} build/hlz -q -f -T "$(nproc)" --codec llm --mix $mix \
-            --device cuda --chunk-size "${CHUNK:-16K}" "$@" >"$out" 2>"$W/err"
+            --attention $att --device cuda --chunk-size "${CHUNK:-16K}" "$@" >"$out" 2>"$W/err"
         rc=$?
         e=$(date +%s.%N)
         say "  $dir rc=$rc $(awk "BEGIN{printf \"%.3f s, %.3f MB/s\", $e - $s, $size / 1e6 / ($e - $s)}")"
@@ -74,4 +75,5 @@ for mix in ${MIXES:-none}; do
     [ -f "$W/corpus.hlz" ] && say "  archive $(stat -c %s "$W/corpus.hlz") bytes ($(awk "BEGIN{printf \"%.3f\", $(stat -c %s "$W/corpus.hlz") * 8 / $size}") bpb); round trip: $(cmp -s "$W/back" "$W/corpus" && echo identical || echo DIFFERS)"
     rm -f "$W/corpus.hlz" "$W/back"
   done
+ done
 done

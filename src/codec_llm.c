@@ -100,7 +100,10 @@ hlz_status hlz_llm_create(hlz_model *model, const hlz_llm_params *params, hlz_ll
             return hlz_fail(e, HLZ_ERR_UNSUPPORTED,
                             "integer attention allows at most 65535 positions: %zu of the prime, %u carried, "
                             "windows of %u", n_prime, (unsigned)params->carry, (unsigned)params->window);
-        if (model->cuda) return hlz_fail(e, HLZ_ERR_UNSUPPORTED, HLZ_INT8_NO_CUDA);
+        if (model->cuda && c->head_dim > HLZ_INT8_CUDA_MAX_HEAD)
+            return hlz_fail(e, HLZ_ERR_UNSUPPORTED,
+                            "integer attention on the GPU allows heads of at most %d; this model's are %u "
+                            "(--device cpu codes it)", HLZ_INT8_CUDA_MAX_HEAD, (unsigned)c->head_dim);
     }
     hlz_llm *llm = calloc(1, sizeof *llm);
     if (!llm) return hlz_fail(e, HLZ_ERR_NOMEM, "out of memory");

@@ -120,14 +120,17 @@ int hlz_cuda_test_rope(float *x, size_t n_vec, uint32_t head_dim, const uint32_t
 /* One head's attention over n cached rows (row stride kv_row): out[head_dim]. */
 int hlz_cuda_test_attention(const float *q, const float *k, const float *v, uint32_t n, uint32_t head_dim,
                             size_t kv_row, float *out);
-/* Head-dim-64 attention of a batch as the forward pass runs it (layer 0): n
- * tokens, token t of sequence seq[t] at position pos[t], its queries q[t]
- * (n_head x 64), caches k and v of n_seq sequences of n_ctx rows of n_head_kv
- * x 64 (rows up to pos[t] filled); out as q. kind 0: k_attention_w64, 1:
- * k_attention_tile with groups of at most `tokens` tokens (0: the default). */
+/* Attention of a batch as the forward pass runs it (layer 0): n tokens,
+ * token t of sequence seq[t] at position pos[t], its queries q[t] (n_head x
+ * head_dim), caches k and v of n_seq sequences of n_ctx rows of n_head_kv x
+ * head_dim (rows up to pos[t] filled); out as q. kind 0: k_attention_w64, 1:
+ * k_attention_tile with groups of at most `tokens` tokens (0: the default)
+ * (both float, head_dim 64); 2: integer attention (k_quantize_kv of every
+ * cache row, then k_attention_int8; head_dim 32 .. HLZ_INT8_CUDA_MAX_HEAD, a
+ * multiple of 32), groups as kind 1's. */
 int hlz_cuda_test_attention_batch(int kind, uint32_t tokens, const float *q, size_t n, uint32_t n_head,
-                                  uint32_t n_head_kv, const uint32_t *seq, const uint32_t *pos, const float *k,
-                                  const float *v, uint32_t n_seq, uint32_t n_ctx, float *out);
+                                  uint32_t n_head_kv, uint32_t head_dim, const uint32_t *seq, const uint32_t *pos,
+                                  const float *k, const float *v, uint32_t n_seq, uint32_t n_ctx, float *out);
 
 /* The statistics kernel alone: stats[r] for token next[r] under row r of
  * `logits` (n_rows x n_vocab, host memory; next[r] < 0 skips the row). */

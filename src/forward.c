@@ -301,9 +301,15 @@ static hlz_status eval_batch(hlz_model *m, hlz_session *const *sessions, const i
             kept->tables = grown, kept->rows = n_seq;
         }
     }
-    for (size_t i = 0; m->cuda && i < n_seq; i++)
-        if (sessions[i]->attention != HLZ_ATTENTION_FLOAT)
-            return hlz_fail(error, HLZ_ERR_UNSUPPORTED, HLZ_INT8_NO_CUDA);
+    /* The GPU runs one attention arithmetic per call, int8 for heads of up to HLZ_INT8_CUDA_MAX_HEAD. */
+    for (size_t i = 0; m->cuda && i < n_seq; i++) {
+        if (sessions[i]->attention != sessions[0]->attention)
+            return hlz_fail(error, HLZ_ERR_UNSUPPORTED, "one GPU evaluation mixes float and int8 attention");
+        if (sessions[i]->attention == HLZ_ATTENTION_INT8 && m->config.head_dim > HLZ_INT8_CUDA_MAX_HEAD)
+            return hlz_fail(error, HLZ_ERR_UNSUPPORTED,
+                            "integer attention on the GPU allows heads of at most %d; this model's are %u",
+                            HLZ_INT8_CUDA_MAX_HEAD, (unsigned)m->config.head_dim);
+    }
     if (n == 0) return HLZ_OK;
     bool derived = (next || slots) && !m->cuda; /* the CPU makes statistics and searches from logits */
     token_place *place = malloc(n * sizeof *place);

@@ -73,6 +73,12 @@ struct hlz_session {
     uint32_t n_ctx;    /* capacity */
     float *k, *v;      /* [n_layer][n_ctx][n_head_kv * head_dim] */
     bool on_device;    /* k and v are GPU memory (the model evaluates on the GPU) */
+    /* On the GPU, int8 attention's caches: k and v quantized per block of 32
+     * as the pass stores them (values [n_layer][n_ctx][n_head_kv * head_dim],
+     * scales [n_layer][n_ctx][n_head_kv * head_dim / 32]); allocated by the
+     * first int8 evaluation or copy, else NULL. */
+    int8_t *k8, *v8;
+    float *kd, *vd;
     unsigned long long batch; /* the last evaluation call that listed it (forward.c's check for repeats) */
     uint8_t attention; /* HLZ_ATTENTION_* (hlz.h): float from hlz_session_create; a copy takes its source's */
 };
@@ -88,8 +94,8 @@ void hlz_attention_int8(const hlz_kernels *kern, const float *q, const float *ke
                         size_t stride, uint32_t n, uint32_t hd, float *out, void *scratch);
 size_t hlz_attention_int8_scratch(uint32_t n, uint32_t hd);
 
-/* Why a model on the GPU refuses int8 attention (HLZ_ERR_UNSUPPORTED). */
-#define HLZ_INT8_NO_CUDA "integer attention (--attention int8) has no CUDA kernel yet; --device cpu codes it"
+/* The widest head the GPU's int8 attention kernel takes (HLZ_ERR_UNSUPPORTED beyond). */
+#define HLZ_INT8_CUDA_MAX_HEAD 256
 
 /* The public model API (open, free, sessions, evaluation) is declared and
  * documented in hlz.h. For tests and tools: */

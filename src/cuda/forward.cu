@@ -576,6 +576,8 @@ __global__ static void k_embed(const float *table, const int32_t *tokens, size_t
 typedef struct {
     float *k, *v;
     uint32_t n_ctx, pos;
+    int8_t *k8, *v8;   /* int8 attention's quantized caches (hlz_session's), or NULL */
+    float *kd, *vd;
 } dev_place;
 
 
@@ -908,6 +910,7 @@ __global__ static void k_attention_test(const float *q, const float *k, const fl
     attend_one(q, k, v, n, hd, kv_row, scores, out);
 }
 
+
 /* ---- token statistics (entropy.c: hlz_token_stats_from_logits) -------------- */
 
 #define ST_THREADS 256
@@ -921,6 +924,176 @@ __device__ static uint32_t d_logit_step(float x, float m)
     if (!(r < (float)HLZ_LOGIT_KMAX)) return HLZ_LOGIT_KMAX;
     uint32_t k = (uint32_t)d_round_even(r);
     return k < HLZ_LOGIT_KMAX ? k : HLZ_LOGIT_KMAX;
+}
+
+/* ---- integer attention ("attention 1", attention_int8.c) ------------------ */
+
+/* The keys and values of the n tokens just stored in their caches (layer
+ * `layer`), quantized per block of 32 into the int8 caches as
+ * quantize_q8 does them: one warp per block (k_quantize_warp's
+ * quantize_block_warp), keys first, then values, of each token. */
+__global__ static void k_quantize_kv(const dev_place *pl, size_t n, uint32_t kv_dim, uint32_t layer)
+{
+    uint32_t nbk = kv_dim / HLZ_QBLOCK;
+    size_t id = blockIdx.x * (size_t)(blockDim.x / 32) + threadIdx.x / 32, t = id / (2 * nbk);
+    if (t >= n) return;
+    unsigned lane = threadIdx.x % 32;
+    uint32_t r = (uint32_t)(id % (2 * nbk)), b = r % nbk;
+    bool value = r >= nbk;
+    size_t row = (size_t)layer * pl[t].n_ctx + pl[t].pos;
+    const float *src = (value ? pl[t].v : pl[t].k) + row * kv_dim;
+    quantize_block_warp(src[b * HLZ_QBLOCK + lane], lane, row * nbk + b, NULL, value ? pl[t].v8 : pl[t].k8,
+                        value ? pl[t].vd : pl[t].kd);
+}
+
+/* Four int8 x int8 products added to c: exact in int32, whatever the order. */
+__device__ static inline int dot4_s8(const int a, const int b, int c) { return __dp4a(a, b, c); }
+
+/* hlz_attention_int8 of whole groups (attention_groups), for head_dim NB *
+ * 32: a thread block takes one kv head of a group's tokens, and its warps
+ * the (token, query head) jobs in turn (job w, w + warps, ...). Per job, as
+ * the reference in the same order of float operations:
+ * - q is quantized per block (quantize_block_warp into the warp's shared
+ *   bytes); lane l scores rows j = l (mod 32): isum_b by dp4a over the int8
+ *   cache, acc = (0 + isum_0 (dq_0 dk_j0)) + isum_1 (dq_1 dk_j1) ..., s_j =
+ *   acc * scale, into the scratch; m the largest non-nan score below +inf
+ *   (a max: the same whatever the order);
+ * - w_j = weight[hlz_logit_step(s_j, m)] replaces s_j (a uint32: at most
+ *   2^30), wsum their exact sum, and umax_b the largest u_jb = (w_j 2^-30)
+ *   dv_jb;
+ * - e_b = max(umax_b / 255, FLT_MIN); lane l keeps the exact int32 sums
+ *   of column b * 32 + l over all rows, uq_jb = min(round(u_jb / e_b), 255)
+ *   (made by lane j mod 32, shuffled to the others) times the int8 value;
+ * - out = (acc e_b) / (wsum 2^-30), 0 when wsum is 0.
+ * The scratch holds `stride` floats per (token, head), as the float
+ * kernels'; weights (g->logit_w) are the 640 entries of hlz_logit_weights. */
+#define AI_WARPS 12
+template <int NB>
+__global__ static void __launch_bounds__(AI_WARPS * 32)
+k_attention_int8(const dev_place *pl, const uint32_t *grp, const float *q, float *out, float *scratch, size_t stride,
+                 const uint64_t *weights, uint32_t n_head, uint32_t n_head_kv, uint32_t layer)
+{
+    constexpr uint32_t HD = NB * HLZ_QBLOCK;
+    __shared__ __align__(16) int8_t s_q[AI_WARPS][HD];
+    __shared__ float s_dq[AI_WARPS][NB];
+    unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
+    uint32_t per = n_head / n_head_kv, kv_h = blockIdx.y, kv_dim = n_head_kv * HD, nbk = n_head_kv * NB;
+    size_t first = grp[blockIdx.x], end = grp[blockIdx.x + 1], jobs = (end - first) * per;
+    const float scale = __fdiv_rn(1.0f, __fsqrt_rn((float)HD)), inf = __int_as_float(0x7f800000);
+    for (size_t job = warp; job < jobs; job += warps) {
+        size_t t = first + job / per;
+        uint32_t h = kv_h * per + (uint32_t)(job % per), n = pl[t].pos + 1;
+        size_t row0 = (size_t)layer * pl[t].n_ctx, qo = (t * n_head + h) * HD;
+        const int8_t *k8 = pl[t].k8 + row0 * kv_dim + (size_t)kv_h * HD, *v8 = pl[t].v8 + row0 * kv_dim + (size_t)kv_h * HD;
+        const float *kd = pl[t].kd + row0 * nbk + (size_t)kv_h * NB, *vd = pl[t].vd + row0 * nbk + (size_t)kv_h * NB;
+        float *sc = scratch + (t * n_head + h) * stride;
+        uint32_t *sw = (uint32_t *)sc;
+#pragma unroll
+        for (int b = 0; b < NB; b++) quantize_block_warp(q[qo + b * 32 + lane], lane, b, NULL, s_q[warp], s_dq[warp]);
+        __syncwarp();
+        float m = -inf;
+        for (uint32_t j = lane; j < n; j += 32) {
+            const int4 *kr = (const int4 *)(k8 + (size_t)j * kv_dim);
+            const int4 *qr = (const int4 *)s_q[warp];
+            float acc = 0.0f;
+#pragma unroll
+            for (int b = 0; b < NB; b++) {
+                int4 k0 = kr[2 * b], k1 = kr[2 * b + 1], q0 = qr[2 * b], q1 = qr[2 * b + 1];
+                int isum = dot4_s8(q0.x, k0.x, 0);
+                isum = dot4_s8(q0.y, k0.y, isum), isum = dot4_s8(q0.z, k0.z, isum), isum = dot4_s8(q0.w, k0.w, isum);
+                isum = dot4_s8(q1.x, k1.x, isum), isum = dot4_s8(q1.y, k1.y, isum);
+                isum = dot4_s8(q1.z, k1.z, isum), isum = dot4_s8(q1.w, k1.w, isum);
+                acc = __fadd_rn(acc, __fmul_rn(__int2float_rn(isum), __fmul_rn(s_dq[warp][b], kd[(size_t)j * nbk + b])));
+            }
+            float sj = __fmul_rn(acc, scale);
+            sc[j] = sj;
+            if (sj == sj && sj != inf && sj > m) m = sj;
+        }
+        for (int off = 16; off > 0; off >>= 1) {
+            float o = __shfl_xor_sync(0xffffffffu, m, off);
+            m = o > m ? o : m;
+        }
+        unsigned long long wsum = 0;
+        float umax[NB];
+#pragma unroll
+        for (int b = 0; b < NB; b++) umax[b] = 0.0f;
+        for (uint32_t j = lane; j < n; j += 32) {
+            uint32_t k = d_logit_step(sc[j], m);
+            uint32_t w = k < HLZ_LOGIT_KMAX ? (uint32_t)weights[k] : 0;
+            sw[j] = w;
+            wsum += w;
+            float wf = __fmul_rn(__uint2float_rn(w), 0x1p-30f);
+#pragma unroll
+            for (int b = 0; b < NB; b++) {
+                float u = __fmul_rn(wf, vd[(size_t)j * nbk + b]);
+                umax[b] = u > umax[b] ? u : umax[b];
+            }
+        }
+        for (int off = 16; off > 0; off >>= 1) wsum += __shfl_xor_sync(0xffffffffu, wsum, off);
+        float e[NB], inv[NB];
+        int acc[NB];
+#pragma unroll
+        for (int b = 0; b < NB; b++) {
+            for (int off = 16; off > 0; off >>= 1) {
+                float o = __shfl_xor_sync(0xffffffffu, umax[b], off);
+                umax[b] = o > umax[b] ? o : umax[b];
+            }
+            e[b] = __fdiv_rn(umax[b], 255.0f);
+            if (e[b] < FLT_MIN) e[b] = FLT_MIN;
+            inv[b] = __fdiv_rn(1.0f, e[b]);
+            acc[b] = 0;
+        }
+        __syncwarp(); /* every lane's weights are in sw */
+        for (uint32_t j0 = 0; j0 < n; j0 += 32) {
+            uint32_t j = j0 + lane;
+            int uq[NB];
+            float wf = j < n ? __fmul_rn(__uint2float_rn(sw[j]), 0x1p-30f) : 0.0f;
+#pragma unroll
+            for (int b = 0; b < NB; b++) {
+                float u = j < n ? __fmul_rn(wf, vd[(size_t)j * nbk + b]) : 0.0f;
+                int r = (int)d_round_even(__fmul_rn(u, inv[b]));
+                uq[b] = r < 255 ? r : 255;
+            }
+            uint32_t rows = n - j0 < 32 ? n - j0 : 32;
+            for (uint32_t r = 0; r < rows; r++) {
+                const int8_t *vr = v8 + (size_t)(j0 + r) * kv_dim + lane;
+#pragma unroll
+                for (int b = 0; b < NB; b++) acc[b] += __shfl_sync(0xffffffffu, uq[b], r) * (int)vr[b * 32];
+            }
+        }
+        float den = __fmul_rn(__ull2float_rn(wsum), 0x1p-30f);
+#pragma unroll
+        for (int b = 0; b < NB; b++)
+            out[qo + b * 32 + lane] = wsum ? __fdiv_rn(__fmul_rn(__int2float_rn(acc[b]), e[b]), den) : 0.0f;
+        __syncwarp(); /* s_q is the next job's */
+    }
+}
+
+/* The blocks of the int8 kernel: the heads of a kv group share one, for
+ * up to AI_WARPS / (n_head / n_head_kv) tokens (at least one). */
+static uint32_t attention_int8_tokens(uint32_t per) { return per >= AI_WARPS ? 1 : AI_WARPS / per; }
+
+/* One layer's int8 attention of n tokens in groups dgrp (their caches
+ * already quantized), head_dim hd (a multiple of 32, at most
+ * HLZ_INT8_CUDA_MAX_HEAD). */
+static void launch_attention_int8(const dev_place *dpl, const uint32_t *dgrp, size_t groups, uint32_t largest,
+                                  const float *q, float *att, float *scratch, size_t stride, const uint64_t *weights,
+                                  uint32_t n_head, uint32_t n_head_kv, uint32_t hd, uint32_t layer)
+{
+    if (groups == 0) return;
+    uint32_t per = n_head / n_head_kv, jobs = largest * per;
+    unsigned warps = jobs < AI_WARPS ? jobs : AI_WARPS;
+    dim3 grid((unsigned)groups, n_head_kv);
+#define AI_LAUNCH(NB)                                                                                               \
+    case NB:                                                                                                        \
+        k_attention_int8<NB><<<grid, warps * 32>>>(dpl, dgrp, q, att, scratch, stride, weights, n_head, n_head_kv,   \
+                                                   layer);                                                          \
+        break
+    switch (hd / HLZ_QBLOCK) {
+        AI_LAUNCH(1); AI_LAUNCH(2); AI_LAUNCH(3); AI_LAUNCH(4); AI_LAUNCH(5); AI_LAUNCH(6); AI_LAUNCH(7); AI_LAUNCH(8);
+    default: break; /* refused before (forward_enqueue) */
+    }
+#undef AI_LAUNCH
 }
 
 /* The largest finite logit of a row (entropy.c's max, from -inf), by the
@@ -1610,9 +1783,28 @@ extern "C" hlz_status hlz_cuda_session_alloc(const hlz_model *m, hlz_session *s,
 
 extern "C" void hlz_cuda_session_free(hlz_session *s)
 {
-    cudaFree(s->k);
-    cudaFree(s->v);
-    s->k = s->v = NULL;
+    cudaFree(s->k), cudaFree(s->v), cudaFree(s->k8), cudaFree(s->v8), cudaFree(s->kd), cudaFree(s->vd);
+    s->k = s->v = s->kd = s->vd = NULL;
+    s->k8 = s->v8 = NULL;
+}
+
+/* The int8 caches of a session (hlz_session's k8 ... vd), on its first
+ * int8 evaluation or copy. */
+static hlz_status session_int8_caches(const hlz_model_config *c, hlz_session *s, hlz_error *e)
+{
+    if (s->k8) return HLZ_OK;
+    size_t per = (size_t)c->n_layer * s->n_ctx * c->n_head_kv * c->head_dim;
+    cudaError_t err = cudaMalloc((void **)&s->k8, per);
+    if (err == cudaSuccess) err = cudaMalloc((void **)&s->v8, per);
+    if (err == cudaSuccess) err = cudaMalloc((void **)&s->kd, per / HLZ_QBLOCK * sizeof(float));
+    if (err == cudaSuccess) err = cudaMalloc((void **)&s->vd, per / HLZ_QBLOCK * sizeof(float));
+    if (err != cudaSuccess) {
+        cudaFree(s->k8), cudaFree(s->v8), cudaFree(s->kd), cudaFree(s->vd);
+        s->k8 = s->v8 = NULL;
+        s->kd = s->vd = NULL;
+        return cuda_fail(e, err, "allocating an int8 key/value cache");
+    }
+    return HLZ_OK;
 }
 
 extern "C" hlz_status hlz_cuda_session_copy(const hlz_model *m, hlz_session *dst, const hlz_session *src,
@@ -1627,6 +1819,20 @@ extern "C" hlz_status hlz_cuda_session_copy(const hlz_model *m, hlz_session *dst
     if (err == cudaSuccess)
         err = cudaMemcpy2D(dst->v, dst->n_ctx * row, src->v, src->n_ctx * row, src->n_past * row, c->n_layer,
                            cudaMemcpyDeviceToDevice);
+    if (err == cudaSuccess && src->k8) { /* the int8 caches, when the source has them */
+        hlz_status st = session_int8_caches(c, dst, e);
+        if (st != HLZ_OK) return st;
+        size_t r8 = (size_t)c->n_head_kv * c->head_dim, rd = r8 / HLZ_QBLOCK * sizeof(float);
+        int8_t *const to8[2] = {dst->k8, dst->v8}, *const from8[2] = {src->k8, src->v8};
+        float *const tod[2] = {dst->kd, dst->vd}, *const fromd[2] = {src->kd, src->vd};
+        for (int i = 0; i < 2 && err == cudaSuccess; i++) {
+            err = cudaMemcpy2D(to8[i], dst->n_ctx * r8, from8[i], src->n_ctx * r8, src->n_past * r8, c->n_layer,
+                               cudaMemcpyDeviceToDevice);
+            if (err == cudaSuccess)
+                err = cudaMemcpy2D(tod[i], dst->n_ctx * rd, fromd[i], src->n_ctx * rd, src->n_past * rd, c->n_layer,
+                                   cudaMemcpyDeviceToDevice);
+        }
+    }
     if (err != cudaSuccess) return cuda_fail(e, err, "copying a key/value cache");
     dst->n_past = src->n_past;
     return HLZ_OK;
@@ -2054,6 +2260,14 @@ static hlz_status forward_enqueue(hlz_model *m, hlz_cuda_model *g, eval_slot *s,
         if (kst != HLZ_OK) return kst;
     }
 
+    /* One attention arithmetic per call (forward.c's eval_batch checks it too). */
+    bool int8 = n && place[0].session->attention == HLZ_ATTENTION_INT8;
+    if (int8 && (hd % HLZ_QBLOCK || hd > HLZ_INT8_CUDA_MAX_HEAD))
+        return hlz_fail(e, HLZ_ERR_UNSUPPORTED, "integer attention on the GPU needs heads of 32, 64 .. %d values",
+                        HLZ_INT8_CUDA_MAX_HEAD);
+    for (size_t t = 0; t < n; t++)
+        if (place[t].session->attention != place[0].session->attention)
+            return hlz_fail(e, HLZ_ERR_UNSUPPORTED, "one GPU evaluation mixes float and int8 attention");
     /* Host side: the embedding rows (or token ids), the places, the positions and the groups. */
     for (size_t t = 0; t < n; t++) {
         const int32_t tok = a->tokens[t];
@@ -2063,14 +2277,20 @@ static hlz_status forward_enqueue(hlz_model *m, hlz_cuda_model *g, eval_slot *s,
             hlz_status st = hlz_gguf_tensor_row(m->token_embd, (uint64_t)tok, h.rows_x + t * dim, e);
             if (st != HLZ_OK) return st;
         }
-        h.place[t].k = place[t].session->k, h.place[t].v = place[t].session->v;
-        h.place[t].n_ctx = place[t].session->n_ctx, h.place[t].pos = h.pos[t] = place[t].pos;
+        hlz_session *ss = place[t].session;
+        if (int8 && !ss->k8) {
+            hlz_status st = session_int8_caches(c, ss, e);
+            if (st != HLZ_OK) return st;
+        }
+        h.place[t] = (dev_place){ss->k, ss->v, ss->n_ctx, place[t].pos, ss->k8, ss->v8, ss->kd, ss->vd};
+        h.pos[t] = place[t].pos;
     }
     int at_kind = attention_kind();
     size_t groups = 0;
-    uint32_t largest = 0;
-    if (attention_tiled(at_kind, hd, c->n_head, c->n_head_kv))
-        groups = attention_groups(h.place, n, attention_tokens(c->n_head / c->n_head_kv), h.pos + n, &largest);
+    uint32_t largest = 0, per = c->n_head / c->n_head_kv;
+    if (int8) groups = attention_groups(h.place, n, attention_int8_tokens(per), h.pos + n, &largest);
+    else if (attention_tiled(at_kind, hd, c->n_head, c->n_head_kv))
+        groups = attention_groups(h.place, n, attention_tokens(per), h.pos + n, &largest);
     if (g->embd) memcpy(h.tokens, a->tokens, n * 4);
     if (a->stats) memcpy(h.next, a->next, n * 4);
     if (a->cands) memcpy(h.cands, a->cands, n * HLZ_TABLE_CANDIDATES * 4);
@@ -2119,8 +2339,15 @@ static hlz_status forward_enqueue(hlz_model *m, hlz_cuda_model *g, eval_slot *s,
         }
         k_rope_store<<<grid_for(n * (c->n_head + c->n_head_kv) * (hd / 2), 256), 256>>>(
             q, kn, vn, dpl, n, c->n_head, c->n_head_kv, hd, dpos, g->rope_cos, g->rope_sin, c->rope_neox, l);
+        if (int8)
+            k_quantize_kv<<<grid_for(n * 2 * (kv_dim / HLZ_QBLOCK), 8), 256>>>(dpl, n, (uint32_t)kv_dim, l);
         prof_mark(P_ATTENTION);
-        launch_attention(at_kind, dpl, dgrp, groups, largest, q, att, scratch, stride, n, c->n_head, c->n_head_kv, hd, l);
+        if (int8)
+            launch_attention_int8(dpl, dgrp, groups, largest, q, att, scratch, stride, g->logit_w, c->n_head,
+                                  c->n_head_kv, hd, l);
+        else
+            launch_attention(at_kind, dpl, dgrp, groups, largest, q, att, scratch, stride, n, c->n_head, c->n_head_kv,
+                             hd, l);
         prof_mark(P_NORM);
         launch_quantize(att, n, q_dim, &xq);
         prof_mark(P_MATMUL);
@@ -2452,7 +2679,7 @@ extern "C" int hlz_cuda_test_rope(float *x, size_t n_vec, uint32_t hd, const uin
     float *dc = (float *)dev_in(&b, cos_tab, n_pos * half * 4), *ds = (float *)dev_in(&b, sin_tab, n_pos * half * 4);
     dev_place *hpl = (dev_place *)malloc(n_vec * sizeof *hpl + 1);
     if (!hpl) b.err = cudaErrorMemoryAllocation;
-    for (size_t t = 0; hpl && t < n_vec; t++) hpl[t] = (dev_place){ck + t * hd, cv + t * hd, 1, 0};
+    for (size_t t = 0; hpl && t < n_vec; t++) hpl[t] = (dev_place){ck + t * hd, cv + t * hd, 1, 0, NULL, NULL, NULL, NULL};
     dev_place *dpl = (dev_place *)dev_in(&b, hpl, n_vec * sizeof *hpl);
     free(hpl);
     if (b.err == cudaSuccess)
@@ -2478,7 +2705,7 @@ extern "C" int hlz_cuda_test_attention(const float *q, const float *k, const flo
     return dev_out(&b, out, dout, hd * 4);
 }
 
-/* One launch_attention, its arguments kept (the benchmark repeats it). */
+/* One launch_attention (or launch_attention_int8), its arguments kept (the benchmark repeats it). */
 typedef struct {
     int kind;
     const dev_place *pl;
@@ -2488,40 +2715,69 @@ typedef struct {
     const float *q;
     float *out, *scratch;
     size_t stride, n;
-    uint32_t n_head, n_head_kv;
+    uint32_t n_head, n_head_kv, hd;
+    const uint64_t *weights;
 } attention_args;
 
 static void attention_run(const attention_args *a)
 {
-    launch_attention(a->kind, a->pl, a->grp, a->groups, a->largest, a->q, a->out, a->scratch, a->stride, a->n,
-                     a->n_head, a->n_head_kv, 64, 0);
+    if (a->kind == 2)
+        launch_attention_int8(a->pl, a->grp, a->groups, a->largest, a->q, a->out, a->scratch, a->stride, a->weights,
+                              a->n_head, a->n_head_kv, a->hd, 0);
+    else
+        launch_attention(a->kind, a->pl, a->grp, a->groups, a->largest, a->q, a->out, a->scratch, a->stride, a->n,
+                         a->n_head, a->n_head_kv, a->hd, 0);
 }
 
 /* Device copies of the caches and queries of an attention batch (layer 0
- * of n_seq caches of n_ctx rows, head_dim 64), its places and, for the tile
- * kernel, its groups of at most `tokens` tokens (0: the default); then one
- * launch. */
+ * of n_seq caches of n_ctx rows of n_head_kv x hd), its places and, for
+ * the tile and int8 kernels, its groups of at most `tokens` tokens (0: the
+ * default); for int8 (kind 2) every cache row quantized by k_quantize_kv, as
+ * the pass stores them; then one launch. */
 static void attention_batch(dev_bufs *b, int kind, uint32_t tokens, const float *q, size_t n, uint32_t n_head,
-                            uint32_t n_head_kv, const uint32_t *seq, const uint32_t *pos, const float *k,
+                            uint32_t n_head_kv, uint32_t hd, const uint32_t *seq, const uint32_t *pos, const float *k,
                             const float *v, uint32_t n_seq, uint32_t n_ctx, attention_args *a)
 {
-    size_t kv_row = (size_t)n_head_kv * 64, cache = (size_t)n_seq * n_ctx * kv_row, q_dim = (size_t)n_head * 64;
+    size_t kv_row = (size_t)n_head_kv * hd, rows = (size_t)n_seq * n_ctx, cache = rows * kv_row;
+    size_t q_dim = (size_t)n_head * hd;
     uint32_t longest = 0, per = n_head / n_head_kv;
-    *a = (attention_args){kind, NULL, NULL, 0, 0, NULL, NULL, NULL, 0, n, n_head, n_head_kv};
+    bool int8 = kind == 2;
+    *a = (attention_args){kind, NULL, NULL, 0, 0, NULL, NULL, NULL, 0, n, n_head, n_head_kv, hd, NULL};
     a->q = (const float *)dev_in(b, q, n * q_dim * 4);
     float *dk = (float *)dev_in(b, k, cache * 4), *dv = (float *)dev_in(b, v, cache * 4);
+    int8_t *k8 = NULL, *v8 = NULL;
+    float *kd = NULL, *vd = NULL;
+    if (int8) {
+        k8 = (int8_t *)dev_in(b, NULL, cache), v8 = (int8_t *)dev_in(b, NULL, cache);
+        kd = (float *)dev_in(b, NULL, cache / HLZ_QBLOCK * 4), vd = (float *)dev_in(b, NULL, cache / HLZ_QBLOCK * 4);
+        a->weights = (const uint64_t *)dev_in(b, hlz_logit_weights(), HLZ_LOGIT_KMAX * sizeof(uint64_t));
+    }
     a->out = (float *)dev_in(b, NULL, n * q_dim * 4);
-    dev_place *hpl = (dev_place *)malloc(n * sizeof *hpl + 1);
+    size_t places = n > rows ? n : rows;
+    dev_place *hpl = (dev_place *)malloc(places * sizeof *hpl + 1);
     uint32_t *grp = (uint32_t *)malloc((n + 1) * 4);
     if (!hpl || !grp) b->err = cudaErrorMemoryAllocation;
+    if (int8 && hpl && b->err == cudaSuccess) { /* every row of every cache, as if just stored */
+        for (size_t r = 0; r < rows; r++)
+            hpl[r] = (dev_place){dk + r / n_ctx * n_ctx * kv_row, dv + r / n_ctx * n_ctx * kv_row, n_ctx,
+                                 (uint32_t)(r % n_ctx), k8 + r / n_ctx * n_ctx * kv_row, v8 + r / n_ctx * n_ctx * kv_row,
+                                 kd + r / n_ctx * n_ctx * (kv_row / HLZ_QBLOCK), vd + r / n_ctx * n_ctx * (kv_row / HLZ_QBLOCK)};
+        dev_place *all = (dev_place *)dev_in(b, hpl, rows * sizeof *hpl);
+        if (b->err == cudaSuccess)
+            k_quantize_kv<<<grid_for(rows * 2 * (kv_row / HLZ_QBLOCK), 8), 256>>>(all, rows, (uint32_t)kv_row, 0);
+    }
     for (size_t t = 0; hpl && t < n; t++) {
-        hpl[t].k = dk + (size_t)seq[t] * n_ctx * kv_row, hpl[t].v = dv + (size_t)seq[t] * n_ctx * kv_row;
-        hpl[t].n_ctx = n_ctx, hpl[t].pos = pos[t];
+        size_t r0 = (size_t)seq[t] * n_ctx;
+        hpl[t] = (dev_place){dk + r0 * kv_row, dv + r0 * kv_row, n_ctx, pos[t], NULL, NULL, NULL, NULL};
+        if (int8)
+            hpl[t].k8 = k8 + r0 * kv_row, hpl[t].v8 = v8 + r0 * kv_row, hpl[t].kd = kd + r0 * (kv_row / HLZ_QBLOCK),
+            hpl[t].vd = vd + r0 * (kv_row / HLZ_QBLOCK);
         longest = pos[t] + 1 > longest ? pos[t] + 1 : longest;
     }
-    uint32_t most = attention_tokens(per);
+    uint32_t most = int8 ? attention_int8_tokens(per) : attention_tokens(per);
     most = tokens && tokens < most ? tokens : most;
-    if (hpl && grp && attention_tiled(kind, 64, n_head, n_head_kv)) a->groups = attention_groups(hpl, n, most, grp, &a->largest);
+    if (hpl && grp && (int8 || attention_tiled(kind, hd, n_head, n_head_kv)))
+        a->groups = attention_groups(hpl, n, most, grp, &a->largest);
     a->pl = (const dev_place *)dev_in(b, hpl, n * sizeof *hpl);
     a->grp = (const uint32_t *)dev_in(b, grp, (n + 1) * 4);
     a->stride = longest;
@@ -2531,13 +2787,13 @@ static void attention_batch(dev_bufs *b, int kind, uint32_t tokens, const float 
 }
 
 extern "C" int hlz_cuda_test_attention_batch(int kind, uint32_t tokens, const float *q, size_t n, uint32_t n_head,
-                                             uint32_t n_head_kv, const uint32_t *seq, const uint32_t *pos,
+                                             uint32_t n_head_kv, uint32_t hd, const uint32_t *seq, const uint32_t *pos,
                                              const float *k, const float *v, uint32_t n_seq, uint32_t n_ctx, float *out)
 {
     dev_bufs b = {};
     attention_args a;
-    attention_batch(&b, kind, tokens, q, n, n_head, n_head_kv, seq, pos, k, v, n_seq, n_ctx, &a);
-    return dev_out(&b, out, a.out, n * n_head * 64 * 4);
+    attention_batch(&b, kind, tokens, q, n, n_head, n_head_kv, hd, seq, pos, k, v, n_seq, n_ctx, &a);
+    return dev_out(&b, out, a.out, n * n_head * hd * 4);
 }
 
 /* n_seq sequences of `window` tokens at positions ctx .. ctx + window - 1
@@ -2593,7 +2849,7 @@ extern "C" int hlz_cuda_bench_attention(int kind, uint32_t n_head, uint32_t n_he
     for (size_t t = 0; t < n; t++) seq[t] = (uint32_t)(t / window), pos[t] = ctx + (uint32_t)(t % window);
     dev_bufs b = {};
     attention_args a;
-    attention_batch(&b, kind, 0, q, n, n_head, n_head_kv, seq, pos, kv, kv, n_seq, n_ctx, &a); /* warms up */
+    attention_batch(&b, kind, 0, q, n, n_head, n_head_kv, 64, seq, pos, kv, kv, n_seq, n_ctx, &a); /* warms up */
     free(q), free(kv), free(seq), free(pos);
     if (b.err == cudaSuccess) *seconds = seconds_per_rep(run_attention, &a, reps);
     float one;

@@ -349,7 +349,7 @@ static void check_attention_batch(void)
             for (int kind = 0; kind < 2; kind++) /* warp, tile */
                 for (size_t ti = 0; ti < (kind ? sizeof tokens / sizeof *tokens : 1); ti++) {
                     memset(gpu, 0xff, n * q_dim * 4);
-                    CHECK(hlz_cuda_test_attention_batch(kind, tokens[ti], q, n, n_head, n_head_kv, seq, pos, kc, vc,
+                    CHECK(hlz_cuda_test_attention_batch(kind, tokens[ti], q, n, n_head, n_head_kv, 64, seq, pos, kc, vc,
                                                         N_SEQ, n_ctx, gpu) == 0);
                     char what[160];
                     snprintf(what, sizeof what, "attention batch (%s, tokens %u) heads %u/%u, %s (index = token * %zu + d)",
@@ -492,9 +492,84 @@ static void check_token_stats(void)
     }
 }
 
+/* Integer attention (kind 2) of whole batches against hlz_attention_int8
+ * (the CPU reference, kernels_ref), bit for bit: head dimensions 32, 64,
+ * 96, 128 and 256, kv groups of 1, 3 and 16 query heads (16: several jobs
+ * per warp), prefills, interleaved tokens, decoding steps, blocks of 1 and 5
+ * tokens and the default. Caches of ordinary values with a few huge ones,
+ * an inf in a key and a nan in a value (their blocks quantize to zero), and
+ * queries of 1e30 in some tokens, whose scores become inf or nan. */
+static void check_attention_int8(void)
+{
+    static const uint32_t dims[] = {64, 32, 96, 128, 256};
+    static const uint32_t heads[][2] = {{6, 2}, {4, 4}, {16, 1}};
+    enum { N_SEQ = 4 };
+    static const struct {
+        const char *what;
+        uint32_t n_ctx;
+        uint32_t runs[5][3]; /* sequence, first position, tokens; tokens 0 ends */
+    } cases[] = {
+        {"prefill of 2 sequences", 300, {{0, 0, 45}, {1, 200, 70}, {0, 0, 0}}},
+        {"interleaved, a gap", 300, {{0, 5, 3}, {1, 7, 2}, {0, 8, 4}, {0, 13, 9}, {3, 31, 2}}},
+        {"decoding steps", 700, {{0, 650, 1}, {1, 30, 1}, {2, 31, 1}, {3, 0, 1}, {0, 0, 0}}},
+    };
+    static const uint32_t tokens[] = {0, 1, 5};
+    for (size_t di = 0; di < sizeof dims / sizeof *dims; di++)
+        for (size_t hi = 0; hi < sizeof heads / sizeof *heads; hi++)
+            for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
+                uint32_t hd = dims[di], n_head = heads[hi][0], n_head_kv = heads[hi][1], n_ctx = cases[ci].n_ctx;
+                size_t kv_row = (size_t)n_head_kv * hd, q_dim = (size_t)n_head * hd, n = 0;
+                for (int r = 0; r < 5 && cases[ci].runs[r][2]; r++) n += cases[ci].runs[r][2];
+                uint32_t *seq = malloc(n * 4), *pos = malloc(n * 4), longest = 0;
+                size_t t = 0;
+                for (int r = 0; r < 5 && cases[ci].runs[r][2]; r++)
+                    for (uint32_t i = 0; i < cases[ci].runs[r][2]; i++, t++) {
+                        seq[t] = cases[ci].runs[r][0], pos[t] = cases[ci].runs[r][1] + i;
+                        longest = pos[t] + 1 > longest ? pos[t] + 1 : longest;
+                    }
+                size_t cache = (size_t)N_SEQ * n_ctx * kv_row;
+                float *q = malloc(n * q_dim * 4), *kc = malloc(cache * 4), *vc = malloc(cache * 4);
+                float *ref = malloc(n * q_dim * 4), *gpu = malloc(n * q_dim * 4);
+                void *scratch = malloc(hlz_attention_int8_scratch(longest, hd));
+                float big = ci % 2 ? 8.0f : 1.0f; /* peaked and flat softmaxes */
+                for (size_t i = 0; i < n * q_dim; i++) q[i] = i / q_dim % 7 == 3 && i % 5 == 0 ? 1e30f : rnd(big);
+                for (size_t i = 0; i < cache; i++) {
+                    kc[i] = i % 97 == 5 ? rnd(1e30f) : rnd(1.0f);
+                    vc[i] = extreme();
+                }
+                kc[3 * kv_row + 1] = INFINITY, vc[2 * kv_row + 7] = NAN;
+                for (t = 0; t < n; t++)
+                    for (uint32_t h = 0; h < n_head; h++) {
+                        size_t at = (size_t)seq[t] * n_ctx * kv_row + (size_t)(h / (n_head / n_head_kv)) * hd;
+                        hlz_attention_int8(&hlz_kernels_ref, q + t * q_dim + (size_t)h * hd, kc + at, vc + at, kv_row,
+                                           pos[t] + 1, hd, ref + t * q_dim + (size_t)h * hd, scratch);
+                    }
+                for (size_t ti = 0; ti < sizeof tokens / sizeof *tokens; ti++) {
+                    memset(gpu, 0xff, n * q_dim * 4);
+                    CHECK(hlz_cuda_test_attention_batch(2, tokens[ti], q, n, n_head, n_head_kv, hd, seq, pos, kc, vc,
+                                                        N_SEQ, n_ctx, gpu) == 0);
+                    char what[160];
+                    snprintf(what, sizeof what, "int8 attention (tokens %u) head_dim %u heads %u/%u, %s (index = token * %zu + d)",
+                             tokens[ti], hd, n_head, n_head_kv, cases[ci].what, q_dim);
+                    CHECK_SAME(what, ref, gpu, n * q_dim);
+                }
+                free(seq), free(pos), free(q), free(kc), free(vc), free(ref), free(gpu), free(scratch);
+            }
+}
+
 /* ---- whole models ----------------------------------------------------------- */
 
 #define SEQ 600 /* tokens per sequence: batch 512 plus a tail */
+
+/* The attention arithmetic of the sessions check_model makes (HLZ_ATTENTION_*). */
+static uint8_t attention_mode = HLZ_ATTENTION_FLOAT;
+
+static hlz_status new_session(hlz_model *m, uint32_t n, hlz_session **s, hlz_error *e)
+{
+    hlz_status st = hlz_session_create(m, n, s, e);
+    if (st == HLZ_OK) (*s)->attention = attention_mode;
+    return st;
+}
 
 /* Logits of `ids` evaluated `batch` tokens per call in a fresh session. */
 static int eval_pieces(hlz_model *m, const int32_t *ids, size_t n, size_t batch, float *out)
@@ -502,7 +577,7 @@ static int eval_pieces(hlz_model *m, const int32_t *ids, size_t n, size_t batch,
     hlz_session *s = NULL;
     hlz_error e;
     uint32_t nv = m->config.n_vocab;
-    if (hlz_session_create(m, (uint32_t)n, &s, &e) != HLZ_OK) {
+    if (new_session(m, (uint32_t)n, &s, &e) != HLZ_OK) {
         printf("# session: %s\n", e.message);
         return -1;
     }
@@ -544,13 +619,13 @@ static void check_model(const char *label, hlz_model *cpu, hlz_model *gpu)
      * prime): sequence i continues a copy of the first 50 tokens with counts[i]. */
     hlz_error e;
     hlz_session *prime = NULL, *s[4] = {0};
-    CHECK(hlz_session_create(gpu, (uint32_t)n, &prime, &e) == HLZ_OK);
+    CHECK(new_session(gpu, (uint32_t)n, &prime, &e) == HLZ_OK);
     CHECK(hlz_model_eval(gpu, prime, ids, 50, NULL, &e) == HLZ_OK);
     size_t counts[4] = {1, 7, 130, 33};
     const int32_t *toks[4];
     float *batch_out = malloc((1 + 7 + 130 + 33) * (size_t)nv * 4);
     for (int i = 0; i < 4; i++) {
-        CHECK(hlz_session_create(gpu, (uint32_t)n, &s[i], &e) == HLZ_OK);
+        CHECK(new_session(gpu, (uint32_t)n, &s[i], &e) == HLZ_OK);
         CHECK(hlz_session_copy(gpu, s[i], prime, &e) == HLZ_OK);
         toks[i] = ids + 50;
     }
@@ -565,6 +640,10 @@ static void check_model(const char *label, hlz_model *cpu, hlz_model *gpu)
     for (int i = 0; i < 4; i++) hlz_session_free(s[i]);
     hlz_session_free(prime);
     free(batch_out);
+    if (attention_mode != HLZ_ATTENTION_FLOAT) { /* the rest reads the same logits the same way */
+        free(ids), free(ref), free(got);
+        return;
+    }
     /* Over 4096 tokens in one call: 7 sequences of n tokens. */
     enum { MANY = 7 };
     hlz_session *ms[MANY] = {0};
@@ -572,7 +651,7 @@ static void check_model(const char *label, hlz_model *cpu, hlz_model *gpu)
     size_t mc[MANY];
     float *many = malloc(MANY * n * nv * 4);
     for (int i = 0; i < MANY; i++) {
-        CHECK(hlz_session_create(gpu, (uint32_t)n, &ms[i], &e) == HLZ_OK);
+        CHECK(new_session(gpu, (uint32_t)n, &ms[i], &e) == HLZ_OK);
         mt[i] = ids, mc[i] = n;
     }
     t0 = now();
@@ -593,7 +672,7 @@ static void check_model(const char *label, hlz_model *cpu, hlz_model *gpu)
     hlz_token_stats *st = malloc(n * sizeof *st), want;
     uint32_t *scratch = malloc(nv * 4);
     for (size_t t = 0; t < n; t++) next[t] = t + 1 < n && t % 3 != 1 ? ids[t + 1] : -1;
-    CHECK(hlz_session_create(gpu, (uint32_t)n, &ss, &e) == HLZ_OK);
+    CHECK(new_session(gpu, (uint32_t)n, &ss, &e) == HLZ_OK);
     const int32_t *all = ids;
     t0 = now();
     CHECK_MSG(hlz_model_eval_batch_stats(gpu, &ss, &all, &n, 1, next, st, &e) == HLZ_OK, "%s", e.message);
@@ -628,14 +707,14 @@ static void check_model(const char *label, hlz_model *cpu, hlz_model *gpu)
     /* Token searches (hlz_model_eval_batch_find, the decoder's GPU path): 3
      * sequences of 1, 5 and 40 tokens after a copied prefix, one search each. */
     hlz_session *fs[3] = {0}, *fprime = NULL;
-    CHECK(hlz_session_create(gpu, (uint32_t)n, &fprime, &e) == HLZ_OK);
+    CHECK(new_session(gpu, (uint32_t)n, &fprime, &e) == HLZ_OK);
     CHECK(hlz_model_eval(gpu, fprime, ids, 50, NULL, &e) == HLZ_OK);
     size_t fcounts[3] = {1, 5, 40};
     const int32_t *ftoks[3] = {ids + 50, ids + 50, ids + 50};
     uint32_t fslots[3] = {0, HLZ_FREQ_TOTAL - 1, (uint32_t)(test_rand(&seed) % HLZ_FREQ_TOTAL)};
     hlz_token_found ffound[3], fwant;
     for (int i = 0; i < 3; i++) {
-        CHECK(hlz_session_create(gpu, (uint32_t)n, &fs[i], &e) == HLZ_OK);
+        CHECK(new_session(gpu, (uint32_t)n, &fs[i], &e) == HLZ_OK);
         CHECK(hlz_session_copy(gpu, fs[i], fprime, &e) == HLZ_OK);
     }
     CHECK_MSG(hlz_model_eval_batch_find(gpu, fs, ftoks, fcounts, 3, fslots, ffound, &e) == HLZ_OK, "%s", e.message);
@@ -656,11 +735,11 @@ static void check_model(const char *label, hlz_model *cpu, hlz_model *gpu)
         hlz_kept_tables *kg = NULL, *kc = NULL;
         CHECK(hlz_kept_tables_create(gpu, &kg, &e) == HLZ_OK && hlz_kept_tables_create(cpu, &kc, &e) == HLZ_OK);
         hlz_session *gs[GS] = {0}, *cs[GS] = {0}, *cprime = NULL;
-        CHECK(hlz_session_create(cpu, (uint32_t)n, &cprime, &e) == HLZ_OK);
+        CHECK(new_session(cpu, (uint32_t)n, &cprime, &e) == HLZ_OK);
         CHECK(hlz_model_eval(cpu, cprime, ids, 50, NULL, &e) == HLZ_OK);
         for (int i = 0; i < GS; i++) {
-            CHECK(hlz_session_create(gpu, (uint32_t)n, &gs[i], &e) == HLZ_OK);
-            CHECK(hlz_session_create(cpu, (uint32_t)n, &cs[i], &e) == HLZ_OK);
+            CHECK(new_session(gpu, (uint32_t)n, &gs[i], &e) == HLZ_OK);
+            CHECK(new_session(cpu, (uint32_t)n, &cs[i], &e) == HLZ_OK);
         }
         static const size_t gcounts[GS] = {1, 5, 40, 2, 17, 9};
         for (int round = 0; round < 2; round++) {
@@ -730,6 +809,22 @@ static void check_model(const char *label, hlz_model *cpu, hlz_model *gpu)
     free(ids), free(ref), free(got);
 }
 
+/* check_model's logits and batches with int8 attention sessions, for a
+ * head dimension the integer attention takes. */
+static void check_model_int8(const char *label, hlz_model *cpu, hlz_model *gpu)
+{
+    uint32_t hd = cpu->config.head_dim;
+    if (hd % 32 || hd > HLZ_INT8_CUDA_MAX_HEAD) {
+        printf("# %s: head_dim %u, no int8 attention\n", label, hd);
+        return;
+    }
+    char l2[128];
+    snprintf(l2, sizeof l2, "%s, int8 attention", label);
+    attention_mode = HLZ_ATTENTION_INT8;
+    check_model(l2, cpu, gpu);
+    attention_mode = HLZ_ATTENTION_FLOAT;
+}
+
 static const char *model_path = "models/stand-in/stand-in.gguf";
 
 static void check_model_file(void)
@@ -741,6 +836,7 @@ static void check_model_file(void)
     hlz_model_set_threads(cpu, 16);
     CHECK_MSG(hlz_model_set_device(gpu, HLZ_DEVICE_CUDA, &e) == HLZ_OK, "%s", e.message);
     check_model(model_path, cpu, gpu);
+    check_model_int8(model_path, cpu, gpu);
     hlz_model_free(cpu), hlz_model_free(gpu);
 }
 
@@ -757,6 +853,7 @@ static void check_shape(const test_model_shape *sh)
             snprintf(label, sizeof label, "random %s %u/%u/%u/%u/%u", sh->arch, sh->n_embd, sh->n_layer, sh->n_head,
                      sh->n_head_kv, sh->n_ff);
             check_model(label, cpu, gpu);
+            if (!test_case_failed) check_model_int8(label, cpu, gpu);
         }
     } else {
         CHECK(cpu && gpu);
@@ -803,6 +900,7 @@ int main(int argc, char **argv)
     RUN(check_rope);
     RUN(check_attention);
     RUN(check_attention_batch);
+    RUN(check_attention_int8);
     RUN(check_token_stats);
     RUN(check_model_file);
     RUN(check_random_llama);

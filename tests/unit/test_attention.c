@@ -238,12 +238,13 @@ static void forward_invariances(void)
         CHECK(b[0] && b[1] && hlz_model_eval_batch(m, b, bt, counts, 2, mixed, &e) == HLZ_OK);
         CHECK(memcmp(mixed, flt, (size_t)N * nv * sizeof *flt) == 0);
         CHECK(memcmp(mixed + (size_t)N * nv, all, (size_t)40 * nv * sizeof *all) == 0);
-        /* a model on the GPU refuses int8 sessions before any GPU work (a
-         * stand-in pointer: nothing reaches the device code) */
+        /* on the GPU one call runs one arithmetic: a model there refuses
+         * this batch before any GPU work (a stand-in pointer: nothing
+         * reaches the device code) */
         m->cuda = (struct hlz_cuda_model *)(void *)1;
-        hlz_status st = hlz_model_eval(m, s, toks, 1, one, &e);
+        hlz_status st = hlz_model_eval_batch(m, b, bt, counts, 2, mixed, &e);
         m->cuda = NULL;
-        CHECK_MSG(st == HLZ_ERR_UNSUPPORTED && strstr(e.message, "no CUDA kernel"), "%d %s", (int)st, e.message);
+        CHECK_MSG(st == HLZ_ERR_UNSUPPORTED && strstr(e.message, "mixes float and int8"), "%d %s", (int)st, e.message);
         hlz_session_free(b[0]), hlz_session_free(b[1]), hlz_session_free(s), hlz_session_free(f);
         free(all), free(one), free(flt), free(mixed);
         hlz_model_free(m);
@@ -418,11 +419,20 @@ static void refusals(void)
     wide.window = 65534, wide.attention = HLZ_ATTENTION_INT8; /* BOS + 65534 = 65535 positions */
     CHECK_MSG(hlz_llm_create(m, &wide, &llm, &e) == HLZ_OK, "%s", e.message);
     hlz_llm_free(llm), llm = NULL;
-    m->cuda = (struct hlz_cuda_model *)(void *)1; /* a stand-in: the codec must refuse before using it */
+    hlz_model_free(m);
+    free(bytes);
+    /* the GPU's kernel takes heads of up to HLZ_INT8_CUDA_MAX_HEAD: one of 288 is refused there */
+    static const test_model_shape hd288 = {"llama", 288, 1, 1, 1, 96, 300, 128, HLZ_GGML_Q8_0, 12};
+    m = tm_open(&hd288, &bytes);
+    CHECK(m != NULL);
     p.attention = HLZ_ATTENTION_INT8;
+    CHECK_MSG(hlz_llm_create(m, &p, &llm, &e) == HLZ_OK, "%s", e.message); /* the CPU takes it */
+    hlz_llm_free(llm), llm = NULL;
+    m->cuda = (struct hlz_cuda_model *)(void *)1; /* a stand-in: the codec must refuse before using it */
     hlz_status st = hlz_llm_create(m, &p, &llm, &e);
     m->cuda = NULL;
-    CHECK_MSG(st == HLZ_ERR_UNSUPPORTED && llm == NULL && strstr(e.message, "--device cpu"), "%s", e.message);
+    CHECK_MSG(st == HLZ_ERR_UNSUPPORTED && llm == NULL && strstr(e.message, "at most 256") &&
+                  strstr(e.message, "--device cpu"), "%s", e.message);
     hlz_model_free(m);
     free(bytes);
 }

@@ -8,7 +8,8 @@
 #   3. hlz -v --device cuda names the GPU
 #   4. the golden archives (tests/cli/test_golden.sh) with the GPU picked by auto
 #   5. round trips: compress --device cuda and --device cpu (archives must be
-#      identical), decompress each archive on the other device
+#      identical), decompress each archive on the other device; the same with
+#      --attention int8
 # Logs go to $OUT (or build/gpu-check); the last line is the summary:
 # "gpu-check: PASS" or "gpu-check: FAIL: <what>".
 set -u
@@ -35,7 +36,7 @@ if ! ldd "$HLZ" | grep -q cudart; then
 fi
 
 echo "== kernels and model logits (build/check-cuda)"
-timeout 300 build/check-cuda >"$LOG/check-cuda.log" 2>&1
+timeout 420 build/check-cuda >"$LOG/check-cuda.log" 2>&1
 rc=$?
 grep -v "^ok " "$LOG/check-cuda.log" | head -n 80
 grep -c '^ok ' "$LOG/check-cuda.log" | sed 's/^/ok cases: /'
@@ -76,6 +77,22 @@ for f in $inputs; do
         "$HLZ" -d -q -T 16 --device cuda -c "$T/$b.$codec.cpu.hlz" >"$T/out2" 2>>"$LOG/roundtrip.log" &&
             cmp -s "$T/out2" "$f" || fail "cpu-encode-cuda-decode-$b-$codec"
     done
+done
+
+# Integer attention (--attention int8) with the default model: the same archives from both devices.
+echo "== round trips cpu <-> cuda, int8 attention"
+for f in tests/golden/prose.txt tests/golden/mixed.txt; do
+    b=$(basename "$f")
+    for dev in cuda cpu; do
+        "$HLZ" -q -f -T 16 --codec llm --attention int8 --device $dev -c "$f" >"$T/$b.int8.$dev.hlz" \
+            2>>"$LOG/roundtrip.log" || fail "compress-$b-int8-$dev"
+        echo "$b int8 $dev compress $(stat -c %s "$f") -> $(stat -c %s "$T/$b.int8.$dev.hlz") bytes" | tee -a "$LOG/roundtrip.log"
+    done
+    cmp -s "$T/$b.int8.cuda.hlz" "$T/$b.int8.cpu.hlz" || fail "archive-bytes-differ-$b-int8"
+    "$HLZ" -d -q -T 16 --device cpu -c "$T/$b.int8.cuda.hlz" 2>>"$LOG/roundtrip.log" | cmp -s - "$f" ||
+        fail "cuda-encode-cpu-decode-$b-int8"
+    "$HLZ" -d -q -T 16 --device cuda -c "$T/$b.int8.cpu.hlz" 2>>"$LOG/roundtrip.log" | cmp -s - "$f" ||
+        fail "cpu-encode-cuda-decode-$b-int8"
 done
 
 echo "== summary"
