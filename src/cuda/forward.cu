@@ -105,11 +105,9 @@ __global__ static void k_rmsnorm(const float *x, const float *w, float *y, uint3
     for (uint32_t i = lane; i < dim; i += 32) o[i] = __fmul_rn(__fmul_rn(v[i], scale), w[i]);
 }
 
-/* quantize_q8_ref of one block by one warp: lane i holds element i (y,
- * zero past the row's end); the block's maximum, its bad-value test and its
- * integer sum are the same whatever the order. Writes block `id` of
- * whichever layout is given (hlz_q8_block's, or the planes pq/pd). */
-__device__ static void quantize_block_warp(float y, unsigned lane, size_t id, hlz_q8_block *out, int8_t *pq, float *pd)
+/* quantize_q8_ref of one block by one warp, the arithmetic: lane i holds
+ * element i (y); returns its q, and the block's scale d in every lane. */
+__device__ static int quantize_lane(float y, float *d_out)
 {
     float a = fabsf(y), amax = a; /* +0 for -0, as the reference's max from 0 */
     int bad = __any_sync(0xffffffffu, !(a <= FLT_MAX));
@@ -125,6 +123,18 @@ __device__ static void quantize_block_warp(float y, unsigned lane, size_t id, hl
         qi = (int)d_round_even(__fmul_rn(y, inv));
         qi = qi > 127 ? 127 : qi < -127 ? -127 : qi;
     }
+    *d_out = d;
+    return qi;
+}
+
+/* quantize_lane, then the block written: lane i holds element i (y, zero
+ * past the row's end); the block's maximum, its bad-value test and its
+ * integer sum are the same whatever the order. Writes block `id` of
+ * whichever layout is given (hlz_q8_block's, or the planes pq/pd). */
+__device__ static void quantize_block_warp(float y, unsigned lane, size_t id, hlz_q8_block *out, int8_t *pq, float *pd)
+{
+    float d;
+    int qi = quantize_lane(y, &d);
     int sum = qi;
     for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
     if (out) {
@@ -928,26 +938,47 @@ __device__ static uint32_t d_logit_step(float x, float m)
 
 /* ---- integer attention ("attention 1", attention_int8.c) ------------------ */
 
+/* The int8 value cache is stored transposed, so that the p.v sums read four
+ * consecutive positions of one column as one word: byte (layer, column c
+ * of the kv row, position j) at (layer * kv_dim + c) * v8_pitch(n_ctx) + j.
+ * The key cache and both scale caches are by position, as the float ones
+ * ([layer][n_ctx][kv_dim] bytes, [layer][n_ctx][kv_dim / 32] floats). */
+__host__ __device__ static inline size_t v8_pitch(uint32_t n_ctx) { return ((size_t)n_ctx + 15) / 16 * 16; }
+
 /* The keys and values of the n tokens just stored in their caches (layer
- * `layer`), quantized per block of 32 into the int8 caches as
- * quantize_q8 does them: one warp per block (k_quantize_warp's
- * quantize_block_warp), keys first, then values, of each token. */
+ * `layer`), quantized per block of 32 into the int8 caches as quantize_q8
+ * does them (quantize_lane): one warp per block, keys first, then values,
+ * of each token. */
 __global__ static void k_quantize_kv(const dev_place *pl, size_t n, uint32_t kv_dim, uint32_t layer)
 {
     uint32_t nbk = kv_dim / HLZ_QBLOCK;
     size_t id = blockIdx.x * (size_t)(blockDim.x / 32) + threadIdx.x / 32, t = id / (2 * nbk);
     if (t >= n) return;
     unsigned lane = threadIdx.x % 32;
-    uint32_t r = (uint32_t)(id % (2 * nbk)), b = r % nbk;
+    uint32_t r = (uint32_t)(id % (2 * nbk)), b = r % nbk, c = b * HLZ_QBLOCK + lane, pos = pl[t].pos;
     bool value = r >= nbk;
-    size_t row = (size_t)layer * pl[t].n_ctx + pl[t].pos;
-    const float *src = (value ? pl[t].v : pl[t].k) + row * kv_dim;
-    quantize_block_warp(src[b * HLZ_QBLOCK + lane], lane, row * nbk + b, NULL, value ? pl[t].v8 : pl[t].k8,
-                        value ? pl[t].vd : pl[t].kd);
+    size_t row = (size_t)layer * pl[t].n_ctx + pos;
+    float d;
+    int qi = quantize_lane((value ? pl[t].v : pl[t].k)[row * kv_dim + c], &d);
+    if (value) {
+        pl[t].v8[((size_t)layer * kv_dim + c) * v8_pitch(pl[t].n_ctx) + pos] = (int8_t)qi;
+        if (lane == 0) pl[t].vd[row * nbk + b] = d;
+    } else {
+        pl[t].k8[row * kv_dim + c] = (int8_t)qi;
+        if (lane == 0) pl[t].kd[row * nbk + b] = d;
+    }
 }
 
 /* Four int8 x int8 products added to c: exact in int32, whatever the order. */
 __device__ static inline int dot4_s8(const int a, const int b, int c) { return __dp4a(a, b, c); }
+
+/* Four u8 x int8 products added to c (dp4a with an unsigned first operand). */
+__device__ static inline int dot4_u8s8(unsigned a, int b, int c)
+{
+    int d;
+    asm("dp4a.u32.s32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+    return d;
+}
 
 /* hlz_attention_int8 of whole groups (attention_groups), for head_dim NB *
  * 32: a thread block takes one kv head of a group's tokens, and its warps
@@ -955,18 +986,19 @@ __device__ static inline int dot4_s8(const int a, const int b, int c) { return _
  * the reference in the same order of float operations:
  * - q is quantized per block (quantize_block_warp into the warp's shared
  *   bytes); lane l scores rows j = l (mod 32): isum_b by dp4a over the int8
- *   cache, acc = (0 + isum_0 (dq_0 dk_j0)) + isum_1 (dq_1 dk_j1) ..., s_j =
- *   acc * scale, into the scratch; m the largest non-nan score below +inf
- *   (a max: the same whatever the order);
- * - w_j = weight[hlz_logit_step(s_j, m)] replaces s_j (a uint32: at most
- *   2^30), wsum their exact sum, and umax_b the largest u_jb = (w_j 2^-30)
- *   dv_jb;
- * - e_b = max(umax_b / 255, FLT_MIN); lane l keeps the exact int32 sums
- *   of column b * 32 + l over all rows, uq_jb = min(round(u_jb / e_b), 255)
- *   (made by lane j mod 32, shuffled to the others) times the int8 value;
+ *   key cache, acc = (0 + isum_0 (dq_0 dk_j0)) + isum_1 (dq_1 dk_j1) ...,
+ *   s_j = acc * scale, into the scratch; m the largest non-nan score below
+ *   +inf (a max: the same whatever the order);
+ * - w_j = weight[hlz_logit_step(s_j, m)] (the 640 weights in shared memory,
+ *   as uint32: at most 2^30) replaces s_j; wsum is their exact sum, umax_b
+ *   the largest u_jb = (w_j 2^-30) dv_jb;
+ * - e_b = max(umax_b / 255, FLT_MIN); lane k makes uq_jb = min(round(u_jb /
+ *   e_b), 255) for rows j = 4k .. 4k + 3 of each 128, packed in one word
+ *   and shuffled to the others; lane l keeps the exact int32 sums of column
+ *   b * 32 + l, four rows per dp4a over the transposed value cache;
  * - out = (acc e_b) / (wsum 2^-30), 0 when wsum is 0.
  * The scratch holds `stride` floats per (token, head), as the float
- * kernels'; weights (g->logit_w) are the 640 entries of hlz_logit_weights. */
+ * kernels'; `weights` are the 640 entries of hlz_logit_weights. */
 #define AI_WARPS 12
 template <int NB>
 __global__ static void __launch_bounds__(AI_WARPS * 32)
@@ -976,15 +1008,20 @@ k_attention_int8(const dev_place *pl, const uint32_t *grp, const float *q, float
     constexpr uint32_t HD = NB * HLZ_QBLOCK;
     __shared__ __align__(16) int8_t s_q[AI_WARPS][HD];
     __shared__ float s_dq[AI_WARPS][NB];
+    __shared__ uint32_t s_w[HLZ_LOGIT_KMAX + 1];
     unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
+    for (unsigned i = threadIdx.x; i <= HLZ_LOGIT_KMAX; i += blockDim.x)
+        s_w[i] = i < HLZ_LOGIT_KMAX ? (uint32_t)weights[i] : 0; /* entry KMAX: the weight 0 */
+    __syncthreads();
     uint32_t per = n_head / n_head_kv, kv_h = blockIdx.y, kv_dim = n_head_kv * HD, nbk = n_head_kv * NB;
     size_t first = grp[blockIdx.x], end = grp[blockIdx.x + 1], jobs = (end - first) * per;
     const float scale = __fdiv_rn(1.0f, __fsqrt_rn((float)HD)), inf = __int_as_float(0x7f800000);
     for (size_t job = warp; job < jobs; job += warps) {
         size_t t = first + job / per;
         uint32_t h = kv_h * per + (uint32_t)(job % per), n = pl[t].pos + 1;
-        size_t row0 = (size_t)layer * pl[t].n_ctx, qo = (t * n_head + h) * HD;
-        const int8_t *k8 = pl[t].k8 + row0 * kv_dim + (size_t)kv_h * HD, *v8 = pl[t].v8 + row0 * kv_dim + (size_t)kv_h * HD;
+        size_t row0 = (size_t)layer * pl[t].n_ctx, qo = (t * n_head + h) * HD, pitch = v8_pitch(pl[t].n_ctx);
+        const int8_t *k8 = pl[t].k8 + row0 * kv_dim + (size_t)kv_h * HD;
+        const int8_t *v8 = pl[t].v8 + ((size_t)layer * kv_dim + (size_t)kv_h * HD) * pitch;
         const float *kd = pl[t].kd + row0 * nbk + (size_t)kv_h * NB, *vd = pl[t].vd + row0 * nbk + (size_t)kv_h * NB;
         float *sc = scratch + (t * n_head + h) * stride;
         uint32_t *sw = (uint32_t *)sc;
@@ -1009,6 +1046,7 @@ k_attention_int8(const dev_place *pl, const uint32_t *grp, const float *q, float
             sc[j] = sj;
             if (sj == sj && sj != inf && sj > m) m = sj;
         }
+        __syncwarp(); /* the scores, read next by other lanes */
         for (int off = 16; off > 0; off >>= 1) {
             float o = __shfl_xor_sync(0xffffffffu, m, off);
             m = o > m ? o : m;
@@ -1017,18 +1055,19 @@ k_attention_int8(const dev_place *pl, const uint32_t *grp, const float *q, float
         float umax[NB];
 #pragma unroll
         for (int b = 0; b < NB; b++) umax[b] = 0.0f;
-        for (uint32_t j = lane; j < n; j += 32) {
-            uint32_t k = d_logit_step(sc[j], m);
-            uint32_t w = k < HLZ_LOGIT_KMAX ? (uint32_t)weights[k] : 0;
-            sw[j] = w;
-            wsum += w;
-            float wf = __fmul_rn(__uint2float_rn(w), 0x1p-30f);
+        /* Lane l now takes rows 4l .. 4l + 3 of each 128, as the p.v pass below. */
+        for (uint32_t j = 4 * lane; j < n; j += 128)
+            for (uint32_t i = j; i < j + 4 && i < n; i++) {
+                uint32_t w = s_w[d_logit_step(sc[i], m)];
+                sw[i] = w;
+                wsum += w;
+                float wf = __fmul_rn(__uint2float_rn(w), 0x1p-30f);
 #pragma unroll
-            for (int b = 0; b < NB; b++) {
-                float u = __fmul_rn(wf, vd[(size_t)j * nbk + b]);
-                umax[b] = u > umax[b] ? u : umax[b];
+                for (int b = 0; b < NB; b++) {
+                    float u = __fmul_rn(wf, vd[(size_t)i * nbk + b]);
+                    umax[b] = u > umax[b] ? u : umax[b];
+                }
             }
-        }
         for (int off = 16; off > 0; off >>= 1) wsum += __shfl_xor_sync(0xffffffffu, wsum, off);
         float e[NB], inv[NB];
         int acc[NB];
@@ -1043,22 +1082,30 @@ k_attention_int8(const dev_place *pl, const uint32_t *grp, const float *q, float
             inv[b] = __fdiv_rn(1.0f, e[b]);
             acc[b] = 0;
         }
-        __syncwarp(); /* every lane's weights are in sw */
-        for (uint32_t j0 = 0; j0 < n; j0 += 32) {
-            uint32_t j = j0 + lane;
-            int uq[NB];
-            float wf = j < n ? __fmul_rn(__uint2float_rn(sw[j]), 0x1p-30f) : 0.0f;
+        for (uint32_t j0 = 0; j0 < n; j0 += 128) {
+            unsigned pk[NB];
 #pragma unroll
-            for (int b = 0; b < NB; b++) {
-                float u = j < n ? __fmul_rn(wf, vd[(size_t)j * nbk + b]) : 0.0f;
-                int r = (int)d_round_even(__fmul_rn(u, inv[b]));
-                uq[b] = r < 255 ? r : 255;
+            for (int b = 0; b < NB; b++) pk[b] = 0;
+            for (uint32_t i = 0; i < 4; i++) {
+                uint32_t j = j0 + 4 * lane + i;
+                if (j >= n) break;
+                float wf = __fmul_rn(__uint2float_rn(sw[j]), 0x1p-30f);
+#pragma unroll
+                for (int b = 0; b < NB; b++) {
+                    float u = __fmul_rn(wf, vd[(size_t)j * nbk + b]);
+                    int r = (int)d_round_even(__fmul_rn(u, inv[b]));
+                    pk[b] |= (unsigned)(r < 255 ? r : 255) << (8 * i);
+                }
             }
-            uint32_t rows = n - j0 < 32 ? n - j0 : 32;
-            for (uint32_t r = 0; r < rows; r++) {
-                const int8_t *vr = v8 + (size_t)(j0 + r) * kv_dim + lane;
+            uint32_t words = (n - j0 + 3) / 4;
+            words = words < 32 ? words : 32;
+            for (uint32_t k = 0; k < words; k++) {
 #pragma unroll
-                for (int b = 0; b < NB; b++) acc[b] += __shfl_sync(0xffffffffu, uq[b], r) * (int)vr[b * 32];
+                for (int b = 0; b < NB; b++) {
+                    unsigned a = __shfl_sync(0xffffffffu, pk[b], k);
+                    int v = *(const int *)(v8 + (size_t)(b * 32 + lane) * pitch + j0 + 4 * k);
+                    acc[b] = dot4_u8s8(a, v, acc[b]);
+                }
             }
         }
         float den = __fmul_rn(__ull2float_rn(wsum), 0x1p-30f);
@@ -1793,9 +1840,9 @@ extern "C" void hlz_cuda_session_free(hlz_session *s)
 static hlz_status session_int8_caches(const hlz_model_config *c, hlz_session *s, hlz_error *e)
 {
     if (s->k8) return HLZ_OK;
-    size_t per = (size_t)c->n_layer * s->n_ctx * c->n_head_kv * c->head_dim;
+    size_t kv_dim = (size_t)c->n_head_kv * c->head_dim, per = (size_t)c->n_layer * s->n_ctx * kv_dim;
     cudaError_t err = cudaMalloc((void **)&s->k8, per);
-    if (err == cudaSuccess) err = cudaMalloc((void **)&s->v8, per);
+    if (err == cudaSuccess) err = cudaMalloc((void **)&s->v8, (size_t)c->n_layer * kv_dim * v8_pitch(s->n_ctx));
     if (err == cudaSuccess) err = cudaMalloc((void **)&s->kd, per / HLZ_QBLOCK * sizeof(float));
     if (err == cudaSuccess) err = cudaMalloc((void **)&s->vd, per / HLZ_QBLOCK * sizeof(float));
     if (err != cudaSuccess) {
@@ -1823,15 +1870,15 @@ extern "C" hlz_status hlz_cuda_session_copy(const hlz_model *m, hlz_session *dst
         hlz_status st = session_int8_caches(c, dst, e);
         if (st != HLZ_OK) return st;
         size_t r8 = (size_t)c->n_head_kv * c->head_dim, rd = r8 / HLZ_QBLOCK * sizeof(float);
-        int8_t *const to8[2] = {dst->k8, dst->v8}, *const from8[2] = {src->k8, src->v8};
-        float *const tod[2] = {dst->kd, dst->vd}, *const fromd[2] = {src->kd, src->vd};
-        for (int i = 0; i < 2 && err == cudaSuccess; i++) {
-            err = cudaMemcpy2D(to8[i], dst->n_ctx * r8, from8[i], src->n_ctx * r8, src->n_past * r8, c->n_layer,
-                               cudaMemcpyDeviceToDevice);
-            if (err == cudaSuccess)
-                err = cudaMemcpy2D(tod[i], dst->n_ctx * rd, fromd[i], src->n_ctx * rd, src->n_past * rd, c->n_layer,
-                                   cudaMemcpyDeviceToDevice);
-        }
+        const cudaMemcpyKind dd = cudaMemcpyDeviceToDevice;
+        err = cudaMemcpy2D(dst->k8, dst->n_ctx * r8, src->k8, src->n_ctx * r8, src->n_past * r8, c->n_layer, dd);
+        if (err == cudaSuccess) /* transposed: n_past bytes of each (layer, column) */
+            err = cudaMemcpy2D(dst->v8, v8_pitch(dst->n_ctx), src->v8, v8_pitch(src->n_ctx), src->n_past,
+                               c->n_layer * r8, dd);
+        if (err == cudaSuccess)
+            err = cudaMemcpy2D(dst->kd, dst->n_ctx * rd, src->kd, src->n_ctx * rd, src->n_past * rd, c->n_layer, dd);
+        if (err == cudaSuccess)
+            err = cudaMemcpy2D(dst->vd, dst->n_ctx * rd, src->vd, src->n_ctx * rd, src->n_past * rd, c->n_layer, dd);
     }
     if (err != cudaSuccess) return cuda_fail(e, err, "copying a key/value cache");
     dst->n_past = src->n_past;
@@ -2747,8 +2794,9 @@ static void attention_batch(dev_bufs *b, int kind, uint32_t tokens, const float 
     float *dk = (float *)dev_in(b, k, cache * 4), *dv = (float *)dev_in(b, v, cache * 4);
     int8_t *k8 = NULL, *v8 = NULL;
     float *kd = NULL, *vd = NULL;
+    size_t v8_seq = kv_row * v8_pitch(n_ctx); /* one sequence's transposed value cache */
     if (int8) {
-        k8 = (int8_t *)dev_in(b, NULL, cache), v8 = (int8_t *)dev_in(b, NULL, cache);
+        k8 = (int8_t *)dev_in(b, NULL, cache), v8 = (int8_t *)dev_in(b, NULL, n_seq * v8_seq);
         kd = (float *)dev_in(b, NULL, cache / HLZ_QBLOCK * 4), vd = (float *)dev_in(b, NULL, cache / HLZ_QBLOCK * 4);
         a->weights = (const uint64_t *)dev_in(b, hlz_logit_weights(), HLZ_LOGIT_KMAX * sizeof(uint64_t));
     }
@@ -2760,7 +2808,7 @@ static void attention_batch(dev_bufs *b, int kind, uint32_t tokens, const float 
     if (int8 && hpl && b->err == cudaSuccess) { /* every row of every cache, as if just stored */
         for (size_t r = 0; r < rows; r++)
             hpl[r] = (dev_place){dk + r / n_ctx * n_ctx * kv_row, dv + r / n_ctx * n_ctx * kv_row, n_ctx,
-                                 (uint32_t)(r % n_ctx), k8 + r / n_ctx * n_ctx * kv_row, v8 + r / n_ctx * n_ctx * kv_row,
+                                 (uint32_t)(r % n_ctx), k8 + r / n_ctx * n_ctx * kv_row, v8 + r / n_ctx * v8_seq,
                                  kd + r / n_ctx * n_ctx * (kv_row / HLZ_QBLOCK), vd + r / n_ctx * n_ctx * (kv_row / HLZ_QBLOCK)};
         dev_place *all = (dev_place *)dev_in(b, hpl, rows * sizeof *hpl);
         if (b->err == cudaSuccess)
@@ -2770,7 +2818,7 @@ static void attention_batch(dev_bufs *b, int kind, uint32_t tokens, const float 
         size_t r0 = (size_t)seq[t] * n_ctx;
         hpl[t] = (dev_place){dk + r0 * kv_row, dv + r0 * kv_row, n_ctx, pos[t], NULL, NULL, NULL, NULL};
         if (int8)
-            hpl[t].k8 = k8 + r0 * kv_row, hpl[t].v8 = v8 + r0 * kv_row, hpl[t].kd = kd + r0 * (kv_row / HLZ_QBLOCK),
+            hpl[t].k8 = k8 + r0 * kv_row, hpl[t].v8 = v8 + seq[t] * v8_seq, hpl[t].kd = kd + r0 * (kv_row / HLZ_QBLOCK),
             hpl[t].vd = vd + r0 * (kv_row / HLZ_QBLOCK);
         longest = pos[t] + 1 > longest ? pos[t] + 1 : longest;
     }
