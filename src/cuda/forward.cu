@@ -1116,6 +1116,183 @@ k_attention_int8(const dev_place *pl, const uint32_t *grp, const float *q, float
     }
 }
 
+/* k_attention_int8 with the caches staged in shared memory, for kv groups
+ * that fit a block (n_head / n_head_kv <= AI_WARPS): one warp per (token,
+ * head) of the group, all warps through the same tiles up to the longest
+ * n, two stages by cp.async (the pattern of k_attention_tile). Key tiles
+ * are 32 rows (padded to HD + 16 bytes: lane l's 16-byte reads of row l
+ * hit distinct banks in each quarter warp) and their scales; value tiles
+ * are 128 positions of every column of the transposed cache (a column's
+ * 32 words padded to 36: lane l's 16-byte read of column l takes 16
+ * positions, conflict-free). The arithmetic, and its order, are
+ * k_attention_int8's; scores and weights stay in the global scratch. */
+#define AI_KROW(HD) ((HD) + 16)
+#define AI_VROW 36
+#define AI_STAGE(NB) (32 * AI_KROW((NB) * 32) + 32 * (NB) * 4 > (NB) * 32 * AI_VROW * 4 \
+                          ? 32 * AI_KROW((NB) * 32) + 32 * (NB) * 4 : (NB) * 32 * AI_VROW * 4)
+template <int NB> static size_t attention_int8_smem(void) { return 2 * (size_t)AI_STAGE(NB); }
+
+template <int NB>
+__global__ static void __launch_bounds__(AI_WARPS * 32)
+k_attention_int8_tile(const dev_place *pl, const uint32_t *grp, const float *q, float *out, float *scratch,
+                      size_t stride, const uint64_t *weights, uint32_t n_head, uint32_t n_head_kv, uint32_t layer)
+{
+    constexpr uint32_t HD = NB * HLZ_QBLOCK, KROW = AI_KROW(HD), STAGE = AI_STAGE(NB);
+    extern __shared__ __align__(16) unsigned char smem[];
+    __shared__ __align__(16) int8_t s_q[AI_WARPS][HD];
+    __shared__ float s_dq[AI_WARPS][NB];
+    __shared__ uint32_t s_w[HLZ_LOGIT_KMAX + 1];
+    unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32, tid = threadIdx.x, threads = blockDim.x;
+    for (unsigned i = tid; i <= HLZ_LOGIT_KMAX; i += threads) s_w[i] = i < HLZ_LOGIT_KMAX ? (uint32_t)weights[i] : 0;
+    uint32_t per = n_head / n_head_kv, kv_h = blockIdx.y, kv_dim = n_head_kv * HD, nbk = n_head_kv * NB;
+    size_t first = grp[blockIdx.x], end = grp[blockIdx.x + 1], t = first + warp / per;
+    uint32_t h = kv_h * per + warp % per, n_max = 0;
+    for (size_t i = first; i < end; i++) n_max = pl[i].pos + 1 > n_max ? pl[i].pos + 1 : n_max;
+    bool has = t < end;
+    uint32_t n = has ? pl[t].pos + 1 : 0;
+    const dev_place &p0 = pl[first];
+    size_t row0 = (size_t)layer * p0.n_ctx, pitch = v8_pitch(p0.n_ctx), job = t * n_head + h, qo = job * HD;
+    const int8_t *k8 = p0.k8 + row0 * kv_dim + (size_t)kv_h * HD;
+    const int8_t *v8 = p0.v8 + ((size_t)layer * kv_dim + (size_t)kv_h * HD) * pitch;
+    const float *kd = p0.kd + row0 * nbk + (size_t)kv_h * NB, *vd = p0.vd + row0 * nbk + (size_t)kv_h * NB;
+    float *sc = scratch + (has ? job : 0) * stride;
+    uint32_t *sw = (uint32_t *)sc;
+    uint32_t ktiles = (n_max + 31) / 32, vtiles = (n_max + 127) / 128;
+    /* Stage i < ktiles is key tile i, then value tile i - ktiles; a stage's area holds either. */
+    auto load = [&](uint32_t i) {
+        unsigned char *dst = smem + (size_t)(i & 1) * STAGE;
+        if (i < ktiles) {
+            uint32_t j0 = i * 32;
+            for (unsigned idx = tid; idx < 32 * (HD / 16); idx += threads) {
+                unsigned r = idx / (HD / 16), c = idx % (HD / 16);
+                if (j0 + r < n_max) cp_async16(dst + r * KROW + c * 16, k8 + (size_t)(j0 + r) * kv_dim + c * 16);
+            }
+            float *dd = (float *)(dst + 32 * KROW);
+            for (unsigned idx = tid; idx < 32 * NB; idx += threads) {
+                unsigned r = idx / NB, b = idx % NB;
+                if (j0 + r < n_max) cp_async4(dd + idx, kd + (size_t)(j0 + r) * nbk + b);
+            }
+        } else if (i < ktiles + vtiles) {
+            uint32_t j0 = (i - ktiles) * 128;
+            for (unsigned idx = tid; idx < HD * 8; idx += threads) {
+                unsigned c = idx / 8, w4 = idx % 8;
+                if (j0 + 16 * w4 < n_max) cp_async16(dst + (c * AI_VROW + 4 * w4) * 4, v8 + c * pitch + j0 + 16 * w4);
+            }
+        }
+        asm volatile("cp.async.commit_group;\n" ::); /* empty past the end: keeps the count */
+    };
+    if (has) {
+#pragma unroll
+        for (int b = 0; b < NB; b++) quantize_block_warp(q[qo + b * 32 + lane], lane, b, NULL, s_q[warp], s_dq[warp]);
+    }
+    const float scale = __fdiv_rn(1.0f, __fsqrt_rn((float)HD)), inf = __int_as_float(0x7f800000);
+    float m = -inf;
+    load(0);
+    for (uint32_t i = 0; i < ktiles; i++) {
+        load(i + 1);
+        asm volatile("cp.async.wait_group 1;\n" ::);
+        __syncthreads();
+        uint32_t j = i * 32 + lane;
+        if (j < n) {
+            const unsigned char *st = smem + (size_t)(i & 1) * STAGE;
+            const int4 *kr = (const int4 *)(st + lane * KROW), *qr = (const int4 *)s_q[warp];
+            const float *dk = (const float *)(st + 32 * KROW) + lane * NB;
+            float acc = 0.0f;
+#pragma unroll
+            for (int b = 0; b < NB; b++) {
+                int4 k0 = kr[2 * b], k1 = kr[2 * b + 1], q0 = qr[2 * b], q1 = qr[2 * b + 1];
+                int isum = dot4_s8(q0.x, k0.x, 0);
+                isum = dot4_s8(q0.y, k0.y, isum), isum = dot4_s8(q0.z, k0.z, isum), isum = dot4_s8(q0.w, k0.w, isum);
+                isum = dot4_s8(q1.x, k1.x, isum), isum = dot4_s8(q1.y, k1.y, isum);
+                isum = dot4_s8(q1.z, k1.z, isum), isum = dot4_s8(q1.w, k1.w, isum);
+                acc = __fadd_rn(acc, __fmul_rn(__int2float_rn(isum), __fmul_rn(s_dq[warp][b], dk[b])));
+            }
+            float sj = __fmul_rn(acc, scale);
+            sc[j] = sj;
+            if (sj == sj && sj != inf && sj > m) m = sj;
+        }
+        __syncthreads();
+    }
+    unsigned long long wsum = 0;
+    float e[NB], inv[NB];
+    int acc[NB];
+    if (has) { /* warp-uniform */
+        for (int off = 16; off > 0; off >>= 1) {
+            float o = __shfl_xor_sync(0xffffffffu, m, off);
+            m = o > m ? o : m;
+        }
+        float umax[NB];
+#pragma unroll
+        for (int b = 0; b < NB; b++) umax[b] = 0.0f;
+        for (uint32_t j = 4 * lane; j < n; j += 128)
+            for (uint32_t i = j; i < j + 4 && i < n; i++) {
+                uint32_t w = s_w[d_logit_step(sc[i], m)];
+                sw[i] = w;
+                wsum += w;
+                float wf = __fmul_rn(__uint2float_rn(w), 0x1p-30f);
+#pragma unroll
+                for (int b = 0; b < NB; b++) {
+                    float u = __fmul_rn(wf, vd[(size_t)i * nbk + b]);
+                    umax[b] = u > umax[b] ? u : umax[b];
+                }
+            }
+        for (int off = 16; off > 0; off >>= 1) wsum += __shfl_xor_sync(0xffffffffu, wsum, off);
+#pragma unroll
+        for (int b = 0; b < NB; b++) {
+            for (int off = 16; off > 0; off >>= 1) {
+                float o = __shfl_xor_sync(0xffffffffu, umax[b], off);
+                umax[b] = o > umax[b] ? o : umax[b];
+            }
+            e[b] = __fdiv_rn(umax[b], 255.0f);
+            if (e[b] < FLT_MIN) e[b] = FLT_MIN;
+            inv[b] = __fdiv_rn(1.0f, e[b]);
+            acc[b] = 0;
+        }
+    }
+    for (uint32_t i = ktiles; i < ktiles + vtiles; i++) {
+        load(i + 1);
+        asm volatile("cp.async.wait_group 1;\n" ::);
+        __syncthreads();
+        uint32_t j0 = (i - ktiles) * 128;
+        if (has && j0 < n) { /* warp-uniform */
+            unsigned pk[NB];
+#pragma unroll
+            for (int b = 0; b < NB; b++) pk[b] = 0;
+            for (uint32_t r = 0; r < 4; r++) {
+                uint32_t j = j0 + 4 * lane + r;
+                if (j >= n) break;
+                float wf = __fmul_rn(__uint2float_rn(sw[j]), 0x1p-30f);
+#pragma unroll
+                for (int b = 0; b < NB; b++) {
+                    float u = __fmul_rn(wf, vd[(size_t)j * nbk + b]);
+                    int rq = (int)d_round_even(__fmul_rn(u, inv[b]));
+                    pk[b] |= (unsigned)(rq < 255 ? rq : 255) << (8 * r);
+                }
+            }
+            const uint32_t *vt = (const uint32_t *)(smem + (size_t)(i & 1) * STAGE);
+            uint32_t quads = (n - j0 + 15) / 16;
+            quads = quads < 8 ? quads : 8;
+            for (uint32_t k = 0; k < quads; k++) {
+#pragma unroll
+                for (int b = 0; b < NB; b++) {
+                    int4 v = *(const int4 *)(vt + (b * 32 + lane) * AI_VROW + 4 * k);
+                    acc[b] = dot4_u8s8(__shfl_sync(0xffffffffu, pk[b], 4 * k), v.x, acc[b]);
+                    acc[b] = dot4_u8s8(__shfl_sync(0xffffffffu, pk[b], 4 * k + 1), v.y, acc[b]);
+                    acc[b] = dot4_u8s8(__shfl_sync(0xffffffffu, pk[b], 4 * k + 2), v.z, acc[b]);
+                    acc[b] = dot4_u8s8(__shfl_sync(0xffffffffu, pk[b], 4 * k + 3), v.w, acc[b]);
+                }
+            }
+        }
+        __syncthreads();
+    }
+    if (has) {
+        float den = __fmul_rn(__ull2float_rn(wsum), 0x1p-30f);
+#pragma unroll
+        for (int b = 0; b < NB; b++)
+            out[qo + b * 32 + lane] = wsum ? __fdiv_rn(__fmul_rn(__int2float_rn(acc[b]), e[b]), den) : 0.0f;
+    }
+}
+
 /* The blocks of the int8 kernel: the heads of a kv group share one, for
  * up to AI_WARPS / (n_head / n_head_kv) tokens (at least one). */
 static uint32_t attention_int8_tokens(uint32_t per) { return per >= AI_WARPS ? 1 : AI_WARPS / per; }
@@ -1131,10 +1308,23 @@ static void launch_attention_int8(const dev_place *dpl, const uint32_t *dgrp, si
     uint32_t per = n_head / n_head_kv, jobs = largest * per;
     unsigned warps = jobs < AI_WARPS ? jobs : AI_WARPS;
     dim3 grid((unsigned)groups, n_head_kv);
+    static int plain = -1; /* HLZ_CUDA_INT8_PLAIN=1: the plain kernel, for comparisons */
+    if (plain < 0) plain = getenv("HLZ_CUDA_INT8_PLAIN") && strcmp(getenv("HLZ_CUDA_INT8_PLAIN"), "1") == 0;
+    bool tiled = per <= AI_WARPS && !plain;
 #define AI_LAUNCH(NB)                                                                                               \
     case NB:                                                                                                        \
-        k_attention_int8<NB><<<grid, warps * 32>>>(dpl, dgrp, q, att, scratch, stride, weights, n_head, n_head_kv,   \
-                                                   layer);                                                          \
+        if (tiled) {                                                                                                \
+            static bool attr;                                                                                       \
+            if (!attr)                                                                                              \
+                cudaFuncSetAttribute(k_attention_int8_tile<NB>, cudaFuncAttributeMaxDynamicSharedMemorySize,        \
+                                     (int)attention_int8_smem<NB>());                                               \
+            attr = true;                                                                                            \
+            k_attention_int8_tile<NB><<<grid, warps * 32, attention_int8_smem<NB>()>>>(                             \
+                dpl, dgrp, q, att, scratch, stride, weights, n_head, n_head_kv, layer);                             \
+        } else {                                                                                                    \
+            k_attention_int8<NB><<<grid, warps * 32>>>(dpl, dgrp, q, att, scratch, stride, weights, n_head,         \
+                                                       n_head_kv, layer);                                           \
+        }                                                                                                           \
         break
     switch (hd / HLZ_QBLOCK) {
         AI_LAUNCH(1); AI_LAUNCH(2); AI_LAUNCH(3); AI_LAUNCH(4); AI_LAUNCH(5); AI_LAUNCH(6); AI_LAUNCH(7); AI_LAUNCH(8);
