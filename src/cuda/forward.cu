@@ -2044,31 +2044,32 @@ static hlz_status session_int8_caches(const hlz_model_config *c, hlz_session *s,
     return HLZ_OK;
 }
 
+/* The copies are queued on the stream every evaluation uses, so they
+ * are ordered before dst's next evaluation without blocking the caller
+ * (a synchronous copy waits for all the GPU's queued work, the other
+ * threads' included). */
 extern "C" hlz_status hlz_cuda_session_copy(const hlz_model *m, hlz_session *dst, const hlz_session *src,
                                             hlz_error *e)
 {
     const hlz_model_config *c = &m->config;
-    size_t row = (size_t)c->n_head_kv * c->head_dim * sizeof(float);
+    size_t r8 = (size_t)c->n_head_kv * c->head_dim, row = r8 * sizeof(float), rd = r8 / HLZ_QBLOCK * sizeof(float);
+    const cudaMemcpyKind dd = cudaMemcpyDeviceToDevice;
     dst->n_past = 0;
     if (src->n_past == 0) return HLZ_OK;
-    cudaError_t err = cudaMemcpy2D(dst->k, dst->n_ctx * row, src->k, src->n_ctx * row, src->n_past * row, c->n_layer,
-                                   cudaMemcpyDeviceToDevice);
+    size_t np = src->n_past, layers = c->n_layer;
+    cudaError_t err = cudaMemcpy2DAsync(dst->k, dst->n_ctx * row, src->k, src->n_ctx * row, np * row, layers, dd, 0);
     if (err == cudaSuccess)
-        err = cudaMemcpy2D(dst->v, dst->n_ctx * row, src->v, src->n_ctx * row, src->n_past * row, c->n_layer,
-                           cudaMemcpyDeviceToDevice);
+        err = cudaMemcpy2DAsync(dst->v, dst->n_ctx * row, src->v, src->n_ctx * row, np * row, layers, dd, 0);
     if (err == cudaSuccess && src->k8) { /* the int8 caches, when the source has them */
         hlz_status st = session_int8_caches(c, dst, e);
         if (st != HLZ_OK) return st;
-        size_t r8 = (size_t)c->n_head_kv * c->head_dim, rd = r8 / HLZ_QBLOCK * sizeof(float);
-        const cudaMemcpyKind dd = cudaMemcpyDeviceToDevice;
-        err = cudaMemcpy2D(dst->k8, dst->n_ctx * r8, src->k8, src->n_ctx * r8, src->n_past * r8, c->n_layer, dd);
+        err = cudaMemcpy2DAsync(dst->k8, dst->n_ctx * r8, src->k8, src->n_ctx * r8, np * r8, layers, dd, 0);
         if (err == cudaSuccess) /* transposed: n_past bytes of each (layer, column) */
-            err = cudaMemcpy2D(dst->v8, v8_pitch(dst->n_ctx), src->v8, v8_pitch(src->n_ctx), src->n_past,
-                               c->n_layer * r8, dd);
+            err = cudaMemcpy2DAsync(dst->v8, v8_pitch(dst->n_ctx), src->v8, v8_pitch(src->n_ctx), np, layers * r8, dd, 0);
         if (err == cudaSuccess)
-            err = cudaMemcpy2D(dst->kd, dst->n_ctx * rd, src->kd, src->n_ctx * rd, src->n_past * rd, c->n_layer, dd);
+            err = cudaMemcpy2DAsync(dst->kd, dst->n_ctx * rd, src->kd, src->n_ctx * rd, np * rd, layers, dd, 0);
         if (err == cudaSuccess)
-            err = cudaMemcpy2D(dst->vd, dst->n_ctx * rd, src->vd, src->n_ctx * rd, src->n_past * rd, c->n_layer, dd);
+            err = cudaMemcpy2DAsync(dst->vd, dst->n_ctx * rd, src->vd, src->n_ctx * rd, np * rd, layers, dd, 0);
     }
     if (err != cudaSuccess) return cuda_fail(e, err, "copying a key/value cache");
     dst->n_past = src->n_past;
