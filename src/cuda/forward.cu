@@ -1120,16 +1120,18 @@ k_attention_int8(const dev_place *pl, const uint32_t *grp, const float *q, float
  * that fit a block (n_head / n_head_kv <= AI_WARPS): one warp per (token,
  * head) of the group, all warps through the same tiles up to the longest
  * n, two stages by cp.async (the pattern of k_attention_tile). Key tiles
- * are 32 rows (padded to HD + 16 bytes: lane l's 16-byte reads of row l
- * hit distinct banks in each quarter warp) and their scales; value tiles
+ * are AI_KT rows (padded to HD + 16 bytes: lane l's 16-byte reads of rows
+ * l, l + 32, ... hit distinct banks in each quarter warp) and their scales; value tiles
  * are 128 positions of every column of the transposed cache (a column's
  * 32 words padded to 36: lane l's 16-byte read of column l takes 16
  * positions, conflict-free). The arithmetic, and its order, are
  * k_attention_int8's; scores and weights stay in the global scratch. */
 #define AI_KROW(HD) ((HD) + 16)
 #define AI_VROW 36
-#define AI_STAGE(NB) (32 * AI_KROW((NB) * 32) + 32 * (NB) * 4 > (NB) * 32 * AI_VROW * 4 \
-                          ? 32 * AI_KROW((NB) * 32) + 32 * (NB) * 4 : (NB) * 32 * AI_VROW * 4)
+#define AI_KT 128 /* key rows per tile: four per lane, so that a barrier pair serves 128 rows */
+#define AI_KSTAGE(NB) (AI_KT * AI_KROW((NB) * 32) + AI_KT * (NB) * 4)
+#define AI_VSTAGE(NB) ((NB) * 32 * AI_VROW * 4)
+#define AI_STAGE(NB) (AI_KSTAGE(NB) > AI_VSTAGE(NB) ? AI_KSTAGE(NB) : AI_VSTAGE(NB))
 template <int NB> static size_t attention_int8_smem(void) { return 2 * (size_t)AI_STAGE(NB); }
 
 template <int NB>
@@ -1157,18 +1159,18 @@ k_attention_int8_tile(const dev_place *pl, const uint32_t *grp, const float *q, 
     const float *kd = p0.kd + row0 * nbk + (size_t)kv_h * NB, *vd = p0.vd + row0 * nbk + (size_t)kv_h * NB;
     float *sc = scratch + (has ? job : 0) * stride;
     uint32_t *sw = (uint32_t *)sc;
-    uint32_t ktiles = (n_max + 31) / 32, vtiles = (n_max + 127) / 128;
+    uint32_t ktiles = (n_max + AI_KT - 1) / AI_KT, vtiles = (n_max + 127) / 128;
     /* Stage i < ktiles is key tile i, then value tile i - ktiles; a stage's area holds either. */
     auto load = [&](uint32_t i) {
         unsigned char *dst = smem + (size_t)(i & 1) * STAGE;
         if (i < ktiles) {
-            uint32_t j0 = i * 32;
-            for (unsigned idx = tid; idx < 32 * (HD / 16); idx += threads) {
+            uint32_t j0 = i * AI_KT;
+            for (unsigned idx = tid; idx < AI_KT * (HD / 16); idx += threads) {
                 unsigned r = idx / (HD / 16), c = idx % (HD / 16);
                 if (j0 + r < n_max) cp_async16(dst + r * KROW + c * 16, k8 + (size_t)(j0 + r) * kv_dim + c * 16);
             }
-            float *dd = (float *)(dst + 32 * KROW);
-            for (unsigned idx = tid; idx < 32 * NB; idx += threads) {
+            float *dd = (float *)(dst + AI_KT * KROW);
+            for (unsigned idx = tid; idx < AI_KT * NB; idx += threads) {
                 unsigned r = idx / NB, b = idx % NB;
                 if (j0 + r < n_max) cp_async4(dd + idx, kd + (size_t)(j0 + r) * nbk + b);
             }
@@ -1192,11 +1194,12 @@ k_attention_int8_tile(const dev_place *pl, const uint32_t *grp, const float *q, 
         load(i + 1);
         asm volatile("cp.async.wait_group 1;\n" ::);
         __syncthreads();
-        uint32_t j = i * 32 + lane;
-        if (j < n) {
-            const unsigned char *st = smem + (size_t)(i & 1) * STAGE;
-            const int4 *kr = (const int4 *)(st + lane * KROW), *qr = (const int4 *)s_q[warp];
-            const float *dk = (const float *)(st + 32 * KROW) + lane * NB;
+        const unsigned char *st = smem + (size_t)(i & 1) * STAGE;
+        for (uint32_t rr = lane; rr < AI_KT; rr += 32) { /* rows j = lane (mod 32), as the plain kernel's */
+            uint32_t j = i * AI_KT + rr;
+            if (j >= n) break;
+            const int4 *kr = (const int4 *)(st + rr * KROW), *qr = (const int4 *)s_q[warp];
+            const float *dk = (const float *)(st + AI_KT * KROW) + rr * NB;
             float acc = 0.0f;
 #pragma unroll
             for (int b = 0; b < NB; b++) {
