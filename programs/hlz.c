@@ -520,7 +520,7 @@ static void usage(FILE *f)
             "                       adding to the one before: none, match (long repeats), context\n"
             "                       (order-1..4 token contexts), full (default: with secondary estimation)\n"
             "      --attention=A    llm: the model's attention arithmetic, float (default) or int8\n"
-            "                       (integer, head dimensions a multiple of 32, CPU only for now;\n"
+            "                       (integer, head dimensions a multiple of 32, faster on a GPU;\n"
             "                       recorded in the archive)\n"
             "      --model=FILE     the GGUF model of the llm codec (default: the model built with hlz,\n"
             "                       or $HLZ_MODEL; 'none': classical codecs only); decompressing\n"

@@ -11,32 +11,38 @@
 #include <float.h>
 #include <math.h>
 
-size_t hlz_attention_int8_scratch(uint32_t n, uint32_t hd)
+size_t hlz_attention_int8_blocks_scratch(uint32_t n, uint32_t hd)
 {
-    /* Per position a weight (u64) and a float (the score, then each block's u);
-     * the blocks of the query and of one key row. */
-    return (size_t)n * (sizeof(uint64_t) + sizeof(float)) + 2 * (size_t)(hd / HLZ_QBLOCK) * sizeof(hlz_q8_block);
+    /* Per position a weight (u64) and a float (the score, then each block's u); the blocks of the query. */
+    return (size_t)n * (sizeof(uint64_t) + sizeof(float)) + (size_t)(hd / HLZ_QBLOCK) * sizeof(hlz_q8_block);
 }
 
-void hlz_attention_int8(const hlz_kernels *kern, const float *q, const float *keys, const float *values,
-                        size_t stride, uint32_t n, uint32_t hd, float *out, void *scratch)
+size_t hlz_attention_int8_scratch(uint32_t n, uint32_t hd)
+{
+    /* hlz_attention_int8_blocks', then the blocks of every key and value. */
+    return hlz_attention_int8_blocks_scratch(n, hd) + 2 * (size_t)n * (hd / HLZ_QBLOCK) * sizeof(hlz_q8_block);
+}
+
+void hlz_attention_int8_blocks(const hlz_kernels *kern, const float *q, const hlz_q8_block *kb,
+                               const hlz_q8_block *vb, size_t bstride, uint32_t n, uint32_t hd, float *out,
+                               void *scratch)
 {
     uint32_t nb = hd / HLZ_QBLOCK;
     uint64_t *w = scratch;
     float *s = (float *)(w + n);
-    hlz_q8_block *qb = (hlz_q8_block *)(s + n), *kb = qb + nb;
+    hlz_q8_block *qb = (hlz_q8_block *)(s + n);
     const uint64_t *table = hlz_logit_weights();
     float scale = 1.0f / sqrtf((float)hd); /* the float path's */
 
     /* Scores: s_j = (sum over blocks of (float)isum_b * (dq_b * dk_jb)) * scale. */
     kern->quantize_q8(q, hd, qb);
     for (uint32_t j = 0; j < n; j++) {
-        kern->quantize_q8(keys + (size_t)j * stride, hd, kb);
+        const hlz_q8_block *k = kb + (size_t)j * bstride;
         float acc = 0.0f;
         for (uint32_t b = 0; b < nb; b++) {
             int32_t isum = 0;
-            for (int i = 0; i < HLZ_QBLOCK; i++) isum += (int32_t)qb[b].q[i] * kb[b].q[i];
-            acc = acc + (float)isum * (qb[b].d * kb[b].d);
+            for (int i = 0; i < HLZ_QBLOCK; i++) isum += (int32_t)qb[b].q[i] * k[b].q[i];
+            acc = acc + (float)isum * (qb[b].d * k[b].d);
         }
         s[j] = acc * scale;
     }
@@ -55,17 +61,11 @@ void hlz_attention_int8(const hlz_kernels *kern, const float *q, const float *ke
 
     /* Per block of the head: u_j = (w_j / 2^30) * dv_jb rounded to 8 bits on
      * the scale e_b = max u / 255, then the exact sums of uq_j * vq_ji.
-     * A zero weight gives u = 0 and uq = 0: its value block is not needed. */
+     * A zero weight gives u = 0 and uq = 0: its value block is not read. */
     for (uint32_t b = 0; b < nb; b++) {
-        const float *vcol = values + (size_t)b * HLZ_QBLOCK;
-        hlz_q8_block vb;
         float umax = 0.0f; /* every u is >= +0 */
         for (uint32_t j = 0; j < n; j++) {
-            float u = 0.0f;
-            if (w[j]) {
-                kern->quantize_q8(vcol + (size_t)j * stride, HLZ_QBLOCK, &vb);
-                u = ((float)w[j] * 0x1p-30f) * vb.d;
-            }
+            float u = w[j] ? ((float)w[j] * 0x1p-30f) * vb[(size_t)j * bstride + b].d : 0.0f;
             s[j] = u;
             umax = u > umax ? u : umax;
         }
@@ -78,9 +78,23 @@ void hlz_attention_int8(const hlz_kernels *kern, const float *q, const float *ke
             int uq = (int)hlz_round_even(s[j] * inv); /* 0 <= s[j] * inv <= about 255 */
             uq = uq < 255 ? uq : 255;
             if (uq == 0) continue;
-            kern->quantize_q8(vcol + (size_t)j * stride, HLZ_QBLOCK, &vb);
-            for (int i = 0; i < HLZ_QBLOCK; i++) acc[i] += uq * vb.q[i];
+            const int8_t *v = vb[(size_t)j * bstride + b].q;
+            for (int i = 0; i < HLZ_QBLOCK; i++) acc[i] += uq * v[i];
         }
         for (int i = 0; i < HLZ_QBLOCK; i++) out[b * HLZ_QBLOCK + i] = wsum ? ((float)acc[i] * e) / den : 0.0f;
     }
+}
+
+void hlz_attention_int8(const hlz_kernels *kern, const float *q, const float *keys, const float *values,
+                        size_t stride, uint32_t n, uint32_t hd, float *out, void *scratch)
+{
+    /* Every key and value quantized once, after the blocks' own scratch. */
+    uint32_t nb = hd / HLZ_QBLOCK;
+    hlz_q8_block *kb = (hlz_q8_block *)((char *)scratch + hlz_attention_int8_blocks_scratch(n, hd));
+    hlz_q8_block *vb = kb + (size_t)n * nb;
+    for (uint32_t j = 0; j < n; j++) {
+        kern->quantize_q8(keys + (size_t)j * stride, hd, kb + (size_t)j * nb);
+        kern->quantize_q8(values + (size_t)j * stride, hd, vb + (size_t)j * nb);
+    }
+    hlz_attention_int8_blocks(kern, q, kb, vb, nb, n, hd, out, scratch);
 }

@@ -117,8 +117,10 @@ static void attend(void *context, size_t job)
     const float *vc = s->v + (size_t)a->layer * s->n_ctx * kv_row + (size_t)kv_h * hd;
     const float *q = a->q + t * c->n_head * hd + (size_t)h * hd;
     float *lanes = a->scratch + job * a->scratch_stride, *scores = lanes + 32 * (size_t)hd;
-    if (s->attention == HLZ_ATTENTION_INT8) {
-        hlz_attention_int8(k, q, kc, vc, kv_row, n, hd, a->out + t * c->n_head * hd + (size_t)h * hd, lanes);
+    if (s->attention == HLZ_ATTENTION_INT8) { /* the session's quantized caches */
+        size_t nbk = kv_row / HLZ_QBLOCK, at = (size_t)a->layer * s->n_ctx * nbk + (size_t)kv_h * (hd / HLZ_QBLOCK);
+        hlz_attention_int8_blocks(k, q, s->kq + at, s->vq + at, nbk, n, hd,
+                                  a->out + t * c->n_head * hd + (size_t)h * hd, lanes);
         return;
     }
     float scale = 1.0f / sqrtf((float)hd);
@@ -166,7 +168,7 @@ static hlz_status forward(hlz_model *m, const token_place *place, const int32_t 
     size_t jobs = n * c->n_head, stride = 32 * (size_t)hd + longest;
     for (size_t t = 0; t < n; t++)
         if (place[t].session->attention == HLZ_ATTENTION_INT8) { /* its scratch: whole uint64_t from each job's start */
-            size_t need = (hlz_attention_int8_scratch(longest, hd) + 7) / 8 * 2;
+            size_t need = (hlz_attention_int8_blocks_scratch(longest, hd) + 7) / 8 * 2;
             stride = stride > need ? stride : need;
             stride += stride & 1;
             break;
@@ -179,6 +181,21 @@ static hlz_status forward(hlz_model *m, const token_place *place, const int32_t 
     }
     for (size_t t = 0; t < n && st == HLZ_OK; t++)
         st = hlz_gguf_tensor_row(m->token_embd, (uint64_t)tokens[t], x + t * dim, error);
+    for (size_t t = 0; t < n && st == HLZ_OK; t++) { /* int8 sessions' quantized caches, on first use */
+        hlz_session *s = place[t].session;
+        if (s->attention != HLZ_ATTENTION_INT8 || s->kq) continue;
+        if (s->n_past) {
+            st = hlz_fail(error, HLZ_ERR_PARAM, "a session's attention arithmetic changed after its first evaluation");
+            break;
+        }
+        size_t blocks = (size_t)c->n_layer * s->n_ctx * (kv_dim / HLZ_QBLOCK);
+        s->kq = malloc(blocks * sizeof *s->kq), s->vq = malloc(blocks * sizeof *s->vq);
+        if (!s->kq || !s->vq) {
+            free(s->kq), free(s->vq);
+            s->kq = s->vq = NULL;
+            st = hlz_fail(error, HLZ_ERR_NOMEM, "out of memory for a %u-token int8 key/value cache", (unsigned)s->n_ctx);
+        }
+    }
     if (st != HLZ_OK) goto done;
 
     for (uint32_t l = 0; l < c->n_layer; l++) {
@@ -202,6 +219,10 @@ static hlz_status forward(hlz_model *m, const token_place *place, const int32_t 
             size_t at = ((size_t)l * s->n_ctx + pos) * kv_dim;
             memcpy(s->k + at, kn + t * kv_dim, kv_dim * sizeof *kn);
             memcpy(s->v + at, vn + t * kv_dim, kv_dim * sizeof *vn);
+            if (s->attention == HLZ_ATTENTION_INT8) { /* quantized once here, not per query */
+                k->quantize_q8(kn + t * kv_dim, kv_dim, s->kq + at / HLZ_QBLOCK);
+                k->quantize_q8(vn + t * kv_dim, kv_dim, s->vq + at / HLZ_QBLOCK);
+            }
         }
         attention_job aj = {.m = m, .place = place, .layer = l, .q = q, .out = att, .scratch = scratch,
                             .scratch_stride = stride};
@@ -301,8 +322,12 @@ static hlz_status eval_batch(hlz_model *m, hlz_session *const *sessions, const i
             kept->tables = grown, kept->rows = n_seq;
         }
     }
-    /* The GPU runs one attention arithmetic per call, int8 for heads of up to HLZ_INT8_CUDA_MAX_HEAD. */
-    for (size_t i = 0; m->cuda && i < n_seq; i++) {
+    /* int8 needs heads of whole blocks; the GPU runs one arithmetic per call, int8 for heads of up to
+     * HLZ_INT8_CUDA_MAX_HEAD. */
+    for (size_t i = 0; i < n_seq; i++) {
+        if (sessions[i]->attention == HLZ_ATTENTION_INT8 && m->config.head_dim % HLZ_QBLOCK)
+            return hlz_fail(error, HLZ_ERR_UNSUPPORTED, "integer attention needs a head dimension that is a multiple of 32");
+        if (!m->cuda) continue;
         if (sessions[i]->attention != sessions[0]->attention)
             return hlz_fail(error, HLZ_ERR_UNSUPPORTED, "one GPU evaluation mixes float and int8 attention");
         if (sessions[i]->attention == HLZ_ATTENTION_INT8 && m->config.head_dim > HLZ_INT8_CUDA_MAX_HEAD)

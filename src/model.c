@@ -381,8 +381,7 @@ void hlz_session_free(hlz_session *s)
         free(s);
         return;
     }
-    free(s->k);
-    free(s->v);
+    free(s->k), free(s->v), free(s->kq), free(s->vq);
     free(s);
 }
 
@@ -401,6 +400,25 @@ hlz_status hlz_session_copy(const hlz_model *m, hlz_session *dst, const hlz_sess
                (size_t)src->n_past * row * sizeof(float));
         memcpy(dst->v + (size_t)l * dst->n_ctx * row, src->v + (size_t)l * src->n_ctx * row,
                (size_t)src->n_past * row * sizeof(float));
+    }
+    if (src->kq && src->n_past) { /* the int8 caches, when the source has them */
+        size_t nbk = row / HLZ_QBLOCK, blocks = (size_t)c->n_layer * dst->n_ctx * nbk;
+        if (!dst->kq) {
+            dst->kq = malloc(blocks * sizeof *dst->kq), dst->vq = malloc(blocks * sizeof *dst->vq);
+            if (!dst->kq || !dst->vq) {
+                free(dst->kq), free(dst->vq);
+                dst->kq = dst->vq = NULL;
+                dst->n_past = 0;
+                return hlz_fail(error, HLZ_ERR_NOMEM, "out of memory for a %u-token int8 key/value cache",
+                                (unsigned)dst->n_ctx);
+            }
+        }
+        for (uint32_t l = 0; l < c->n_layer; l++) {
+            memcpy(dst->kq + (size_t)l * dst->n_ctx * nbk, src->kq + (size_t)l * src->n_ctx * nbk,
+                   (size_t)src->n_past * nbk * sizeof *dst->kq);
+            memcpy(dst->vq + (size_t)l * dst->n_ctx * nbk, src->vq + (size_t)l * src->n_ctx * nbk,
+                   (size_t)src->n_past * nbk * sizeof *dst->vq);
+        }
     }
     dst->n_past = src->n_past;
     return HLZ_OK;

@@ -79,6 +79,11 @@ struct hlz_session {
      * first int8 evaluation or copy, else NULL. */
     int8_t *k8, *v8;
     float *kd, *vd;
+    /* On the CPU, int8 attention's caches: k and v quantized per block of
+     * 32 as stored ([n_layer][n_ctx][n_head_kv * head_dim / 32] blocks),
+     * allocated by the first int8 evaluation or copy, else NULL. A session's
+     * attention is set before its first evaluation (else HLZ_ERR_PARAM). */
+    hlz_q8_block *kq, *vq;
     unsigned long long batch; /* the last evaluation call that listed it (forward.c's check for repeats) */
     uint8_t attention; /* HLZ_ATTENTION_* (hlz.h): float from hlz_session_create; a copy takes its source's */
 };
@@ -93,6 +98,16 @@ struct hlz_session {
 void hlz_attention_int8(const hlz_kernels *kern, const float *q, const float *keys, const float *values,
                         size_t stride, uint32_t n, uint32_t hd, float *out, void *scratch);
 size_t hlz_attention_int8_scratch(uint32_t n, uint32_t hd);
+
+/* The same with the keys and values already quantized (as the CPU pass
+ * keeps them): blocks of key j at kb + j * bstride (hd / 32 of them), of
+ * value j at vb + j * bstride; the same bits as hlz_attention_int8 of the
+ * floats they were made from. `scratch` holds
+ * hlz_attention_int8_blocks_scratch(n, hd) bytes, aligned for a uint64_t. */
+void hlz_attention_int8_blocks(const hlz_kernels *kern, const float *q, const hlz_q8_block *kb,
+                               const hlz_q8_block *vb, size_t bstride, uint32_t n, uint32_t hd, float *out,
+                               void *scratch);
+size_t hlz_attention_int8_blocks_scratch(uint32_t n, uint32_t hd);
 
 /* The widest head the GPU's int8 attention kernel takes (HLZ_ERR_UNSUPPORTED beyond). */
 #define HLZ_INT8_CUDA_MAX_HEAD 256

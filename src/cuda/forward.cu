@@ -2519,6 +2519,8 @@ static hlz_status forward_enqueue(hlz_model *m, hlz_cuda_model *g, eval_slot *s,
             if (st != HLZ_OK) return st;
         }
         hlz_session *ss = place[t].session;
+        if (int8 && !ss->k8 && ss->n_past)
+            return hlz_fail(e, HLZ_ERR_PARAM, "a session's attention arithmetic changed after its first evaluation");
         if (int8 && !ss->k8) {
             hlz_status st = session_int8_caches(c, ss, e);
             if (st != HLZ_OK) return st;

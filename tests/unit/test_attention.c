@@ -403,8 +403,25 @@ static void refusals(void)
     p.attention = HLZ_ATTENTION_FLOAT;
     CHECK(hlz_llm_create(m, &p, &llm, &e) == HLZ_OK); /* float is fine */
     hlz_llm_free(llm), llm = NULL;
+    /* the engine refuses an int8 session of such a model too */
+    int32_t tok = 1;
+    float *row = malloc(m->config.n_vocab * sizeof *row);
+    hlz_session *s = new_session(m, HLZ_ATTENTION_INT8);
+    CHECK(s && hlz_model_eval(m, s, &tok, 1, row, &e) == HLZ_ERR_UNSUPPORTED && strstr(e.message, "multiple of 32"));
+    hlz_session_free(s);
     hlz_model_free(m);
     free(bytes);
+    /* a session's arithmetic is set before its first evaluation: its int8 caches start there */
+    m = tm_open(&llama32, &bytes);
+    CHECK(m != NULL);
+    s = new_session(m, HLZ_ATTENTION_FLOAT);
+    CHECK(s && hlz_model_eval(m, s, &tok, 1, row, &e) == HLZ_OK);
+    s->attention = HLZ_ATTENTION_INT8;
+    CHECK_MSG(hlz_model_eval(m, s, &tok, 1, row, &e) == HLZ_ERR_PARAM && strstr(e.message, "changed after"), "%s",
+              e.message);
+    hlz_session_free(s);
+    hlz_model_free(m);
+    free(bytes), free(row);
     /* more than 65535 positions, and the GPU */
     test_model_shape big = llama32;
     big.n_ctx = 65536, big.n_layer = 1;
