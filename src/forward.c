@@ -183,11 +183,7 @@ static hlz_status forward(hlz_model *m, const token_place *place, const int32_t 
         st = hlz_gguf_tensor_row(m->token_embd, (uint64_t)tokens[t], x + t * dim, error);
     for (size_t t = 0; t < n && st == HLZ_OK; t++) { /* int8 sessions' quantized caches, on first use */
         hlz_session *s = place[t].session;
-        if (s->attention != HLZ_ATTENTION_INT8 || s->kq) continue;
-        if (s->n_past) {
-            st = hlz_fail(error, HLZ_ERR_PARAM, "a session's attention arithmetic changed after its first evaluation");
-            break;
-        }
+        if (s->attention != HLZ_ATTENTION_INT8 || s->kq) continue; /* eval_batch refused a late change */
         size_t blocks = (size_t)c->n_layer * s->n_ctx * (kv_dim / HLZ_QBLOCK);
         s->kq = malloc(blocks * sizeof *s->kq), s->vq = malloc(blocks * sizeof *s->vq);
         if (!s->kq || !s->vq) {
@@ -327,6 +323,10 @@ static hlz_status eval_batch(hlz_model *m, hlz_session *const *sessions, const i
     for (size_t i = 0; i < n_seq; i++) {
         if (sessions[i]->attention == HLZ_ATTENTION_INT8 && m->config.head_dim % HLZ_QBLOCK)
             return hlz_fail(error, HLZ_ERR_UNSUPPORTED, "integer attention needs a head dimension that is a multiple of 32");
+        /* int8 caches start with the first int8 evaluation (or a copy): earlier positions have none */
+        if (sessions[i]->attention == HLZ_ATTENTION_INT8 && sessions[i]->n_past &&
+            !(m->cuda ? (void *)sessions[i]->k8 : (void *)sessions[i]->kq))
+            return hlz_fail(error, HLZ_ERR_PARAM, "a session's attention arithmetic changed after its first evaluation");
         if (!m->cuda) continue;
         if (sessions[i]->attention != sessions[0]->attention)
             return hlz_fail(error, HLZ_ERR_UNSUPPORTED, "one GPU evaluation mixes float and int8 attention");

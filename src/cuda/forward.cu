@@ -1331,7 +1331,7 @@ static void launch_attention_int8(const dev_place *dpl, const uint32_t *dgrp, si
         break
     switch (hd / HLZ_QBLOCK) {
         AI_LAUNCH(1); AI_LAUNCH(2); AI_LAUNCH(3); AI_LAUNCH(4); AI_LAUNCH(5); AI_LAUNCH(6); AI_LAUNCH(7); AI_LAUNCH(8);
-    default: break; /* refused before (forward_enqueue) */
+    default: break; /* refused before (forward.c's eval_batch) */
     }
 #undef AI_LAUNCH
 }
@@ -2501,14 +2501,8 @@ static hlz_status forward_enqueue(hlz_model *m, hlz_cuda_model *g, eval_slot *s,
         if (kst != HLZ_OK) return kst;
     }
 
-    /* One attention arithmetic per call (forward.c's eval_batch checks it too). */
+    /* One attention arithmetic per call, of heads the kernels take: forward.c's eval_batch refused the rest. */
     bool int8 = n && place[0].session->attention == HLZ_ATTENTION_INT8;
-    if (int8 && (hd % HLZ_QBLOCK || hd > HLZ_INT8_CUDA_MAX_HEAD))
-        return hlz_fail(e, HLZ_ERR_UNSUPPORTED, "integer attention on the GPU needs heads of 32, 64 .. %d values",
-                        HLZ_INT8_CUDA_MAX_HEAD);
-    for (size_t t = 0; t < n; t++)
-        if (place[t].session->attention != place[0].session->attention)
-            return hlz_fail(e, HLZ_ERR_UNSUPPORTED, "one GPU evaluation mixes float and int8 attention");
     /* Host side: the embedding rows (or token ids), the places, the positions and the groups. */
     for (size_t t = 0; t < n; t++) {
         const int32_t tok = a->tokens[t];
@@ -2519,8 +2513,6 @@ static hlz_status forward_enqueue(hlz_model *m, hlz_cuda_model *g, eval_slot *s,
             if (st != HLZ_OK) return st;
         }
         hlz_session *ss = place[t].session;
-        if (int8 && !ss->k8 && ss->n_past)
-            return hlz_fail(e, HLZ_ERR_PARAM, "a session's attention arithmetic changed after its first evaluation");
         if (int8 && !ss->k8) {
             hlz_status st = session_int8_caches(c, ss, e);
             if (st != HLZ_OK) return st;
