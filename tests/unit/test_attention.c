@@ -241,10 +241,13 @@ static void forward_invariances(void)
         /* on the GPU one call runs one arithmetic: a model there refuses
          * this batch before any GPU work (a stand-in pointer: nothing
          * reaches the device code) */
+        hlz_session *g[2] = {new_session(m, HLZ_ATTENTION_FLOAT), new_session(m, HLZ_ATTENTION_INT8)};
+        CHECK(g[0] && g[1]);
         m->cuda = (struct hlz_cuda_model *)(void *)1;
-        hlz_status st = hlz_model_eval_batch(m, b, bt, counts, 2, mixed, &e);
+        hlz_status st = hlz_model_eval_batch(m, g, bt, counts, 2, mixed, &e);
         m->cuda = NULL;
         CHECK_MSG(st == HLZ_ERR_UNSUPPORTED && strstr(e.message, "mixes float and int8"), "%d %s", (int)st, e.message);
+        hlz_session_free(g[0]), hlz_session_free(g[1]);
         hlz_session_free(b[0]), hlz_session_free(b[1]), hlz_session_free(s), hlz_session_free(f);
         free(all), free(one), free(flt), free(mixed);
         hlz_model_free(m);
