@@ -47,16 +47,8 @@ for shape in ${SHAPES:-}; do # random models of these shapes (gpu-bench model): 
         HLZ_CUDA_PROFILE=1 timeout 200 build/gpu-bench sweep "$W/$shape.gguf" quick 2>&1 | tee -a "$REPORT"
     rm -f "$W/$shape.gguf"
 done
-files=""
-for f in canterbury/alice29.txt canterbury/asyoulik.txt canterbury/cp.html canterbury/fields.c canterbury/grammar.lsp \
-    canterbury/lcet10.txt canterbury/plrabn12.txt canterbury/xargs.1 enwik/enwik5 snappy/html snappy/urls.10K; do
-    [ -f "$BENCH/$f" ] && files="$files $BENCH/$f"
-done
-cat $files >"$W/unit"
 size=$(( ${MB:-8} * 1048576 ))
-: >"$W/corpus"
-while [ "$(stat -c %s "$W/corpus")" -lt $size ]; do cat "$W/unit" >>"$W/corpus"; done
-truncate -s $size "$W/corpus"
+make_corpus "$BENCH" $size "$W/corpus" || exit 2
 for mix in ${MIXES:-none}; do
  for att in ${ATTENTIONS:-float}; do
   for prof in ${PROFILES:-0 1}; do

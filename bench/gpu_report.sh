@@ -2,6 +2,8 @@
 #   report_open DEFAULT_DIR FILE
 # sets R (the output folder: $OUT, else DEFAULT_DIR), REPORT (R/FILE, emptied), W (a temporary
 # folder removed at exit); say prints its arguments and appends them to the report.
+#   make_corpus BENCH_DIR BYTES FILE
+# writes FILE: the bench's text files concatenated, repeated and cut to BYTES.
 say() { echo "$*" | tee -a "$REPORT"; }
 report_open() {
     R=${OUT:-$1}
@@ -10,4 +12,17 @@ report_open() {
     : >"$REPORT"
     W=$(mktemp -d) || exit 2
     trap 'rm -rf "$W"' EXIT
+}
+make_corpus() {
+    local files="" f
+    for f in canterbury/alice29.txt canterbury/asyoulik.txt canterbury/cp.html canterbury/fields.c \
+        canterbury/grammar.lsp canterbury/lcet10.txt canterbury/plrabn12.txt canterbury/xargs.1 enwik/enwik5 \
+        snappy/html snappy/urls.10K; do
+        [ -f "$1/$f" ] && files="$files $1/$f"
+    done
+    [ -n "$files" ] && cat $files >"$3.unit" || { echo "no bench text files in $1" >&2; return 1; }
+    : >"$3"
+    while [ "$(stat -c %s "$3")" -lt "$2" ]; do cat "$3.unit" >>"$3"; done
+    truncate -s "$2" "$3"
+    rm -f "$3.unit"
 }
