@@ -103,6 +103,20 @@ static void archives_with_a_model(void)
     back = file_contents(out, &nb);
     CHECK(nb == n && memcmp(back, text, n) == 0);
     free(back), fclose(in), fclose(out);
+    /* 1 thread: 5 llm chunks are CPU_LOCKSTEP_FROM per thread, so the CPU
+     * decodes them in lockstep on its own; HLZ_LOCKSTEP=0 keeps it chunk by
+     * chunk. Both give the text. */
+    hlz_options d1 = llm_opts(m, HLZ_CODEC_AUTO, 1024, 1);
+    for (int k = 0; k < 2; k++) {
+        if (k) setenv("HLZ_LOCKSTEP", "0", 1);
+        in = file_from(a1, n1), out = tmpfile();
+        CHECK_MSG(hlz_decompress_file(in, out, &d1, NULL, &e) == HLZ_OK, "1 thread%s: %s", k ? ", HLZ_LOCKSTEP=0" : "",
+                  e.message);
+        back = file_contents(out, &nb);
+        CHECK_MSG(nb == n && memcmp(back, text, n) == 0, "1 thread%s", k ? ", HLZ_LOCKSTEP=0" : "");
+        free(back), fclose(in), fclose(out);
+    }
+    unsetenv("HLZ_LOCKSTEP");
     /* the GPU's lockstep decoder, with logits and with token searches, here
      * on the CPU; with token searches also split into cohorts (5 llm chunks:
      * 2 and 3 cohorts, uneven, one of a single chunk; 8, more than chunks),
