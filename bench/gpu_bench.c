@@ -168,8 +168,9 @@ static int attention(void)
         double rows = 0; /* (token, head, row) triples */
         for (uint32_t p = 0; p < shapes[i].window; p++) rows += (double)(shapes[i].ctx + p + 1);
         rows *= (double)shapes[i].n_seq * shapes[i].n_head;
-        for (int kind = 0; kind < 3; kind++) {
-            static const char *names[] = {"warp (float)", "tile (float, default)", "int8"};
+        for (int kind = 0; kind < 4; kind++) {
+            static const char *names[] = {"warp (float)", "tile (float, default)", "int8 (HLZ_CUDA_INT8, tile)",
+                                          "int8 mma"};
             double t = 0;
             if (hlz_cuda_bench_attention(kind, shapes[i].n_head, shapes[i].n_head_kv, shapes[i].n_seq, shapes[i].window,
                                          shapes[i].ctx, 10, &t) != 0) {

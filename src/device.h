@@ -126,8 +126,11 @@ int hlz_cuda_test_attention(const float *q, const float *k, const float *v, uint
  * head_dim (rows up to pos[t] filled); out as q. kind 0: k_attention_w64, 1:
  * k_attention_tile with groups of at most `tokens` tokens (0: the default)
  * (both float, head_dim 64); 2: integer attention (k_quantize_kv of every
- * cache row, then k_attention_int8; head_dim 32 .. HLZ_INT8_CUDA_MAX_HEAD, a
- * multiple of 32), groups as kind 1's. */
+ * cache row, then the int8 kernel HLZ_CUDA_INT8 picks, k_attention_int8_tile
+ * by default; head_dim 32 .. HLZ_INT8_CUDA_MAX_HEAD, a multiple of 32),
+ * groups as kind 1's; 3: kind 2 with k_attention_int8_mma where it applies
+ * (kv groups of at most 16 query heads, head_dim at most 128; elsewhere
+ * kind 2's kernels). */
 int hlz_cuda_test_attention_batch(int kind, uint32_t tokens, const float *q, size_t n, uint32_t n_head,
                                   uint32_t n_head_kv, uint32_t head_dim, const uint32_t *seq, const uint32_t *pos,
                                   const float *k, const float *v, uint32_t n_seq, uint32_t n_ctx, float *out);

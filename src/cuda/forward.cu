@@ -401,8 +401,9 @@ k_matmul_tiled(const int8_t *wq, const float *wd, uint64_t rows, uint64_t nb, co
  * x 8 NJ tokens, 2 NJ mma.sync per block of 32 (NJ 8 for big batches, 2
  * when that leaves SMs idle). Every output still adds its
  * blocks in block order, acc + (float)isum * (d_w * d_x); isum is converted
- * by exact_i2f (an integer add and a float subtraction instead of the
- * quarter-rate conversion). Staged rows are padded to 12 words (fragment
+ * by exact_i2f_biased (a float subtraction instead of the quarter-rate conversion:
+ * the mma's accumulator input adds the magic number, so no integer add is
+ * left either). Staged rows are padded to 12 words (fragment
  * reads hit 32 different banks); rows and tokens past the end read the last
  * one (valid memory) and are not stored. */
 #define PP_KS 2
@@ -410,8 +411,11 @@ k_matmul_tiled(const int8_t *wq, const float *wd, uint64_t rows, uint64_t nb, co
 #define PP_BM 64
 
 /* (float)v for |v| < 2^22, exactly: 1.5 * 2^23 + v has v in its low bits.
- * A block's isum is at most 32 * 128 * 127 in size. */
-__device__ static inline float exact_i2f(int v) { return __fsub_rn(__int_as_float(v + 0x4B400000), 12582912.0f); }
+ * A block's isum is at most 32 * 128 * 127 in size. The pipelined kernel's
+ * mma starts from EXACT_I2F_BIAS, so that it returns the biased sum itself
+ * (integer mma sums are exact) and exact_i2f_biased is one subtraction. */
+#define EXACT_I2F_BIAS 0x4B400000
+__device__ static inline float exact_i2f_biased(int biased) { return __fsub_rn(__int_as_float(biased), 12582912.0f); }
 
 __device__ static inline void cp_async16(void *smem, const void *gmem)
 {
@@ -521,11 +525,12 @@ k_matmul_pipe(const int8_t *wq, const float *wd, uint64_t rows, uint64_t nb, con
                         "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
                         "{%10,%10,%10,%10};\n"
                         : "=r"(d0), "=r"(d1), "=r"(d2), "=r"(d3)
-                        : "r"(a[mi][0]), "r"(a[mi][1]), "r"(a[mi][2]), "r"(a[mi][3]), "r"(b0r), "r"(b1r), "r"(0));
-                    acc[mi][j][0] = __fadd_rn(acc[mi][j][0], __fmul_rn(exact_i2f(d0), __fmul_rn(da[mi][0], x0)));
-                    acc[mi][j][1] = __fadd_rn(acc[mi][j][1], __fmul_rn(exact_i2f(d1), __fmul_rn(da[mi][0], x1)));
-                    acc[mi][j][2] = __fadd_rn(acc[mi][j][2], __fmul_rn(exact_i2f(d2), __fmul_rn(da[mi][1], x0)));
-                    acc[mi][j][3] = __fadd_rn(acc[mi][j][3], __fmul_rn(exact_i2f(d3), __fmul_rn(da[mi][1], x1)));
+                        : "r"(a[mi][0]), "r"(a[mi][1]), "r"(a[mi][2]), "r"(a[mi][3]), "r"(b0r), "r"(b1r),
+                          "r"(EXACT_I2F_BIAS));
+                    acc[mi][j][0] = __fadd_rn(acc[mi][j][0], __fmul_rn(exact_i2f_biased(d0), __fmul_rn(da[mi][0], x0)));
+                    acc[mi][j][1] = __fadd_rn(acc[mi][j][1], __fmul_rn(exact_i2f_biased(d1), __fmul_rn(da[mi][0], x1)));
+                    acc[mi][j][2] = __fadd_rn(acc[mi][j][2], __fmul_rn(exact_i2f_biased(d2), __fmul_rn(da[mi][1], x0)));
+                    acc[mi][j][3] = __fadd_rn(acc[mi][j][3], __fmul_rn(exact_i2f_biased(d3), __fmul_rn(da[mi][1], x1)));
                 }
             }
         }
@@ -1134,6 +1139,40 @@ k_attention_int8(const dev_place *pl, const uint32_t *grp, const float *q, float
 #define AI_STAGE(NB) (AI_KSTAGE(NB) > AI_VSTAGE(NB) ? AI_KSTAGE(NB) : AI_VSTAGE(NB))
 template <int NB> static size_t attention_int8_smem(void) { return 2 * (size_t)AI_STAGE(NB); }
 
+/* Copies stage i of an int8 attention block's walk into its half of smem
+ * (cp.async, one commit group, empty past the end so that the count holds):
+ * stage i < ktiles is key tile i (AI_KT rows of n_max, then their scales),
+ * then value tile i - ktiles (128 transposed positions of every column).
+ * Every thread of the block takes part. */
+template <int NB>
+__device__ static void stage_int8_tile(unsigned char *smem, uint32_t i, uint32_t ktiles, uint32_t vtiles, uint32_t n_max,
+                                       const int8_t *k8, const float *kd, const int8_t *v8, size_t pitch, uint32_t kv_dim,
+                                       uint32_t nbk)
+{
+    constexpr uint32_t HD = NB * HLZ_QBLOCK, KROW = AI_KROW(HD);
+    unsigned tid = threadIdx.x, threads = blockDim.x;
+    unsigned char *dst = smem + (size_t)(i & 1) * AI_STAGE(NB);
+    if (i < ktiles) {
+        uint32_t j0 = i * AI_KT;
+        for (unsigned idx = tid; idx < AI_KT * (HD / 16); idx += threads) {
+            unsigned r = idx / (HD / 16), c = idx % (HD / 16);
+            if (j0 + r < n_max) cp_async16(dst + r * KROW + c * 16, k8 + (size_t)(j0 + r) * kv_dim + c * 16);
+        }
+        float *dd = (float *)(dst + AI_KT * KROW);
+        for (unsigned idx = tid; idx < AI_KT * NB; idx += threads) {
+            unsigned r = idx / NB, b = idx % NB;
+            if (j0 + r < n_max) cp_async4(dd + idx, kd + (size_t)(j0 + r) * nbk + b);
+        }
+    } else if (i < ktiles + vtiles) {
+        uint32_t j0 = (i - ktiles) * 128;
+        for (unsigned idx = tid; idx < HD * 8; idx += threads) {
+            unsigned c = idx / 8, w4 = idx % 8;
+            if (j0 + 16 * w4 < n_max) cp_async16(dst + (c * AI_VROW + 4 * w4) * 4, v8 + c * pitch + j0 + 16 * w4);
+        }
+    }
+    asm volatile("cp.async.commit_group;\n" ::);
+}
+
 template <int NB>
 __global__ static void __launch_bounds__(AI_WARPS * 32)
 k_attention_int8_tile(const dev_place *pl, const uint32_t *grp, const float *q, float *out, float *scratch,
@@ -1160,29 +1199,7 @@ k_attention_int8_tile(const dev_place *pl, const uint32_t *grp, const float *q, 
     float *sc = scratch + (has ? job : 0) * stride;
     uint32_t *sw = (uint32_t *)sc;
     uint32_t ktiles = (n_max + AI_KT - 1) / AI_KT, vtiles = (n_max + 127) / 128;
-    /* Stage i < ktiles is key tile i, then value tile i - ktiles; a stage's area holds either. */
-    auto load = [&](uint32_t i) {
-        unsigned char *dst = smem + (size_t)(i & 1) * STAGE;
-        if (i < ktiles) {
-            uint32_t j0 = i * AI_KT;
-            for (unsigned idx = tid; idx < AI_KT * (HD / 16); idx += threads) {
-                unsigned r = idx / (HD / 16), c = idx % (HD / 16);
-                if (j0 + r < n_max) cp_async16(dst + r * KROW + c * 16, k8 + (size_t)(j0 + r) * kv_dim + c * 16);
-            }
-            float *dd = (float *)(dst + AI_KT * KROW);
-            for (unsigned idx = tid; idx < AI_KT * NB; idx += threads) {
-                unsigned r = idx / NB, b = idx % NB;
-                if (j0 + r < n_max) cp_async4(dd + idx, kd + (size_t)(j0 + r) * nbk + b);
-            }
-        } else if (i < ktiles + vtiles) {
-            uint32_t j0 = (i - ktiles) * 128;
-            for (unsigned idx = tid; idx < HD * 8; idx += threads) {
-                unsigned c = idx / 8, w4 = idx % 8;
-                if (j0 + 16 * w4 < n_max) cp_async16(dst + (c * AI_VROW + 4 * w4) * 4, v8 + c * pitch + j0 + 16 * w4);
-            }
-        }
-        asm volatile("cp.async.commit_group;\n" ::); /* empty past the end: keeps the count */
-    };
+    auto load = [&](uint32_t i) { stage_int8_tile<NB>(smem, i, ktiles, vtiles, n_max, k8, kd, v8, pitch, kv_dim, nbk); };
     if (has) {
 #pragma unroll
         for (int b = 0; b < NB; b++) quantize_block_warp(q[qo + b * 32 + lane], lane, b, NULL, s_q[warp], s_dq[warp]);
@@ -1296,14 +1313,271 @@ k_attention_int8_tile(const dev_place *pl, const uint32_t *grp, const float *q, 
     }
 }
 
-/* The blocks of the int8 kernel: the heads of a kv group share one, for
- * up to AI_WARPS / (n_head / n_head_kv) tokens (at least one). */
-static uint32_t attention_int8_tokens(uint32_t per) { return per >= AI_WARPS ? 1 : AI_WARPS / per; }
+/* k_attention_int8 on tensor cores (HLZ_CUDA_INT8=mma), for groups of at
+ * most AM_ROWS (token, head) jobs and heads of at most 128 values: the
+ * block's jobs are the rows of mma.sync m16n8k32's A operand (rows past the
+ * group's are zero and never stored). Stages and their layouts are
+ * k_attention_int8_tile's (stage_int8_tile); the float operations and their
+ * order are the reference's:
+ * - scores: warp w takes keys 32w .. 32w + 31 of each key tile, four n-tiles
+ *   of 8; one s8 x s8 mma per block b of the head gives isum_b for 16 rows x
+ *   8 keys (exact; the accumulator input adds EXACT_I2F_BIAS), then acc = acc
+ *   + isum_b (dq_b dk_jb) in block order and s_j = acc * scale go to the
+ *   scratch; m is the largest non-nan score below +inf, reduced over the
+ *   lanes and warps;
+ * - weights: warp w takes rows w, w + AM_WARPS, ...: w_j replaces s_j,
+ *   wsum, umax_b, e_b and inv_b as k_attention_int8_tile's;
+ * - p.v: warp w takes positions 32w .. 32w + 31 of each value tile: it
+ *   makes uq_jb of its rows and positions (the A operand, u8, one per block b)
+ *   and multiplies them into the columns of block b (u8 x s8 mma, the
+ *   running int32 sums in the accumulators); the warps' sums are added in
+ *   shared memory (integer adds: exact in any order), and out follows. */
+#define AM_WARPS 4
+#define AM_ROWS 16
+#define AM_MAX_NB 4 /* heads of at most 128: HD / 8 accumulators of 4 per thread */
+__device__ static inline void mma_s8(int d[4], const unsigned a[4], unsigned b0, unsigned b1, int c0, int c1, int c2,
+                                     int c3)
+{
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%10,%11,%12,%13};\n"
+                 : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "r"(c0), "r"(c1), "r"(c2), "r"(c3));
+}
+
+__device__ static inline void mma_u8s8_acc(int d[4], const unsigned a[4], unsigned b0, unsigned b1)
+{
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};\n"
+                 : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+template <int NB>
+__global__ static void __launch_bounds__(AM_WARPS * 32)
+k_attention_int8_mma(const dev_place *pl, const uint32_t *grp, const float *q, float *out, float *scratch,
+                     size_t stride, const uint64_t *weights, uint32_t n_head, uint32_t n_head_kv, uint32_t layer)
+{
+    constexpr uint32_t HD = NB * HLZ_QBLOCK, KROW = AI_KROW(HD), STAGE = AI_STAGE(NB), NT = HD / 8;
+    extern __shared__ __align__(16) unsigned char smem[];
+    __shared__ __align__(16) int8_t s_q[AM_ROWS][HD];
+    __shared__ float s_dq[AM_ROWS][NB], s_e[AM_ROWS][NB], s_inv[AM_ROWS][NB], s_m[AM_WARPS][AM_ROWS];
+    __shared__ unsigned long long s_wsum[AM_ROWS];
+    __shared__ uint32_t s_n[AM_ROWS], s_w[HLZ_LOGIT_KMAX + 1];
+    __shared__ size_t s_job[AM_ROWS];
+    unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32, tid = threadIdx.x, g = lane / 4, c = lane % 4;
+    for (unsigned i = tid; i <= HLZ_LOGIT_KMAX; i += AM_WARPS * 32) s_w[i] = i < HLZ_LOGIT_KMAX ? (uint32_t)weights[i] : 0;
+    uint32_t per = n_head / n_head_kv, kv_h = blockIdx.y, kv_dim = n_head_kv * HD, nbk = n_head_kv * NB;
+    size_t first = grp[blockIdx.x], end = grp[blockIdx.x + 1];
+    uint32_t rows = (uint32_t)(end - first) * per, n_max = 0; /* rows <= AM_ROWS: the launcher's choice */
+    for (size_t i = first; i < end; i++) n_max = pl[i].pos + 1 > n_max ? pl[i].pos + 1 : n_max;
+    if (tid < AM_ROWS) {
+        size_t t = first + tid / per;
+        s_n[tid] = tid < rows ? pl[t].pos + 1 : 0;
+        s_job[tid] = tid < rows ? t * n_head + kv_h * per + tid % per : 0;
+    }
+    __syncthreads();
+    for (uint32_t r = warp; r < AM_ROWS; r += AM_WARPS) /* the queries, quantized; zero rows past the group's */
+#pragma unroll
+        for (int b = 0; b < NB; b++) {
+            float d = 0.0f;
+            int qi = r < rows ? quantize_lane(q[s_job[r] * HD + b * 32 + lane], &d) : 0;
+            s_q[r][b * 32 + lane] = (int8_t)qi;
+            if (lane == 0) s_dq[r][b] = d;
+        }
+    const dev_place &p0 = pl[first];
+    size_t row0 = (size_t)layer * p0.n_ctx, pitch = v8_pitch(p0.n_ctx);
+    const int8_t *k8 = p0.k8 + row0 * kv_dim + (size_t)kv_h * HD;
+    const int8_t *v8 = p0.v8 + ((size_t)layer * kv_dim + (size_t)kv_h * HD) * pitch;
+    const float *kd = p0.kd + row0 * nbk + (size_t)kv_h * NB, *vd = p0.vd + row0 * nbk + (size_t)kv_h * NB;
+    uint32_t ktiles = (n_max + AI_KT - 1) / AI_KT, vtiles = (n_max + 127) / 128;
+    auto load = [&](uint32_t i) { stage_int8_tile<NB>(smem, i, ktiles, vtiles, n_max, k8, kd, v8, pitch, kv_dim, nbk); };
+    load(0);
+    __syncthreads(); /* s_q, s_dq */
+    /* This thread's rows g and g + 8: their query fragments, scales, lengths and scratch. */
+    unsigned qa[NB][4];
+    float dq0[NB], dq1[NB];
+#pragma unroll
+    for (int b = 0; b < NB; b++) {
+        qa[b][0] = *(const unsigned *)&s_q[g][b * 32 + 4 * c], qa[b][1] = *(const unsigned *)&s_q[g + 8][b * 32 + 4 * c];
+        qa[b][2] = *(const unsigned *)&s_q[g][b * 32 + 16 + 4 * c];
+        qa[b][3] = *(const unsigned *)&s_q[g + 8][b * 32 + 16 + 4 * c];
+        dq0[b] = s_dq[g][b], dq1[b] = s_dq[g + 8][b];
+    }
+    uint32_t n0 = s_n[g], n1 = s_n[g + 8]; /* 0 for rows past the group's: nothing is stored for them */
+    float *sc0 = scratch + s_job[g] * stride, *sc1 = scratch + s_job[g + 8] * stride;
+    const float scale = __fdiv_rn(1.0f, __fsqrt_rn((float)HD)), inf = __int_as_float(0x7f800000);
+    float m0 = -inf, m1 = -inf;
+    for (uint32_t i = 0; i < ktiles; i++) {
+        load(i + 1);
+        asm volatile("cp.async.wait_group 1;\n" ::);
+        __syncthreads();
+        const unsigned char *st = smem + (size_t)(i & 1) * STAGE;
+        const float *dks = (const float *)(st + AI_KT * KROW);
+#pragma unroll
+        for (uint32_t nt = 0; nt < AI_KT / 8 / AM_WARPS; nt++) {
+            uint32_t kr = warp * (AI_KT / AM_WARPS) + nt * 8, ja = i * AI_KT + kr + 2 * c, jb = ja + 1;
+            if (i * AI_KT + kr >= n_max) break; /* warp-uniform */
+            float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+            for (int b = 0; b < NB; b++) {
+                const unsigned char *kg = st + (kr + g) * KROW + b * 32 + 4 * c;
+                int d[4];
+                mma_s8(d, qa[b], *(const unsigned *)kg, *(const unsigned *)(kg + 16), EXACT_I2F_BIAS, EXACT_I2F_BIAS,
+                       EXACT_I2F_BIAS, EXACT_I2F_BIAS);
+                float dka = dks[(kr + 2 * c) * NB + b], dkb = dks[(kr + 2 * c + 1) * NB + b];
+                acc[0] = __fadd_rn(acc[0], __fmul_rn(exact_i2f_biased(d[0]), __fmul_rn(dq0[b], dka)));
+                acc[1] = __fadd_rn(acc[1], __fmul_rn(exact_i2f_biased(d[1]), __fmul_rn(dq0[b], dkb)));
+                acc[2] = __fadd_rn(acc[2], __fmul_rn(exact_i2f_biased(d[2]), __fmul_rn(dq1[b], dka)));
+                acc[3] = __fadd_rn(acc[3], __fmul_rn(exact_i2f_biased(d[3]), __fmul_rn(dq1[b], dkb)));
+            }
+            float s;
+            s = __fmul_rn(acc[0], scale);
+            if (ja < n0) sc0[ja] = s, m0 = s == s && s != inf && s > m0 ? s : m0;
+            s = __fmul_rn(acc[1], scale);
+            if (jb < n0) sc0[jb] = s, m0 = s == s && s != inf && s > m0 ? s : m0;
+            s = __fmul_rn(acc[2], scale);
+            if (ja < n1) sc1[ja] = s, m1 = s == s && s != inf && s > m1 ? s : m1;
+            s = __fmul_rn(acc[3], scale);
+            if (jb < n1) sc1[jb] = s, m1 = s == s && s != inf && s > m1 ? s : m1;
+        }
+        __syncthreads();
+    }
+    for (int off = 1; off < 4; off <<= 1) { /* over the four lanes of a row */
+        float o0 = __shfl_xor_sync(0xffffffffu, m0, off), o1 = __shfl_xor_sync(0xffffffffu, m1, off);
+        m0 = o0 > m0 ? o0 : m0, m1 = o1 > m1 ? o1 : m1;
+    }
+    if (c == 0) s_m[warp][g] = m0, s_m[warp][g + 8] = m1;
+    __syncthreads(); /* s_m and every warp's scores */
+    for (uint32_t r = warp; r < rows; r += AM_WARPS) {
+        float m = s_m[0][r];
+        for (int w = 1; w < AM_WARPS; w++) m = s_m[w][r] > m ? s_m[w][r] : m;
+        uint32_t n = s_n[r];
+        float *sc = scratch + s_job[r] * stride;
+        uint32_t *sw = (uint32_t *)sc;
+        unsigned long long wsum = 0;
+        float umax[NB];
+#pragma unroll
+        for (int b = 0; b < NB; b++) umax[b] = 0.0f;
+        for (uint32_t j = lane; j < n; j += 32) {
+            uint32_t w = s_w[d_logit_step(sc[j], m)];
+            sw[j] = w;
+            wsum += w;
+            float wf = __fmul_rn(__uint2float_rn(w), 0x1p-30f);
+#pragma unroll
+            for (int b = 0; b < NB; b++) {
+                float u = __fmul_rn(wf, vd[(size_t)j * nbk + b]);
+                umax[b] = u > umax[b] ? u : umax[b];
+            }
+        }
+        for (int off = 16; off > 0; off >>= 1) wsum += __shfl_xor_sync(0xffffffffu, wsum, off);
+#pragma unroll
+        for (int b = 0; b < NB; b++) {
+            for (int off = 16; off > 0; off >>= 1) {
+                float o = __shfl_xor_sync(0xffffffffu, umax[b], off);
+                umax[b] = o > umax[b] ? o : umax[b];
+            }
+            float e = __fdiv_rn(umax[b], 255.0f);
+            if (e < FLT_MIN) e = FLT_MIN;
+            if (lane == 0) s_e[r][b] = e, s_inv[r][b] = __fdiv_rn(1.0f, e);
+        }
+        if (lane == 0) s_wsum[r] = wsum;
+    }
+    /* The first value tile's barrier makes the weights and s_inv visible. */
+    int acc[NT][4];
+#pragma unroll
+    for (int t = 0; t < (int)NT; t++) acc[t][0] = acc[t][1] = acc[t][2] = acc[t][3] = 0;
+    const uint32_t *sw0 = (const uint32_t *)sc0, *sw1 = (const uint32_t *)sc1;
+    for (uint32_t i = ktiles; i < ktiles + vtiles; i++) {
+        load(i + 1);
+        asm volatile("cp.async.wait_group 1;\n" ::);
+        __syncthreads();
+        uint32_t jw = (i - ktiles) * 128 + 32 * warp;
+        if (jw < n_max) { /* warp-uniform */
+            /* uq of rows g (registers 0, 2) and g + 8 (1, 3) at positions jw + 4c + k (0, 1) and jw + 16 + 4c + k (2, 3). */
+            unsigned ua[NB][4];
+#pragma unroll
+            for (int b = 0; b < NB; b++) ua[b][0] = ua[b][1] = ua[b][2] = ua[b][3] = 0;
+#pragma unroll
+            for (int half = 0; half < 2; half++)
+#pragma unroll
+                for (int k = 0; k < 4; k++) {
+                    uint32_t j = jw + 16 * half + 4 * c + k;
+                    if (j >= n_max) continue;
+                    float dv[NB];
+#pragma unroll
+                    for (int b = 0; b < NB; b++) dv[b] = vd[(size_t)j * nbk + b];
+#pragma unroll
+                    for (int rr = 0; rr < 2; rr++) {
+                        uint32_t r = g + 8 * rr;
+                        if (j >= (rr ? n1 : n0)) continue;
+                        float wf = __fmul_rn(__uint2float_rn((rr ? sw1 : sw0)[j]), 0x1p-30f);
+#pragma unroll
+                        for (int b = 0; b < NB; b++) {
+                            float u = __fmul_rn(wf, dv[b]);
+                            int rq = (int)d_round_even(__fmul_rn(u, s_inv[r][b]));
+                            ua[b][rr + 2 * half] |= (unsigned)(rq < 255 ? rq : 255) << (8 * k);
+                        }
+                    }
+                }
+            const uint32_t *vt = (const uint32_t *)(smem + (size_t)(i & 1) * STAGE);
+#pragma unroll
+            for (int t = 0; t < (int)NT; t++) {
+                const uint32_t *col = vt + (t * 8 + g) * AI_VROW + 8 * warp + c;
+                mma_u8s8_acc(acc[t], ua[t / 4], col[0], col[4]);
+            }
+        }
+        __syncthreads();
+    }
+    /* The warps' sums, added in the stages' area (free now), then out. */
+    int *red = (int *)smem; /* [AM_ROWS][HD] */
+    asm volatile("cp.async.wait_group 0;\n" ::); /* (the last group is empty) */
+    for (unsigned i = tid; i < AM_ROWS * HD; i += AM_WARPS * 32) red[i] = 0;
+    __syncthreads();
+#pragma unroll
+    for (int t = 0; t < (int)NT; t++) {
+        atomicAdd(&red[g * HD + t * 8 + 2 * c], acc[t][0]), atomicAdd(&red[g * HD + t * 8 + 2 * c + 1], acc[t][1]);
+        atomicAdd(&red[(g + 8) * HD + t * 8 + 2 * c], acc[t][2]);
+        atomicAdd(&red[(g + 8) * HD + t * 8 + 2 * c + 1], acc[t][3]);
+    }
+    __syncthreads();
+    for (unsigned i = tid; i < rows * HD; i += AM_WARPS * 32) {
+        uint32_t r = i / HD, col = i % HD;
+        unsigned long long wsum = s_wsum[r];
+        float den = __fmul_rn(__ull2float_rn(wsum), 0x1p-30f);
+        out[s_job[r] * HD + col] = wsum ? __fdiv_rn(__fmul_rn(__int2float_rn(red[i]), s_e[r][col / 32]), den) : 0.0f;
+    }
+}
+
+/* The int8 attention kernels: k_attention_int8 (plain), k_attention_int8_tile
+ * (tile, the default) and k_attention_int8_mma (mma); HLZ_CUDA_INT8=plain|
+ * tile|mma picks one for comparisons. A kernel that cannot take a call's
+ * groups (kv groups wider than a block, heads wider than the mma kernel's)
+ * leaves it to the next simpler one. */
+enum { INT8_PLAIN, INT8_TILE, INT8_MMA };
+static int int8_kernel(void)
+{
+    static int kind = -1;
+    if (kind < 0) {
+        const char *v = getenv("HLZ_CUDA_INT8");
+        kind = v && strcmp(v, "plain") == 0 ? INT8_PLAIN : v && strcmp(v, "mma") == 0 ? INT8_MMA : INT8_TILE;
+    }
+    return kind;
+}
+
+static bool int8_mma_fits(uint32_t per, uint32_t hd) { return per <= AM_ROWS && hd / HLZ_QBLOCK <= AM_MAX_NB; }
+
+/* Tokens per block of int8 kernel `kind`: the heads of a kv group share one,
+ * for up to AI_WARPS (AM_ROWS for mma) / (n_head / n_head_kv) tokens, at least one. */
+static uint32_t attention_int8_tokens(int kind, uint32_t per, uint32_t hd)
+{
+    if (kind == INT8_MMA && int8_mma_fits(per, hd)) return AM_ROWS / per;
+    return per >= AI_WARPS ? 1 : AI_WARPS / per;
+}
 
 /* One layer's int8 attention of n tokens in groups dgrp (their caches
  * already quantized), head_dim hd (a multiple of 32, at most
- * HLZ_INT8_CUDA_MAX_HEAD). */
-static void launch_attention_int8(const dev_place *dpl, const uint32_t *dgrp, size_t groups, uint32_t largest,
+ * HLZ_INT8_CUDA_MAX_HEAD), by kernel `kind` (int8_kernel()). */
+static void launch_attention_int8(int kind, const dev_place *dpl, const uint32_t *dgrp, size_t groups, uint32_t largest,
                                   const float *q, float *att, float *scratch, size_t stride, const uint64_t *weights,
                                   uint32_t n_head, uint32_t n_head_kv, uint32_t hd, uint32_t layer)
 {
@@ -1311,12 +1585,19 @@ static void launch_attention_int8(const dev_place *dpl, const uint32_t *dgrp, si
     uint32_t per = n_head / n_head_kv, jobs = largest * per;
     unsigned warps = jobs < AI_WARPS ? jobs : AI_WARPS;
     dim3 grid((unsigned)groups, n_head_kv);
-    static int plain = -1; /* HLZ_CUDA_INT8_PLAIN=1: the plain kernel, for comparisons */
-    if (plain < 0) plain = getenv("HLZ_CUDA_INT8_PLAIN") && strcmp(getenv("HLZ_CUDA_INT8_PLAIN"), "1") == 0;
-    bool tiled = per <= AI_WARPS && !plain;
+    if (kind == INT8_MMA && !(int8_mma_fits(per, hd) && jobs <= AM_ROWS)) kind = INT8_TILE;
+    if (kind == INT8_TILE && per > AI_WARPS) kind = INT8_PLAIN;
 #define AI_LAUNCH(NB)                                                                                               \
     case NB:                                                                                                        \
-        if (tiled) {                                                                                                \
+        if (kind == INT8_MMA && NB <= AM_MAX_NB) {                                                                  \
+            static bool attr;                                                                                       \
+            if (!attr)                                                                                              \
+                cudaFuncSetAttribute(k_attention_int8_mma<NB <= AM_MAX_NB ? NB : 1>,                                \
+                                     cudaFuncAttributeMaxDynamicSharedMemorySize, (int)attention_int8_smem<NB>());  \
+            attr = true;                                                                                            \
+            k_attention_int8_mma<NB <= AM_MAX_NB ? NB : 1><<<grid, AM_WARPS * 32, attention_int8_smem<NB>()>>>(     \
+                dpl, dgrp, q, att, scratch, stride, weights, n_head, n_head_kv, layer);                             \
+        } else if (kind != INT8_PLAIN) {                                                                            \
             static bool attr;                                                                                       \
             if (!attr)                                                                                              \
                 cudaFuncSetAttribute(k_attention_int8_tile<NB>, cudaFuncAttributeMaxDynamicSharedMemorySize,        \
@@ -2523,7 +2804,7 @@ static hlz_status forward_enqueue(hlz_model *m, hlz_cuda_model *g, eval_slot *s,
     int at_kind = attention_kind();
     size_t groups = 0;
     uint32_t largest = 0, per = c->n_head / c->n_head_kv;
-    if (int8) groups = attention_groups(h.place, n, attention_int8_tokens(per), h.pos + n, &largest);
+    if (int8) groups = attention_groups(h.place, n, attention_int8_tokens(int8_kernel(), per, hd), h.pos + n, &largest);
     else if (attention_tiled(at_kind, hd, c->n_head, c->n_head_kv))
         groups = attention_groups(h.place, n, attention_tokens(per), h.pos + n, &largest);
     if (g->embd) memcpy(h.tokens, a->tokens, n * 4);
@@ -2578,7 +2859,7 @@ static hlz_status forward_enqueue(hlz_model *m, hlz_cuda_model *g, eval_slot *s,
             k_quantize_kv<<<grid_for(n * 2 * (kv_dim / HLZ_QBLOCK), 8), 256>>>(dpl, n, (uint32_t)kv_dim, l);
         prof_mark(P_ATTENTION);
         if (int8)
-            launch_attention_int8(dpl, dgrp, groups, largest, q, att, scratch, stride, g->logit_w, c->n_head,
+            launch_attention_int8(int8_kernel(), dpl, dgrp, groups, largest, q, att, scratch, stride, g->logit_w, c->n_head,
                                   c->n_head_kv, hd, l);
         else
             launch_attention(at_kind, dpl, dgrp, groups, largest, q, att, scratch, stride, n, c->n_head, c->n_head_kv,
@@ -2956,9 +3237,9 @@ typedef struct {
 
 static void attention_run(const attention_args *a)
 {
-    if (a->kind == 2)
-        launch_attention_int8(a->pl, a->grp, a->groups, a->largest, a->q, a->out, a->scratch, a->stride, a->weights,
-                              a->n_head, a->n_head_kv, a->hd, 0);
+    if (a->kind >= 2)
+        launch_attention_int8(a->kind == 3 ? INT8_MMA : int8_kernel(), a->pl, a->grp, a->groups, a->largest, a->q, a->out,
+                              a->scratch, a->stride, a->weights, a->n_head, a->n_head_kv, a->hd, 0);
     else
         launch_attention(a->kind, a->pl, a->grp, a->groups, a->largest, a->q, a->out, a->scratch, a->stride, a->n,
                          a->n_head, a->n_head_kv, a->hd, 0);
@@ -2967,8 +3248,9 @@ static void attention_run(const attention_args *a)
 /* Device copies of the caches and queries of an attention batch (layer 0
  * of n_seq caches of n_ctx rows of n_head_kv x hd), its places and, for
  * the tile and int8 kernels, its groups of at most `tokens` tokens (0: the
- * default); for int8 (kind 2) every cache row quantized by k_quantize_kv, as
- * the pass stores them; then one launch. */
+ * default); for int8 (kind 2: int8_kernel()'s kernel, 3: the mma kernel)
+ * every cache row quantized by k_quantize_kv, as the pass stores them; then
+ * one launch. */
 static void attention_batch(dev_bufs *b, int kind, uint32_t tokens, const float *q, size_t n, uint32_t n_head,
                             uint32_t n_head_kv, uint32_t hd, const uint32_t *seq, const uint32_t *pos, const float *k,
                             const float *v, uint32_t n_seq, uint32_t n_ctx, attention_args *a)
@@ -2976,7 +3258,7 @@ static void attention_batch(dev_bufs *b, int kind, uint32_t tokens, const float 
     size_t kv_row = (size_t)n_head_kv * hd, rows = (size_t)n_seq * n_ctx, cache = rows * kv_row;
     size_t q_dim = (size_t)n_head * hd;
     uint32_t longest = 0, per = n_head / n_head_kv;
-    bool int8 = kind == 2;
+    bool int8 = kind >= 2;
     *a = (attention_args){kind, NULL, NULL, 0, 0, NULL, NULL, NULL, 0, n, n_head, n_head_kv, hd, NULL};
     a->q = (const float *)dev_in(b, q, n * q_dim * 4);
     float *dk = (float *)dev_in(b, k, cache * 4), *dv = (float *)dev_in(b, v, cache * 4);
@@ -3010,7 +3292,7 @@ static void attention_batch(dev_bufs *b, int kind, uint32_t tokens, const float 
             hpl[t].vd = vd + r0 * (kv_row / HLZ_QBLOCK);
         longest = pos[t] + 1 > longest ? pos[t] + 1 : longest;
     }
-    uint32_t most = int8 ? attention_int8_tokens(per) : attention_tokens(per);
+    uint32_t most = int8 ? attention_int8_tokens(kind == 3 ? INT8_MMA : int8_kernel(), per, hd) : attention_tokens(per);
     most = tokens && tokens < most ? tokens : most;
     if (hpl && grp && (int8 || attention_tiled(kind, hd, n_head, n_head_kv)))
         a->groups = attention_groups(hpl, n, most, grp, &a->largest);

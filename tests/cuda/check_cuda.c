@@ -492,10 +492,11 @@ static void check_token_stats(void)
     }
 }
 
-/* Integer attention (kind 2) of whole batches against hlz_attention_int8
- * (the CPU reference, kernels_ref), bit for bit: head dimensions 32, 64,
- * 96, 128 and 256, kv groups of 1, 3 and 16 query heads (16: several jobs
- * per warp), prefills, interleaved tokens, decoding steps, blocks of 1 and 5
+/* Integer attention (kind 2, then kind 3: the mma kernel, which takes head
+ * dimensions up to 128 and kv groups up to 16 here) of whole batches against
+ * hlz_attention_int8 (the CPU reference, kernels_ref), bit for bit: head
+ * dimensions 32, 64, 96, 128 and 256, kv groups of 1, 3 and 16 query heads
+ * (16: several jobs per warp), prefills, interleaved tokens, decoding steps, blocks of 1 and 5
  * tokens and the default. Caches of ordinary values with a few huge ones,
  * an inf in a key and a nan in a value (their blocks quantize to zero), and
  * queries of 1e30 in some tokens, whose scores become inf or nan. */
@@ -544,15 +545,17 @@ static void check_attention_int8(void)
                         hlz_attention_int8(&hlz_kernels_ref, q + t * q_dim + (size_t)h * hd, kc + at, vc + at, kv_row,
                                            pos[t] + 1, hd, ref + t * q_dim + (size_t)h * hd, scratch);
                     }
-                for (size_t ti = 0; ti < sizeof tokens / sizeof *tokens; ti++) {
-                    memset(gpu, 0xff, n * q_dim * 4);
-                    CHECK(hlz_cuda_test_attention_batch(2, tokens[ti], q, n, n_head, n_head_kv, hd, seq, pos, kc, vc,
-                                                        N_SEQ, n_ctx, gpu) == 0);
-                    char what[160];
-                    snprintf(what, sizeof what, "int8 attention (tokens %u) head_dim %u heads %u/%u, %s (index = token * %zu + d)",
-                             tokens[ti], hd, n_head, n_head_kv, cases[ci].what, q_dim);
-                    CHECK_SAME(what, ref, gpu, n * q_dim);
-                }
+                for (int kind = 2; kind <= 3; kind++) /* the default int8 kernels, then the mma one */
+                    for (size_t ti = 0; ti < sizeof tokens / sizeof *tokens; ti++) {
+                        memset(gpu, 0xff, n * q_dim * 4);
+                        CHECK(hlz_cuda_test_attention_batch(kind, tokens[ti], q, n, n_head, n_head_kv, hd, seq, pos, kc,
+                                                            vc, N_SEQ, n_ctx, gpu) == 0);
+                        char what[180];
+                        snprintf(what, sizeof what,
+                                 "int8 attention%s (tokens %u) head_dim %u heads %u/%u, %s (index = token * %zu + d)",
+                                 kind == 3 ? " mma" : "", tokens[ti], hd, n_head, n_head_kv, cases[ci].what, q_dim);
+                        CHECK_SAME(what, ref, gpu, n * q_dim);
+                    }
                 free(seq), free(pos), free(q), free(kc), free(vc), free(ref), free(gpu), free(scratch);
             }
 }
