@@ -25,9 +25,10 @@ typedef enum { WALK_DECODE, WALK_LIST } walk_mode;
 #define LOCKSTEP_MAX 4096
 #define LOCKSTEP_HOST_BYTES ((uint64_t)1 << 30)
 /* On the CPU a lockstep step evaluates its chunks' tokens as one batch, which
- * reads each weight once for all of them: decoding 32 KiB on 2 cores took
- * 8.3 s in 16 chunks against 11.2 s chunk by chunk, 10.2 s against 13.0 s in
- * 8 chunks, but 18.3 s against 15.9 s in 2 chunks. So a batch of at least
+ * reads each weight once for all of them (bench/cpu_lockstep.sh, 32 KiB on 2
+ * cores: 1.44x faster in 16 chunks at -T 2, 1.26x in 8, 1.8x in 16 or 4 at
+ * -T 1; with one chunk per thread it was slower, 18.3 s against 15.9 s in an
+ * earlier single run). So a batch of at least
  * CPU_LOCKSTEP_FROM model-coded chunks per thread goes in lockstep; the
  * reader gathers up to CPU_LOCKSTEP_BATCH chunks per thread, as long as their
  * buffers take at most CPU_LOCKSTEP_BYTES and so do the walk's sessions and
