@@ -985,6 +985,47 @@ __device__ static inline int dot4_u8s8(unsigned a, int b, int c)
     return d;
 }
 
+/* The weights step of int8 attention for one (token, head) by one warp:
+ * w_j = weights[hlz_logit_step(s_j, m)] replaces s_j in the scratch sc
+ * (lane l takes positions 4l .. 4l + 3 of each 128: those the plain and tile
+ * kernels' p.v passes read back in the same lane); returns wsum, their
+ * exact sum, and gives e_b = max(umax_b / 255, FLT_MIN), umax_b the largest
+ * (w_j 2^-30) dv_jb, and inv_b = 1 / e_b, the same in every lane. */
+template <int NB>
+__device__ static unsigned long long int8_weights(float *sc, uint32_t n, float m, const uint32_t *s_w, const float *vd,
+                                                  uint32_t nbk, unsigned lane, float e[NB], float inv[NB])
+{
+    uint32_t *sw = (uint32_t *)sc;
+    unsigned long long wsum = 0;
+    float umax[NB];
+#pragma unroll
+    for (int b = 0; b < NB; b++) umax[b] = 0.0f;
+    for (uint32_t j = 4 * lane; j < n; j += 128)
+        for (uint32_t i = j; i < j + 4 && i < n; i++) {
+            uint32_t w = s_w[d_logit_step(sc[i], m)];
+            sw[i] = w;
+            wsum += w;
+            float wf = __fmul_rn(__uint2float_rn(w), 0x1p-30f);
+#pragma unroll
+            for (int b = 0; b < NB; b++) {
+                float u = __fmul_rn(wf, vd[(size_t)i * nbk + b]);
+                umax[b] = u > umax[b] ? u : umax[b];
+            }
+        }
+    for (int off = 16; off > 0; off >>= 1) wsum += __shfl_xor_sync(0xffffffffu, wsum, off);
+#pragma unroll
+    for (int b = 0; b < NB; b++) {
+        for (int off = 16; off > 0; off >>= 1) {
+            float o = __shfl_xor_sync(0xffffffffu, umax[b], off);
+            umax[b] = o > umax[b] ? o : umax[b];
+        }
+        e[b] = __fdiv_rn(umax[b], 255.0f);
+        if (e[b] < FLT_MIN) e[b] = FLT_MIN;
+        inv[b] = __fdiv_rn(1.0f, e[b]);
+    }
+    return wsum;
+}
+
 /* hlz_attention_int8 of whole groups (attention_groups), for head_dim NB *
  * 32: a thread block takes one kv head of a group's tokens, and its warps
  * the (token, query head) jobs in turn (job w, w + warps, ...). Per job, as
@@ -1056,37 +1097,11 @@ k_attention_int8(const dev_place *pl, const uint32_t *grp, const float *q, float
             float o = __shfl_xor_sync(0xffffffffu, m, off);
             m = o > m ? o : m;
         }
-        unsigned long long wsum = 0;
-        float umax[NB];
-#pragma unroll
-        for (int b = 0; b < NB; b++) umax[b] = 0.0f;
-        /* Lane l now takes rows 4l .. 4l + 3 of each 128, as the p.v pass below. */
-        for (uint32_t j = 4 * lane; j < n; j += 128)
-            for (uint32_t i = j; i < j + 4 && i < n; i++) {
-                uint32_t w = s_w[d_logit_step(sc[i], m)];
-                sw[i] = w;
-                wsum += w;
-                float wf = __fmul_rn(__uint2float_rn(w), 0x1p-30f);
-#pragma unroll
-                for (int b = 0; b < NB; b++) {
-                    float u = __fmul_rn(wf, vd[(size_t)i * nbk + b]);
-                    umax[b] = u > umax[b] ? u : umax[b];
-                }
-            }
-        for (int off = 16; off > 0; off >>= 1) wsum += __shfl_xor_sync(0xffffffffu, wsum, off);
         float e[NB], inv[NB];
+        unsigned long long wsum = int8_weights<NB>(sc, n, m, s_w, vd, nbk, lane, e, inv);
         int acc[NB];
 #pragma unroll
-        for (int b = 0; b < NB; b++) {
-            for (int off = 16; off > 0; off >>= 1) {
-                float o = __shfl_xor_sync(0xffffffffu, umax[b], off);
-                umax[b] = o > umax[b] ? o : umax[b];
-            }
-            e[b] = __fdiv_rn(umax[b], 255.0f);
-            if (e[b] < FLT_MIN) e[b] = FLT_MIN;
-            inv[b] = __fdiv_rn(1.0f, e[b]);
-            acc[b] = 0;
-        }
+        for (int b = 0; b < NB; b++) acc[b] = 0;
         for (uint32_t j0 = 0; j0 < n; j0 += 128) {
             unsigned pk[NB];
 #pragma unroll
@@ -1241,33 +1256,9 @@ k_attention_int8_tile(const dev_place *pl, const uint32_t *grp, const float *q, 
             float o = __shfl_xor_sync(0xffffffffu, m, off);
             m = o > m ? o : m;
         }
-        float umax[NB];
+        wsum = int8_weights<NB>(sc, n, m, s_w, vd, nbk, lane, e, inv);
 #pragma unroll
-        for (int b = 0; b < NB; b++) umax[b] = 0.0f;
-        for (uint32_t j = 4 * lane; j < n; j += 128)
-            for (uint32_t i = j; i < j + 4 && i < n; i++) {
-                uint32_t w = s_w[d_logit_step(sc[i], m)];
-                sw[i] = w;
-                wsum += w;
-                float wf = __fmul_rn(__uint2float_rn(w), 0x1p-30f);
-#pragma unroll
-                for (int b = 0; b < NB; b++) {
-                    float u = __fmul_rn(wf, vd[(size_t)i * nbk + b]);
-                    umax[b] = u > umax[b] ? u : umax[b];
-                }
-            }
-        for (int off = 16; off > 0; off >>= 1) wsum += __shfl_xor_sync(0xffffffffu, wsum, off);
-#pragma unroll
-        for (int b = 0; b < NB; b++) {
-            for (int off = 16; off > 0; off >>= 1) {
-                float o = __shfl_xor_sync(0xffffffffu, umax[b], off);
-                umax[b] = o > umax[b] ? o : umax[b];
-            }
-            e[b] = __fdiv_rn(umax[b], 255.0f);
-            if (e[b] < FLT_MIN) e[b] = FLT_MIN;
-            inv[b] = __fdiv_rn(1.0f, e[b]);
-            acc[b] = 0;
-        }
+        for (int b = 0; b < NB; b++) acc[b] = 0;
     }
     for (uint32_t i = ktiles; i < ktiles + vtiles; i++) {
         load(i + 1);
@@ -1451,36 +1442,13 @@ k_attention_int8_mma(const dev_place *pl, const uint32_t *grp, const float *q, f
     for (uint32_t r = warp; r < rows; r += AM_WARPS) {
         float m = s_m[0][r];
         for (int w = 1; w < AM_WARPS; w++) m = s_m[w][r] > m ? s_m[w][r] : m;
-        uint32_t n = s_n[r];
-        float *sc = scratch + s_job[r] * stride;
-        uint32_t *sw = (uint32_t *)sc;
-        unsigned long long wsum = 0;
-        float umax[NB];
+        float e[NB], inv[NB];
+        unsigned long long wsum = int8_weights<NB>(scratch + s_job[r] * stride, s_n[r], m, s_w, vd, nbk, lane, e, inv);
+        if (lane == 0) {
+            s_wsum[r] = wsum;
 #pragma unroll
-        for (int b = 0; b < NB; b++) umax[b] = 0.0f;
-        for (uint32_t j = lane; j < n; j += 32) {
-            uint32_t w = s_w[d_logit_step(sc[j], m)];
-            sw[j] = w;
-            wsum += w;
-            float wf = __fmul_rn(__uint2float_rn(w), 0x1p-30f);
-#pragma unroll
-            for (int b = 0; b < NB; b++) {
-                float u = __fmul_rn(wf, vd[(size_t)j * nbk + b]);
-                umax[b] = u > umax[b] ? u : umax[b];
-            }
+            for (int b = 0; b < NB; b++) s_e[r][b] = e[b], s_inv[r][b] = inv[b];
         }
-        for (int off = 16; off > 0; off >>= 1) wsum += __shfl_xor_sync(0xffffffffu, wsum, off);
-#pragma unroll
-        for (int b = 0; b < NB; b++) {
-            for (int off = 16; off > 0; off >>= 1) {
-                float o = __shfl_xor_sync(0xffffffffu, umax[b], off);
-                umax[b] = o > umax[b] ? o : umax[b];
-            }
-            float e = __fdiv_rn(umax[b], 255.0f);
-            if (e < FLT_MIN) e = FLT_MIN;
-            if (lane == 0) s_e[r][b] = e, s_inv[r][b] = __fdiv_rn(1.0f, e);
-        }
-        if (lane == 0) s_wsum[r] = wsum;
     }
     /* The first value tile's barrier makes the weights and s_inv visible. */
     int acc[NT][4];
