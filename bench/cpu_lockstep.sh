@@ -19,7 +19,7 @@ size=$(( ${KB:-32} * 1024 ))
 T=${THREADS:-2}
 N=${REPEATS:-3}
 make_corpus "$BENCH" $size "$W/text" || exit 2
-say "# bench/cpu_lockstep.sh $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $(nproc) cores, -T $T, $size bytes, medians of $N"
+say "# $(nproc) cores, -T $T, $size bytes, medians of $N"
 say "| chunk size | chunks | lockstep (s) | chunk by chunk (s) | ratio |"
 say "|---|---:|---:|---:|---:|"
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }

@@ -13,7 +13,6 @@ cd "$root" || exit 2
 BENCH=${1:-.device/bench}
 . bench/gpu_report.sh
 report_open build/gpu-mix mix.txt
-say "# bench/gpu_mix.sh $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo '+changes'); $(nvidia-smi --query-gpu=name --format=csv,noheader 2>&1 | head -1)"
 make -j16 all build/check-cuda >"$R/build.log" 2>&1 || { tail -n 20 "$R/build.log"; say "build: FAIL"; exit 1; }
 timeout 150 build/check-cuda >"$R/check-cuda.log" 2>&1
 say "## check-cuda: $(tail -n 1 "$R/check-cuda.log")"

@@ -20,8 +20,6 @@ cd "$root" || exit 2
 BENCH=${1:-.device/bench}
 . bench/gpu_report.sh
 report_open build/gpu-profile profile.txt
-say "# bench/gpu_profile.sh $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo '+changes')"
-say "# GPU: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | head -1); $(nproc) CPU cores"
 make -j16 all build/check-cuda build/gpu-bench >"$R/build.log" 2>&1 || { tail -n 30 "$R/build.log"; say "build: FAIL"; exit 1; }
 nvcc -O3 -arch=sm_90 bench/gpu_ceiling.cu -o build/gpu-ceiling >>"$R/build.log" 2>&1
 if [ "${SKIP_CHECK:-0}" != 1 ]; then

@@ -1,7 +1,8 @@
 # bench/gpu_report.sh - sourced by the GPU bench scripts (from the repository root):
 #   report_open DEFAULT_DIR FILE
 # sets R (the output folder: $OUT, else DEFAULT_DIR), REPORT (R/FILE, emptied), W (a temporary
-# folder removed at exit); say prints its arguments and appends them to the report.
+# folder removed at exit) and starts the report with the script, the date, the commit and, where
+# nvidia-smi exists, the GPU; say prints its arguments and appends them to the report.
 #   make_corpus BENCH_DIR BYTES FILE
 # writes FILE: the bench's text files concatenated, repeated and cut to BYTES.
 say() { echo "$*" | tee -a "$REPORT"; }
@@ -12,6 +13,10 @@ report_open() {
     : >"$REPORT"
     W=$(mktemp -d) || exit 2
     trap 'rm -rf "$W"' EXIT
+    say "# bench/$(basename "$0") $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo '+changes')"
+    if command -v nvidia-smi >/dev/null; then
+        say "# GPU: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | head -1); $(nproc) CPU cores"
+    fi
 }
 make_corpus() {
     local files="" f

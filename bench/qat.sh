@@ -21,7 +21,6 @@ BENCH=${2:-.device/bench}
 report_open build/qat qat.txt
 OLD=models/default/default.gguf
 NAME="hlz default 15.7M"
-say "# bench/qat.sh $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo '+changes'); $(nvidia-smi --query-gpu=name --format=csv,noheader 2>&1 | head -1)"
 make -j16 build/hlz build/hlz-convert >"$R/build.log" 2>&1 || { tail -n 20 "$R/build.log"; say "build: FAIL"; exit 1; }
 s=$(date +%s)
 python3 tools/train/qat.py --gguf "$OLD" --corpus "$CORPUS" --out "$W/new" --save-before "$W/before" \
