@@ -7,13 +7,9 @@
 # per thread, doc/engine.md) and HLZ_LOCKSTEP=0 (chunk by chunk), alternating;
 # prints the median seconds of each and checks every output byte for byte.
 # Output: $OUT (or build/cpu-lockstep)/lockstep.txt.
-set -u
-export LC_ALL=C
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root" || exit 2
+. "$(dirname "$0")/gpu_report.sh" # set -u, LC_ALL=C, the repository root as the working folder
 BENCH=${1:-../shared/bench}
 HLZ=${HLZ:-build/hlz}
-. bench/gpu_report.sh
 report_open build/cpu-lockstep lockstep.txt
 size=$(( ${KB:-32} * 1024 ))
 T=${THREADS:-2}

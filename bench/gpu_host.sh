@@ -9,12 +9,8 @@
 #      bench's text for each -T in THREADS ("16 4 1") and each chunk size in
 #      CHUNKS ("16K 64K"), with HLZ_CUDA_STATS; ATTENTION (float) picks the arithmetic
 # Output: $OUT (or build/gpu-host)/host.txt.
-set -u
-export LC_ALL=C
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root" || exit 2
+. "$(dirname "$0")/gpu_report.sh" # set -u, LC_ALL=C, the repository root as the working folder
 BENCH=${1:-.device/bench}
-. bench/gpu_report.sh
 report_open build/gpu-host host.txt
 make -j16 all build/gpu-bench >"$R/build.log" 2>&1 || { tail -n 30 "$R/build.log"; say "build: FAIL"; exit 1; }
 nvcc -O3 -arch=sm_90 bench/gpu_api.cu -o build/gpu-api >>"$R/build.log" 2>&1 || say "gpu-api: build FAIL"

@@ -6,12 +6,8 @@
 #   3. compression speed --mix none against --mix full on the same bytes (MB megabytes of the bench's text)
 #   4. decompression speed of both archives on the GPU, checked against the input
 # Output: $OUT/mix.txt.
-set -u
-export LC_ALL=C
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root" || exit 2
+. "$(dirname "$0")/gpu_report.sh" # set -u, LC_ALL=C, the repository root as the working folder
 BENCH=${1:-.device/bench}
-. bench/gpu_report.sh
 report_open build/gpu-mix mix.txt
 make -j16 all build/check-cuda >"$R/build.log" 2>&1 || { tail -n 20 "$R/build.log"; say "build: FAIL"; exit 1; }
 timeout 150 build/check-cuda >"$R/check-cuda.log" 2>&1

@@ -13,12 +13,8 @@
 #      skips the profiled runs, "1" the plain ones.
 #   (SHAPES="smollm2 llama3-8b": sweeps of random models of those shapes after 3.)
 # Environment: MB, MIXES, ATTENTIONS (float; "float int8" runs both), PROFILES, CHUNK (16K), SKIP_CHECK, SKIP_MATMUL, SKIP_SWEEP, SHAPES, LIMIT (s per run). Output: $OUT/profile.txt.
-set -u
-export LC_ALL=C
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root" || exit 2
+. "$(dirname "$0")/gpu_report.sh" # set -u, LC_ALL=C, the repository root as the working folder
 BENCH=${1:-.device/bench}
-. bench/gpu_report.sh
 report_open build/gpu-profile profile.txt
 make -j16 all build/check-cuda build/gpu-bench >"$R/build.log" 2>&1 || { tail -n 30 "$R/build.log"; say "build: FAIL"; exit 1; }
 nvcc -O3 -arch=sm_90 bench/gpu_ceiling.cu -o build/gpu-ceiling >>"$R/build.log" 2>&1

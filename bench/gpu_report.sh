@@ -1,10 +1,14 @@
-# bench/gpu_report.sh - sourced by the GPU bench scripts (from the repository root):
+# bench/gpu_report.sh - sourced by the bench scripts (. "$(dirname "$0")/gpu_report.sh"): sets -u
+# and LC_ALL=C and makes the repository root the working folder; then
 #   report_open DEFAULT_DIR FILE
 # sets R (the output folder: $OUT, else DEFAULT_DIR), REPORT (R/FILE, emptied), W (a temporary
 # folder removed at exit) and starts the report with the script, the date, the commit and, where
 # nvidia-smi exists, the GPU; say prints its arguments and appends them to the report.
 #   make_corpus BENCH_DIR BYTES FILE
 # writes FILE: the bench's text files concatenated, repeated and cut to BYTES.
+set -u
+export LC_ALL=C
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
 say() { echo "$*" | tee -a "$REPORT"; }
 report_open() {
     R=${OUT:-$1}

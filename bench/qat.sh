@@ -11,13 +11,9 @@
 # The price of an integer attention (tools/train/attnsim.py), one table, no training: QAT_ARGS=--eval-only
 # bash bench/qat.sh CORPUS_DIR gives validation bpb float, q8 and q8 with each of qk8, qkv8, qkv8e, then
 # stops; QAT_ARGS="--attention qkv8e" trains with one of them (measured through hlz: float attention).
-set -u
-export LC_ALL=C
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root" || exit 2
+. "$(dirname "$0")/gpu_report.sh" # set -u, LC_ALL=C, the repository root as the working folder
 CORPUS=${1:?usage: bench/qat.sh CORPUS_DIR [BENCH_DIR]}
 BENCH=${2:-.device/bench}
-. bench/gpu_report.sh
 report_open build/qat qat.txt
 OLD=models/default/default.gguf
 NAME="hlz default 15.7M"

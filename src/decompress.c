@@ -431,6 +431,18 @@ done:
     return st;
 }
 
+/* The memory a chunk takes in a lockstep walk: its key/value caches (1024
+ * positions at most: the prime, the carried tokens and a window of the
+ * default settings fit) and n_vocab times 8 bytes (on the GPU each step's
+ * row of logits and the hybrid decoder's kept table; on the CPU its rows
+ * of carried and step logits). Never 0. */
+static uint64_t walk_bytes_per_chunk(const hlz_model_config *c)
+{
+    uint64_t positions = c->n_ctx < 1024 ? c->n_ctx : 1024;
+    return (uint64_t)c->n_layer * positions * c->n_head_kv * c->head_dim * 2 * sizeof(float) +
+           (uint64_t)c->n_vocab * (sizeof(float) + sizeof(uint32_t)) + 1;
+}
+
 static hlz_status walk(walker *w, FILE *in, hlz_stats *stats, hlz_error *error)
 {
     reader r = {.in = in};
@@ -453,30 +465,19 @@ static hlz_status walk(walker *w, FILE *in, hlz_stats *stats, hlz_error *error)
             w->lockstep = true;
             if (w->job_capacity < LOCKSTEP_MIN) w->job_capacity = LOCKSTEP_MIN;
         } else if (model && !model->cuda && !(force && strcmp(force, "0") == 0)) {
-            /* HLZ_LOCKSTEP=0: chunk by chunk always (comparisons). The walk's
-             * memory per chunk: a session (the prime, carried tokens and a
-             * window: 1024 positions at most) and two rows of logits. */
-            const hlz_model_config *c = &model->config;
-            size_t positions = c->n_ctx < 1024 ? c->n_ctx : 1024;
-            uint64_t per = (uint64_t)c->n_layer * positions * c->n_head_kv * c->head_dim * 2 * sizeof(float) +
-                           (uint64_t)c->n_vocab * 2 * sizeof(float);
-            uint64_t fit = CPU_LOCKSTEP_BYTES / (per ? per : 1), want = (uint64_t)w->job_capacity * CPU_LOCKSTEP_BATCH;
+            /* HLZ_LOCKSTEP=0: chunk by chunk always (comparisons). */
+            uint64_t fit = CPU_LOCKSTEP_BYTES / walk_bytes_per_chunk(&model->config);
+            uint64_t batch = (uint64_t)w->job_capacity * CPU_LOCKSTEP_BATCH;
+            batch = batch < fit ? batch : fit;
             w->lockstep = true;
             w->lockstep_from = w->job_capacity * CPU_LOCKSTEP_FROM;
             w->host_bytes = CPU_LOCKSTEP_BYTES, w->batch_min = w->job_capacity; /* as many as threads in any case */
-            if ((want < fit ? want : fit) > w->job_capacity) w->job_capacity = (size_t)(want < fit ? want : fit);
+            if (batch > w->job_capacity) w->job_capacity = (size_t)batch;
         }
         if (model && model->cuda) {
-            /* As many chunks in flight as a quarter of the free GPU memory holds
-             * key/value caches for (1024 positions each: the prime, the carried
-             * tokens and a window of the default settings fit), plus each step's
-             * row of logits and the hybrid decoder's kept table (n_vocab floats
-             * and n_vocab frequencies), within LOCKSTEP_MIN..LOCKSTEP_MAX. */
-            const hlz_model_config *c = &model->config;
-            size_t positions = c->n_ctx < 1024 ? c->n_ctx : 1024;
-            size_t per = (size_t)c->n_layer * positions * c->n_head_kv * c->head_dim * 2 * sizeof(float) +
-                         (size_t)c->n_vocab * (sizeof(float) + sizeof(uint32_t));
-            size_t fit = hlz_cuda_free_memory() / 4 / (per ? per : 1);
+            /* As many chunks in flight as a quarter of the free GPU memory
+             * holds, within LOCKSTEP_MIN..LOCKSTEP_MAX. */
+            size_t fit = hlz_cuda_free_memory() / 4 / walk_bytes_per_chunk(&model->config);
             fit = fit < LOCKSTEP_MIN ? LOCKSTEP_MIN : fit > LOCKSTEP_MAX ? LOCKSTEP_MAX : fit;
             w->lockstep = true;
             if (fit > w->job_capacity) w->job_capacity = fit;
